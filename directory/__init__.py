@@ -1,0 +1,79 @@
+"""Oncology center directory: a Flask app factory.
+
+``create_app(config)`` loads defaults and the environment (see :mod:`directory.config`),
+applies ``config`` (tests pass a mapping), binds extensions, registers blueprints, error
+handlers and CLI commands. Nothing runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the application. ``config`` overrides any setting (e.g. in tests)."""
+    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+                instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
+                instance_relative_config=True)
+    from directory.config import default_config
+
+    app.config.from_mapping(default_config(app.instance_path))
+    if config:
+        app.config.from_mapping(config)
+    register_extensions(app)
+    register_blueprints(app)
+    register_error_handlers(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind SQLAlchemy, Alembic (Flask-Migrate) and CSRF protection to ``app``."""
+    from directory.extensions import csrf, db, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
+                     render_as_batch=True)
+    csrf.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            _configure_sqlite(db.engine)
+
+
+def _configure_sqlite(engine) -> None:
+    """WAL journal, a 10 s busy timeout and foreign keys on every SQLite connection."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    """Public pages."""
+    from directory.public import bp as public_bp
+
+    app.register_blueprint(public_bp)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """HTML error pages (400 names the bad field)."""
+    from directory.errors import register_error_handlers as register
+
+    register(app)
+
+
+def register_commands(app: Flask) -> None:
+    """``flask seed``, ``import-centers``, ``geocode``."""
+    from directory.cli import register
+
+    register(app)

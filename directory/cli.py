@@ -1,0 +1,172 @@
+"""Command-line interface (``flask --app directory ...``): thin wrappers around the core.
+
+- ``seed [--if-empty]``: vocabulary, data sources and the starter data in ``seeds/``.
+- ``import-centers PATH [--format ...] [--source NAME] [--dry-run]``.
+- ``geocode PLACE``: what the offline geocoder makes of a place.
+Each command commits once, at the end, or not at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import click
+import sqlalchemy as sa
+
+
+from directory.extensions import db
+from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
+from directory.models import Center, CenterModality, DataSource, Modality
+from directory.params import get_geocoder
+from directory.vocabulary import SEEDS_DIR, sync_vocabulary
+
+SOURCE_FIELDS = ("name", "publisher", "licence", "url", "as_of", "attribution", "note")
+
+
+def register(app) -> None:
+    """Add the commands to ``app.cli``."""
+    for command in (seed_command, import_centers_command, geocode_command):
+        app.cli.add_command(command)
+
+
+def load_seed_plan(seeds_dir: Path = SEEDS_DIR) -> list[dict]:
+    """The ``[[source]]`` entries of ``seeds/sources.toml``, in import order."""
+    with open(seeds_dir / "sources.toml", "rb") as fh:
+        return tomllib.load(fh)["source"]
+
+
+def sync_sources(session, plan: list[dict]) -> None:
+    """Create or update the :class:`DataSource` rows described in the seed plan (flush)."""
+    for entry in plan:
+        row = session.get(DataSource, entry["slug"]) or DataSource(slug=entry["slug"])
+        for key in SOURCE_FIELDS:
+            setattr(row, key, entry.get(key))
+        session.add(row)
+    session.flush()
+
+
+def seed(session, geocoder, seeds_dir: Path = SEEDS_DIR, echo=print) -> list[ImportResult]:
+    """Load the vocabulary, data sources and every seed file through the importer.
+
+    Idempotent: a second run reports everything unchanged. Flushes; the caller commits.
+    """
+    sync_vocabulary(session)
+    plan = load_seed_plan(seeds_dir)
+    sync_sources(session, plan)
+    results = []
+    for entry in plan:
+        path = seeds_dir / "data" / entry["file"]
+        started = time.perf_counter()
+        date = entry.get("date")
+        result = run_import(session, path.read_bytes(), filename=path.name,
+                            format=entry["format"], source=entry["slug"], geocoder=geocoder,
+                            as_of=dt.date.fromisoformat(date) if date else None,
+                            target_source=entry.get("target"), user="seed")
+        echo(f"{path.name}: {summary_line(result)} in {time.perf_counter() - started:.1f} s")
+        results.append(result)
+    return results
+
+
+def summary_line(result: ImportResult) -> str:
+    """``added 3, updated 0, unchanged 1, rejected 0 (format nci, encoding utf-8)``."""
+    return (f"added {result.added}, updated {result.updated}, unchanged {result.unchanged}, "
+            f"rejected {result.rejected} (format {result.format}, encoding {result.encoding})")
+
+
+def modality_report(session) -> list[tuple[str, str, str, int]]:
+    """Centers per (modality, source, provenance), for the seed summary."""
+    rows = session.execute(
+        sa.select(Modality.slug, CenterModality.source, CenterModality.provenance,
+                  sa.func.count(sa.distinct(CenterModality.center_id)))
+        .join(Modality).group_by(Modality.slug, CenterModality.source, CenterModality.provenance)
+        .order_by(Modality.slug, CenterModality.source)).all()
+    return [tuple(r) for r in rows]
+
+
+@click.command("seed")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the directory has centers.")
+def seed_command(if_empty: bool) -> None:
+    """Load the starter data in seeds/ (idempotent) and print modality coverage."""
+    if if_empty and db.session.scalar(sa.select(sa.func.count(Center.id))):
+        click.echo("The directory already has centers; seed skipped.")
+        return
+    started = time.perf_counter()
+    try:
+        seed(db.session, get_geocoder(), echo=click.echo)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    total = db.session.scalar(sa.select(sa.func.count(Center.id)))
+    located = db.session.scalar(sa.select(sa.func.count(Center.id))
+                                .where(Center.latitude.is_not(None)))
+    click.echo(f"\n{total} centers, {located} with coordinates "
+               f"({100 * located / max(total, 1):.1f} %), in "
+               f"{time.perf_counter() - started:.1f} s.")
+    click.echo("\nCenters per modality, by source:")
+    for slug, source, provenance, n in modality_report(db.session):
+        click.echo(f"  {slug:<24} {source:<20} {provenance:<9} {n:>6}")
+
+
+@click.command("import-centers")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--format", "format_", type=click.Choice(FORMAT_NAMES), default="auto",
+              show_default=True, help="File format; auto-detected from the header.")
+@click.option("--source", default=None, help="Data-source name that keys re-imports.")
+@click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
+def import_centers_command(path: Path, format_: str, source: str | None, dry_run: bool) -> None:
+    """Import a CSV of centers (or a modality list) and report each rejected row.
+
+    Exits 1 when any row was rejected, 2 when the file itself cannot be imported.
+    """
+    try:
+        result = run_import(db.session, path.read_bytes(), filename=path.name, format=format_,
+                            source=source, geocoder=get_geocoder(), dry_run=dry_run,
+                            user="cli")
+    except FileError as exc:
+        db.session.rollback()
+        click.echo(f"{path}: {exc}", err=True)
+        sys.exit(2)
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+    prefix = "would be " if dry_run else ""
+    click.echo(f"{path.name}: {result.rows} rows, format {result.format}, source "
+               f"{result.source}, encoding {result.encoding}, delimiter {result.delimiter!r}")
+    click.echo(f"{prefix}added {result.added}, {prefix}updated {result.updated}, "
+               f"unchanged {result.unchanged}, rejected {result.rejected}")
+    for issue in result.errors:
+        click.echo(f"{issue.line}:{issue.column or '-'}: {issue.message}")
+    for issue in result.warnings:
+        click.echo(f"{issue.line}:{issue.column or '-'}: warning: {issue.message}")
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+    if result.rejected:
+        sys.exit(1)
+
+
+@click.command("geocode")
+@click.argument("place")
+@click.option("--country", default=None, help="ISO 3166-1 alpha-2 code to restrict to.")
+def geocode_command(place: str, country: str | None) -> None:
+    """Show what the geocoder makes of PLACE, and the alternatives."""
+    from directory.geocoding import GeocodingError
+
+    try:
+        resolution = get_geocoder().resolve(place, country=country)
+    except GeocodingError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    p = resolution.place
+    click.echo(f"{p.name}  ({p.latitude:.5f}, {p.longitude:.5f})  precision {p.precision}"
+               + (f", population {p.population:,}" if p.population else ""))
+    if resolution.alternatives:
+        click.echo("Alternatives:")
+        for alt in resolution.alternatives:
+            click.echo(f"  {alt.name}  ({alt.latitude:.5f}, {alt.longitude:.5f})"
+                       + (f", population {alt.population:,}" if alt.population else ""))

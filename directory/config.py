@@ -1,0 +1,55 @@
+"""Configuration: defaults in code, overrides from the environment, tests pass a mapping.
+
+Environment variables read here and nowhere else:
+
+- ``DATABASE_URL``: SQLAlchemy URL; default SQLite file ``instance/directory.sqlite``.
+  ``postgres://`` is rewritten to ``postgresql+psycopg://`` (psycopg 3).
+- ``SECRET_KEY``: session signing key (a random per-process key is used when unset).
+- ``GEOCODER``: ``offline`` (default, packaged data) or ``nominatim`` (opt-in, online).
+- ``GEOCODER_USER_AGENT``: the User-Agent sent to online geocoders.
+- ``GAZETTEER_PATH``: where the offline gazetteer index lives; default under ``instance/``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+GAZETTEER_FILE = "gazetteer.sqlite"
+
+
+def normalise_database_url(url: str) -> str:
+    """Return ``url`` with the psycopg 3 driver for PostgreSQL URLs.
+
+    ``postgres://h/db`` and ``postgresql://h/db`` both become ``postgresql+psycopg://h/db``;
+    other URLs are returned unchanged.
+    """
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+def default_config(instance_path: str) -> dict:
+    """Build the configuration mapping from defaults and the process environment."""
+    Path(instance_path).mkdir(parents=True, exist_ok=True)
+    database_url = os.environ.get("DATABASE_URL") or (
+        "sqlite:///" + os.path.join(instance_path, "directory.sqlite"))
+    return {
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
+        "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "GEOCODER": os.environ.get("GEOCODER", "offline"),
+        "GEOCODER_USER_AGENT": os.environ.get(
+            "GEOCODER_USER_AGENT", "oncology-center-directory/0.1 (admin import geocoding)"),
+        "GAZETTEER_PATH": os.environ.get("GAZETTEER_PATH")
+        or os.path.join(instance_path, GAZETTEER_FILE),
+        # Search bounds (documented in README and on the search page).
+        "SEARCH_PER_PAGE_DEFAULT": 20,
+        "SEARCH_PER_PAGE_MAX": 100,
+        "SEARCH_DEFAULT_RADIUS_KM": 100.0,
+        "SEARCH_MAX_RADIUS_KM": 20000.0,
+        "SEARCH_MAX_TEXT": 200,
+        "WTF_CSRF_TIME_LIMIT": 3600,
+    }

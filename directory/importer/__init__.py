@@ -1,0 +1,241 @@
+"""The import pipeline: decode -> read -> validate -> geocode -> plan -> write.
+
+:func:`run_import` is the one entry point used by ``flask seed``, the
+``import-centers`` command and (later) the admin upload. It writes inside the caller's
+session and never commits: the caller commits when ``result.ok_to_commit`` (always, unless a
+file-level error was raised) or rolls back for a dry run. Rejected rows never stop the
+others; a :class:`~directory.importer.decode.FileError` means nothing was planned at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import sqlalchemy.orm as so
+
+from directory.importer.decode import FileError, decode_bytes
+from directory.importer.formats import (
+    CENTER_FORMATS, FORMAT_NAMES, Format, ModalityListFormat, RawRecord, detect_format, get_format)
+from directory.importer.read import read_table
+from directory.importer.validate import CenterRecord, Issue, Validator
+from directory.importer.write import Plan, Writer, ensure_source, plan_centers, plan_claims
+from directory.models import ImportIssue, ImportRun
+from directory.vocabulary import Vocabulary, load_vocabulary
+
+__all__ = ["FileError", "ImportResult", "run_import", "FORMAT_NAMES", "Issue"]
+
+# Rejects coordinates further than this from the geocoded city/ZIP when swapping them fits.
+SWAP_TOLERANCE_KM = 250.0
+
+
+@dataclass
+class ImportResult:
+    """What an import did (or would do, for a dry run).
+
+    Counts are centers for center files; for modality lists ``added``/``updated`` count
+    centers whose claims from this source were added or changed.
+    """
+
+    filename: str
+    format: str
+    source: str
+    encoding: str
+    delimiter: str
+    sha256: str
+    rows: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    issues: list[Issue] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    plan: Plan | None = None
+    run_id: int | None = None
+    dry_run: bool = False
+
+    @property
+    def errors(self) -> list[Issue]:
+        """Issues that rejected a row."""
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        """Issues that kept the row."""
+        return [i for i in self.issues if i.severity == "warning"]
+
+
+def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None,
+               format: str = "auto", source: str | None = None, dry_run: bool = False,
+               user: str | None = None, mapping: dict[str, str] | None = None,
+               vocabulary: Vocabulary | None = None, as_of: dt.date | None = None,
+               target_source: str | None = None,
+               progress: Callable[[int], None] | None = None) -> ImportResult:
+    """Import one file of centers or modality claims.
+
+    :param data: the file's bytes (any of UTF-8 +/- BOM, UTF-16, cp1252; delimiters
+        ``, ; TAB | ¬``).
+    :param geocoder: an object with ``lookup_postal_code(code, country)`` and
+        ``lookup_city(city, region=, country=)`` (see :mod:`directory.geocoding`), used only
+        for rows without coordinates; ``None`` skips geocoding.
+    :param format: ``"auto"`` or a name from :data:`FORMAT_NAMES`.
+    :param source: data-source slug that keys re-imports; default from the format.
+    :param as_of: the date of the evidence (for modality claims and designations); default today.
+    :param target_source: for modality lists, the source whose centers the keys name.
+    :returns: :class:`ImportResult`; the session holds the changes unless ``dry_run``.
+    :raises FileError: empty / binary / undecodable file, unknown format, missing required
+        column. Nothing is written.
+    """
+    sha = hashlib.sha256(data).hexdigest()
+    decoded = decode_bytes(data)
+    table = read_table(decoded.text)
+    if format == "auto":
+        fmt = detect_format(table.header)
+        if fmt is None:
+            raise FileError("missing required column(s): name (the file's format was not "
+                            "recognised; header: " + ", ".join(table.header[:12]) + ")")
+    else:
+        try:
+            fmt = get_format(format)
+        except KeyError:
+            raise FileError(f"unknown format {format!r}; choose one of "
+                            f"{', '.join(FORMAT_NAMES)}") from None
+    source = source or fmt.default_source
+    result = ImportResult(filename=filename, format=fmt.name, source=source,
+                          encoding=decoded.encoding, delimiter=table.delimiter, sha256=sha,
+                          rows=len(table.rows), dry_run=dry_run)
+    vocabulary = vocabulary or load_vocabulary()
+    ensure_source(session, source)
+    if isinstance(fmt, ModalityListFormat):
+        _import_claims(session, fmt, table, result, target_source or fmt.target_source)
+    else:
+        _import_centers(session, fmt, table, result, vocabulary, geocoder, mapping,
+                        as_of or dt.date.today(), progress)
+    result.rejected = len({i.line for i in result.errors})
+    if not dry_run:
+        Writer(session, source).apply(result.plan)
+        result.run_id = _record_run(session, result, user)
+    return result
+
+
+def _import_centers(session, fmt: Format, table, result: ImportResult, vocabulary,
+                    geocoder, mapping, as_of: dt.date, progress) -> None:
+    columns, ignored = fmt.map_columns(table.header, mapping)
+    result.ignored_columns = ignored
+    fields = set(columns.values())
+    if "name" not in fields:
+        raise FileError("missing required column(s): name")
+    if not ({"city", "country"} <= fields or {"latitude", "longitude"} <= fields
+            or ("city" in fields and fmt.country)):
+        raise FileError("missing required column(s): either city and country, or latitude "
+                        "and longitude")
+    if ignored:
+        result.issues.append(Issue(1, None, "warning",
+                                   "ignored column(s): " + ", ".join(ignored)))
+    header_of = {f: table.header[i].strip() for i, f in columns.items()}
+    validator = Validator(vocabulary, source=result.source, today=as_of)
+    records: list[CenterRecord] = []
+    width = len(table.header)
+    for n, row in enumerate(table.rows, 1):
+        if progress and n % 1000 == 0:
+            progress(1000)
+        extra = row.cells[width:]
+        if any(c.strip() for c in extra):
+            result.issues.append(Issue(row.line, None, "error",
+                                       f"row has {len(row.cells)} cells but the header has "
+                                       f"{width}; check quoting and delimiters"))
+            continue
+        if len(row.cells) < width:
+            result.issues.append(Issue(row.line, None, "warning",
+                                       f"row has {len(row.cells)} cells, header has {width}; "
+                                       f"missing cells read as empty"))
+        cells = row.cells + [""] * (width - len(row.cells))
+        raw = RawRecord(row.line, {f: cells[i] for i, f in columns.items()}, header_of)
+        fmt.extras(raw)
+        too_long = [table.header[i] for i in row.too_long if i < width]
+        record, issues = validator.validate(raw, too_long)
+        result.issues.extend(issues)
+        if record is not None:
+            records.append(record)
+    if geocoder is not None:
+        kept = []
+        for record in records:
+            issue = geocode_record(record, geocoder)
+            if issue is not None:
+                result.issues.append(issue)
+                if issue.severity == "error":
+                    continue
+            kept.append(record)
+        records = kept
+    result.plan = plan_centers(session, records, result.source)
+    result.added = len(result.plan.adds)
+    result.updated = len(result.plan.updates)
+    result.unchanged = len(result.plan.unchanged)
+
+
+def geocode_record(record: CenterRecord, geocoder) -> Issue | None:
+    """Fill missing coordinates from the postal code (US) or city; check given coordinates
+    against the place named in the row. Returns an issue or ``None``; mutates ``record``."""
+    col = record.columns.get
+    place = None
+    if record.postal_code and record.country == "US":
+        place = geocoder.lookup_postal_code(record.postal_code, "US")
+        precision = "postal_code"
+    if place is None and record.city:
+        resolution = geocoder.lookup_city(record.city, region=record.region,
+                                          country=record.country)
+        place = resolution.place if resolution else None
+        precision = "city"
+    if record.latitude is not None:
+        if place is not None:
+            from directory.geocoding import geodesic_km
+
+            given = (record.latitude, record.longitude)
+            off = geodesic_km(given, place.point())
+            if off > SWAP_TOLERANCE_KM and -90 <= record.longitude <= 90 and \
+                    geodesic_km((record.longitude, record.latitude), place.point()) < \
+                    SWAP_TOLERANCE_KM:
+                where = "/".join(filter(None, (record.country, (record.region or "")
+                                               .split("-")[-1] or None)))
+                return Issue(record.line, col("latitude", "latitude"), "error",
+                             f"coordinates inconsistent with {where or record.city}; possibly "
+                             f"swapped (latitude and longitude); not imported")
+            if off > SWAP_TOLERANCE_KM:
+                return Issue(record.line, col("latitude", "latitude"), "warning",
+                             f"coordinates are {off:.0f} km from {place.name}")
+        return None
+    if place is None:
+        what = record.postal_code or record.city or record.name
+        return Issue(record.line, col("city", "city"), "warning",
+                     f"place {what!r} could not be geocoded; imported without coordinates "
+                     f"(not shown in radius searches)")
+    record.latitude, record.longitude = place.latitude, place.longitude
+    record.geocode_precision = precision
+    return None
+
+
+def _import_claims(session, fmt: ModalityListFormat, table, result: ImportResult,
+                   target_source: str) -> None:
+    claims, issues = fmt.claims(table.header, table.rows)
+    result.issues.extend(Issue(*i) for i in issues)
+    result.plan = plan_claims(session, claims, result.source, target_source)
+    for line, key in result.plan.unmatched_keys:
+        result.issues.append(Issue(line, table.header[0], "warning",
+                                   f"{key} matches no center of source {target_source!r}"))
+    result.added = len(result.plan.claim_adds)
+    result.updated = len(result.plan.claim_updates)
+    result.unchanged = len(result.plan.unchanged)
+
+
+def _record_run(session, result: ImportResult, user: str | None) -> int:
+    run = ImportRun(source=result.source, filename=result.filename[:300], sha256=result.sha256,
+                    format=result.format, encoding=result.encoding, user=user,
+                    added=result.added, updated=result.updated, unchanged=result.unchanged,
+                    rejected=result.rejected)
+    run.issues = [ImportIssue(line=i.line, column=i.column, severity=i.severity,
+                              message=i.message[:2000]) for i in result.issues[:10000]]
+    session.add(run)
+    session.flush()
+    return run.id

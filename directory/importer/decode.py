@@ -1,0 +1,80 @@
+"""Decode step: uploaded bytes to text, with the encoding named.
+
+UTF-8 (with or without BOM) is tried first. Otherwise charset-normalizer detects the
+encoding; when it proposes Latin-1 and the bytes decode as Windows-1252, cp1252 is used
+instead (Excel on Windows writes cp1252; decoding it as Latin-1 silently stores C1 control
+characters such as U+0092 instead of ``’``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import unicodedata
+
+import charset_normalizer
+
+
+class FileError(ValueError):
+    """A problem with the whole file (empty, binary, undecodable, no header). Nothing is
+    written when one is raised; ``str(error)`` is a message fit for an admin."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """Text of a file and how it was decoded."""
+
+    text: str
+    encoding: str
+    had_bom: bool
+
+
+def _mostly_non_latin(text: str) -> bool:
+    letters = [ch for ch in text if ord(ch) > 127 and ch.isalpha()]
+    if not letters:
+        return False
+    latin = sum(1 for ch in letters if unicodedata.name(ch, "").startswith("LATIN"))
+    return latin < len(letters) / 2
+
+
+def decode_bytes(data: bytes) -> Decoded:
+    """Decode CSV bytes to text.
+
+    :returns: :class:`Decoded` (text without BOM, Python codec name, whether a BOM was seen).
+    :raises FileError: when the file is empty or blank, contains NUL bytes (binary), or no
+        text encoding fits.
+    """
+    if not data.strip(b" \t\r\n\xef\xbb\xbf"):
+        raise FileError("The file is empty or has no header row.")
+    if data.startswith(b"\xef\xbb\xbf"):
+        try:
+            return Decoded(data[3:].decode("utf-8"), "utf-8-sig", True)
+        except UnicodeDecodeError as exc:
+            raise FileError(f"The file starts with a UTF-8 byte order mark but is not valid "
+                            f"UTF-8 (byte {exc.start + 3}). Re-save it as UTF-8.") from exc
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return Decoded(data.decode("utf-16"), "utf-16", True)
+        except UnicodeDecodeError as exc:
+            raise FileError("The file looks like UTF-16 but does not decode.") from exc
+    if b"\x00" in data:
+        raise FileError("The file contains NUL bytes: it looks like a binary file "
+                        "(a spreadsheet or an image), not CSV text. Export it as CSV.")
+    try:
+        return Decoded(data.decode("utf-8"), "utf-8", False)
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(data).best()
+    # charset-normalizer often prefers another single-byte code page (cp852, iso8859-10, ...)
+    # for a file with only a few accented bytes, and its mess detector counts symbols such
+    # as the NHS list's "¬" delimiter against cp1252. Excel on Windows writes cp1252, so
+    # cp1252 wins unless the detected text is mostly in a non-Latin script (e.g. cp1251).
+    if best is not None and _mostly_non_latin(str(best)):
+        return Decoded(str(best), best.encoding, False)
+    try:
+        return Decoded(data.decode("cp1252"), "cp1252", False)
+    except UnicodeDecodeError:
+        pass
+    if best is not None:
+        return Decoded(str(best), best.encoding, False)
+    raise FileError("The file's text encoding could not be recognised. Re-save it as UTF-8.")

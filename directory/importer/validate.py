@@ -1,0 +1,398 @@
+"""Validate step: raw records to clean :class:`CenterRecord` values, or issues.
+
+Pure: no session, no network. Every problem is an :class:`Issue` with the physical line,
+the file's own column name and a reason; an ``error`` rejects the row, a ``warning`` keeps it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from urllib.parse import urlsplit
+
+import phonenumbers
+import pycountry
+
+from directory.importer.formats import RawRecord
+from directory.importer.read import MAX_CELL
+from directory.text import fold, nfc
+from directory.vocabulary import Vocabulary, split_terms
+
+PLACEHOLDERS = {"not available", "n/a", "na", "n a", "none", "null", "nil", "-", "--", "?",
+                "-999", "-999.0", "unknown", "not applicable", "#n/a", "0"}
+# Fields where a placeholder-looking value is real data ("NA" is Namibia, "0" a valid count).
+_KEEP_AS_IS = {"country", "external_id"}
+KINDS = {
+    "hospital": "hospital", "general acute care": "hospital", "acute care hospitals": "hospital",
+    "critical access hospitals": "hospital", "cancer center": "cancer-center",
+    "cancer centre": "cancer-center", "cancer-center": "cancer-center",
+    "oncology center": "cancer-center", "clinic": "clinic", "outpatient clinic": "clinic",
+}
+STATUSES = {"active": "active", "open": "active", "operational": "active",
+            "closed": "closed", "inactive": "closed", "temporarily closed": "temporarily-closed",
+            "temporarily-closed": "temporarily-closed"}
+_US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+# Words kept upper case when recasing UPPER CASE names from CMS.
+_KEEP_UPPER = {"VA", "UAB", "UCSF", "UCLA", "UC", "MD", "UT", "UNC", "USC", "LLC", "LP", "II",
+               "III", "IV", "NYU", "OSF", "HCA", "SSM", "CHI", "ECU", "OU", "KU", "LSU", "UPMC",
+               "UW", "VCU", "MUSC", "UNM", "UMC", "CMC", "ST", "NW", "NE", "SW", "SE", "PC",
+               "SNF", "US", "USA", "AMC", "ICU", "DC"}
+_SMALL = {"and", "of", "the", "at", "for", "in", "on", "de", "la", "del"}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """A problem at ``line`` (1-based, physical), ``column`` (header as written)."""
+
+    line: int
+    column: str | None
+    severity: str            # "error" rejects the row, "warning" keeps it
+    message: str
+
+    def __str__(self) -> str:
+        col = f"{self.column}: " if self.column else ""
+        return f"{self.line}:{col}{self.message}" if not self.column else \
+            f"{self.line}:{self.column}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ModalityClaim:
+    """A modality a record says the center offers."""
+
+    slug: str
+    provenance: str = "reported"
+    evidence: str | None = None
+    verified_on: dt.date | None = None
+
+
+@dataclass
+class CenterRecord:
+    """A validated center, ready to geocode and write. Coordinates are WGS-84 degrees."""
+
+    line: int
+    name: str
+    external_id: str | None = None
+    alternate_names: list[str] = field(default_factory=list)
+    kind: str = "hospital"
+    address: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    geocode_precision: str = "none"
+    phone: str | None = None
+    website: str | None = None
+    email: str | None = None
+    status: str = "active"
+    description: str | None = None
+    organization: str | None = None
+    modalities: list[ModalityClaim] = field(default_factory=list)
+    designations: list[str] = field(default_factory=list)
+    columns: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def natural_key(self) -> str:
+        """Fallback re-import key: casefold(NFKC(name)) | postal code | country."""
+        return natural_key(self.name, self.postal_code, self.country)
+
+
+def natural_key(name: str, postal_code: str | None, country: str | None) -> str:
+    """``casefold(NFKC(name, trimmed, inner whitespace collapsed))|postal|country``."""
+    folded = " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
+    return f"{folded}|{(postal_code or '').upper().replace(' ', '')}|{(country or '').upper()}"
+
+
+def _clean(value: str | None, fieldname: str) -> str:
+    if value is None:
+        return ""
+    value = nfc(value.replace("\x00", ""))
+    if fieldname not in _KEEP_AS_IS and value.casefold() in PLACEHOLDERS:
+        return ""
+    return value
+
+
+@lru_cache(maxsize=512)
+def resolve_country(value: str) -> str | None:
+    """ISO 3166-1 alpha-2 for a code (alpha-2/alpha-3) or English name; ``None`` if unknown."""
+    value = value.strip()
+    special = {"uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
+               "northern ireland": "GB", "usa": "US", "united states of america": "US"}
+    if value.casefold() in special:
+        return special[value.casefold()]
+    try:
+        return pycountry.countries.lookup(value).alpha_2
+    except LookupError:
+        pass
+    folded = fold(value)
+    for country in pycountry.countries:
+        names = (country.name, getattr(country, "common_name", ""),
+                 getattr(country, "official_name", ""))
+        if folded in {fold(n) for n in names if n}:
+            return country.alpha_2
+    return None
+
+
+@lru_cache(maxsize=4096)
+def resolve_region(value: str, country: str | None) -> str | None:
+    """ISO 3166-2 code for a subdivision code or name within ``country``, else ``None``.
+
+    ``("MA", "US") -> "US-MA"``, ``("Minnesota", "US") -> "US-MN"``, ``("NW", "DE") -> "DE-NW"``.
+    """
+    value = value.strip()
+    if not country or not value:
+        return None
+    code = value.upper()
+    if not code.startswith(country + "-"):
+        code = f"{country}-{code}"
+    if pycountry.subdivisions.get(code=code):
+        return code
+    folded = fold(value)
+    for sub in pycountry.subdivisions.get(country_code=country) or ():
+        if fold(sub.name) == folded:
+            return sub.code
+    return None
+
+
+def recase(value: str) -> str:
+    """Title-case an UPPER CASE name or address, keeping acronyms: ``"UAB ST VINCENT'S"`` ->
+    ``"UAB St Vincent's"``. Mixed-case text is returned unchanged."""
+    if not value or value != value.upper() or not any(c.isalpha() for c in value):
+        return value
+    words = value.split(" ")
+    out = []
+    for i, word in enumerate(words):
+        bare = re.sub(r"[^A-Z0-9]", "", word)
+        if bare in _KEEP_UPPER and bare not in {"ST"}:
+            out.append(word)
+        elif i and word.lower() in _SMALL:
+            out.append(word.lower())
+        elif re.fullmatch(r"\d+[A-Z]{0,2}", bare or "x") and any(c.isdigit() for c in bare):
+            out.append(word.lower() if re.fullmatch(r"\d+(ST|ND|RD|TH)", bare) else word)
+        else:
+            out.append(re.sub(r"[A-Za-z]+('[A-Za-z]+)?",
+                              lambda m: m.group(0).capitalize(), word.lower()))
+    return " ".join(out)
+
+
+def parse_coordinate(text: str) -> float | None:
+    """A decimal degree from text: ``"42.36"``, ``"42,36"`` (decimal comma),
+    ``"-8.18E-2"`` (exponent, as GIS exports write small values), ``"42.36°"``.
+    ``None`` when it is not a finite number."""
+    text = text.strip().rstrip("°").strip()
+    if text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    if not _NUMBER.match(text):
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def normalise_postal_code(value: str, country: str | None) -> tuple[str | None, str | None]:
+    """Return ``(postal_code, warning)``. US ZIPs that lost leading zeros (3-4 digits, or a
+    float such as ``"2115.0"``) are left-padded to 5 with a warning; other countries' codes
+    are only trimmed and upper-cased."""
+    if not value:
+        return None, None
+    value = value.strip().upper()
+    if country == "US":
+        if re.fullmatch(r"\d+\.0", value):
+            value = value[:-2]
+        if re.fullmatch(r"\d{3,4}", value):
+            padded = value.zfill(5)
+            return padded, f"US ZIP code {value!r} lost its leading zero(s); read as {padded}"
+        if re.fullmatch(r"\d{9}", value):
+            value = f"{value[:5]}-{value[5:]}"
+        if not _US_ZIP.match(value):
+            return value, f"{value!r} is not a valid US ZIP code"
+    return value, None
+
+
+def normalise_phone(value: str, country: str | None) -> tuple[str | None, str | None]:
+    """E.164 phone (``"+13347938701"``) and a warning when it cannot be parsed."""
+    if not value:
+        return None, None
+    try:
+        number = phonenumbers.parse(value, country or "US")
+    except phonenumbers.NumberParseException:
+        return None, f"phone number {value!r} could not be read; left empty"
+    if not phonenumbers.is_possible_number(number):
+        return None, f"phone number {value!r} is not a possible number; left empty"
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+def normalise_website(value: str) -> tuple[str | None, str | None]:
+    """An http(s) URL; a bare domain gets ``https://``; other schemes are refused."""
+    if not value:
+        return None, None
+    if re.match(r"^[a-z][a-z0-9+.-]*:", value, re.I) and not re.match(r"^https?://", value, re.I):
+        if not re.match(r"^[\w.-]+\.[a-z]{2,}(:\d+)?(/|$)", value, re.I):
+            return None, f"website {value[:60]!r} is not an http(s) URL; left empty"
+    if not re.match(r"^https?://", value, re.I):
+        value = "https://" + value
+    parts = urlsplit(value)
+    if not parts.netloc or " " in parts.netloc or "." not in parts.netloc:
+        return None, f"website {value[:60]!r} is not a valid URL; left empty"
+    return value, None
+
+
+class Validator:
+    """Validates mapped records against the vocabulary; keeps the in-file duplicate index."""
+
+    def __init__(self, vocabulary: Vocabulary, *, source: str, today: dt.date | None = None):
+        self.vocabulary = vocabulary
+        self.source = source
+        self.today = today or dt.date.today()
+        self.seen_ids: dict[str, int] = {}
+        self.seen_keys: dict[str, int] = {}
+
+    def validate(self, raw: RawRecord, too_long: list[str] | None = None
+                 ) -> tuple[CenterRecord | None, list[Issue]]:
+        """Validate one record. Returns the record (``None`` if rejected) and its issues."""
+        issues: list[Issue] = []
+        cols = raw.columns
+
+        def col(name: str) -> str:
+            return cols.get(name, name)
+
+        def err(name: str, message: str) -> None:
+            issues.append(Issue(raw.line, col(name), "error", message))
+
+        def warn(name: str, message: str) -> None:
+            issues.append(Issue(raw.line, col(name), "warning", message))
+
+        for column in too_long or []:
+            issues.append(Issue(raw.line, column, "error",
+                                f"field too long at line {raw.line} (max {MAX_CELL} characters)"))
+        values = {k: _clean(v, k) for k, v in raw.values.items()}
+        for key, value in raw.defaults.items():
+            if not values.get(key):
+                values[key] = value
+        recase_text = recase if values.pop("recase", "") else (lambda s: s)
+
+        name = recase_text(values.get("name", ""))
+        if not name:
+            err("name", "name is required")
+        elif len(name) > 300:
+            err("name", f"name is {len(name)} characters long (max 300)")
+
+        country = None
+        if values.get("country"):
+            country = resolve_country(values["country"])
+            if country is None:
+                err("country", f"unknown country {values['country']!r} (use an ISO 3166 code "
+                               f"or an English name)")
+        region = None
+        if values.get("region"):
+            region = resolve_region(values["region"], country) or values["region"][:120]
+
+        lat_text, lon_text = values.get("latitude", ""), values.get("longitude", "")
+        latitude = longitude = None
+        if lat_text or lon_text:
+            latitude, longitude = parse_coordinate(lat_text), parse_coordinate(lon_text)
+            if lat_text and latitude is None:
+                err("latitude", f"latitude {lat_text[:30]!r} is not a number")
+            if lon_text and longitude is None:
+                err("longitude", f"longitude {lon_text[:30]!r} is not a number")
+            if latitude is not None and not -90 <= latitude <= 90:
+                err("latitude", f"latitude {latitude} is outside -90..90")
+            if longitude is not None and not -180 <= longitude <= 180:
+                err("longitude", f"longitude {longitude} is outside -180..180")
+            if (latitude is None) != (longitude is None) and not any(
+                    i.severity == "error" for i in issues):
+                err("latitude" if latitude is None else "longitude",
+                    "latitude and longitude must be given together")
+            if latitude == 0 and longitude == 0:
+                warn("latitude", "coordinates 0,0 are a placeholder; ignored")
+                latitude = longitude = None
+
+        city = recase_text(values.get("city", "")) or None
+        if not name:
+            pass
+        elif latitude is None and not (city and country):
+            missing = [f for f, v in (("city", city), ("country", country)) if not v]
+            if not any(i.column == col("country") for i in issues):
+                err(missing[0], f"{' and '.join(missing)} required when latitude and longitude "
+                                f"are not given")
+
+        postal_code, note = normalise_postal_code(values.get("postal_code", ""), country)
+        if note:
+            warn("postal_code", note)
+        phone, note = normalise_phone(values.get("phone", ""), country)
+        if note:
+            warn("phone", note)
+        website, note = normalise_website(values.get("website", ""))
+        if note:
+            warn("website", note)
+        email = values.get("email") or None
+        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+            warn("email", f"email {email[:60]!r} is not an address; left empty")
+            email = None
+
+        status = "active"
+        if values.get("status"):
+            status = STATUSES.get(values["status"].casefold())
+            if status is None:
+                warn("status", f"unknown status {values['status']!r}; read as active")
+                status = "active"
+        kind = KINDS.get(values.get("kind", "").casefold(), "hospital") \
+            if raw.defaults.get("kind") is None else raw.defaults["kind"]
+
+        modalities = []
+        for term in split_terms(values.get("modalities", "")):
+            slug = self.vocabulary.resolve(term)
+            if slug is None:
+                warn("modalities", f"unknown modality {term!r}")
+            elif slug not in {m.slug for m in modalities}:
+                modalities.append(ModalityClaim(slug, "reported", None, self.today))
+        designations = []
+        for term in split_terms(values.get("designations", "")):
+            spec = self.vocabulary.designation(term) or next(
+                (d for d in self.vocabulary.designations if fold(d.name) == fold(term)), None)
+            if spec is None:
+                warn("designations", f"unknown designation {term!r}")
+            elif spec.slug not in designations:
+                designations.append(spec.slug)
+                have = {m.slug for m in modalities}
+                for slug in spec.infers:
+                    if slug not in have:
+                        modalities.append(ModalityClaim(
+                            slug, "inferred", f"inferred from designation: {spec.name}",
+                            self.today))
+
+        external_id = values.get("external_id") or None
+        if external_id and len(external_id) > 128:
+            err("external_id", "id is longer than 128 characters")
+        if any(i.severity == "error" for i in issues):
+            return None, issues
+
+        record = CenterRecord(
+            line=raw.line, name=name, external_id=external_id,
+            alternate_names=split_terms(values.get("alternate_names", "").replace(",", ";"))
+            if values.get("alternate_names") else [],
+            kind=kind, address=recase_text(values.get("address", "")) or None, city=city,
+            region=region, postal_code=postal_code, country=country, latitude=latitude,
+            longitude=longitude, geocode_precision="rooftop" if latitude is not None else "none",
+            phone=phone, website=website, email=email, status=status,
+            description=values.get("description") or None,
+            organization=values.get("organization") or None,
+            modalities=modalities, designations=designations, columns=dict(cols))
+        # In-file duplicates: same id, or (no id) same natural key.
+        if external_id:
+            first = self.seen_ids.setdefault(external_id, raw.line)
+            dup_col = "external_id"
+        else:
+            first = self.seen_keys.setdefault(record.natural_key, raw.line)
+            dup_col = "name"
+        if first != raw.line:
+            issues.append(Issue(raw.line, col(dup_col), "error",
+                                f"duplicate of line {first} (same "
+                                f"{'id' if external_id else 'name, postal code and country'})"))
+            return None, issues
+        return record, issues

@@ -1,0 +1,207 @@
+"""Plan and write steps: compare validated records with the database, then apply the plan.
+
+Both take the caller's session; neither commits (the edge commits once, or rolls back for a
+dry run). Centers are matched by ``(source, external_id)``, else by ``(source, natural_key)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from directory.importer.formats import ClaimRow
+from directory.importer.validate import CenterRecord
+from directory.models import (Center, CenterDesignation, CenterModality, DataSource,
+                              Designation, Modality, Organization)
+from directory.text import fold
+
+CENTER_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",
+                 "latitude", "longitude", "geocode_precision", "phone", "website", "email",
+                 "status", "description")
+
+
+@dataclass
+class Plan:
+    """What an import would do: new records, (center, record, changed fields) updates,
+    unchanged centers, and modality-list claims grouped by matched center."""
+
+    adds: list[CenterRecord] = field(default_factory=list)
+    updates: list[tuple[Center, CenterRecord, list[str]]] = field(default_factory=list)
+    unchanged: list[Center] = field(default_factory=list)
+    claim_adds: list[tuple[Center, list[ClaimRow]]] = field(default_factory=list)
+    claim_updates: list[tuple[Center, list[ClaimRow]]] = field(default_factory=list)
+    unmatched_keys: list[tuple[int, str]] = field(default_factory=list)
+
+
+def ensure_source(session: so.Session, slug: str, name: str | None = None) -> DataSource:
+    """The :class:`DataSource` ``slug``, created (flushed) with ``name`` when missing."""
+    source = session.get(DataSource, slug)
+    if source is None:
+        source = DataSource(slug=slug, name=name or slug)
+        session.add(source)
+        session.flush()
+    return source
+
+
+def _centers_of(session: so.Session, source: str) -> list[Center]:
+    return list(session.scalars(
+        sa.select(Center).where(Center.source == source)
+        .options(so.selectinload(Center.modalities), so.selectinload(Center.designations),
+                 so.joinedload(Center.organization))))
+
+
+def _alt_text(names: list[str]) -> str | None:
+    return "; ".join(names) if names else None
+
+
+def _record_claims(record: CenterRecord) -> set[tuple]:
+    return {(m.slug, m.provenance, m.evidence) for m in record.modalities}
+
+
+def _center_claims(center: Center, source: str) -> set[tuple]:
+    return {(cm.modality.slug, cm.provenance, cm.evidence)
+            for cm in center.modalities if cm.source == source}
+
+
+def diff(center: Center, record: CenterRecord, source: str) -> list[str]:
+    """Names of the fields that differ between a stored center and a record."""
+    changed = [f for f in CENTER_FIELDS if getattr(center, f) != getattr(record, f)]
+    if (center.alternate_names or None) != _alt_text(record.alternate_names):
+        changed.append("alternate_names")
+    if (center.organization.name if center.organization else None) != record.organization:
+        changed.append("organization")
+    if _center_claims(center, source) != _record_claims(record):
+        changed.append("modalities")
+    have = {cd.designation.slug for cd in center.designations if cd.source == source}
+    if have != set(record.designations):
+        changed.append("designations")
+    return changed
+
+
+def plan_centers(session: so.Session, records: list[CenterRecord], source: str) -> Plan:
+    """Match records to stored centers of ``source`` and classify each (no writes)."""
+    plan = Plan()
+    existing = _centers_of(session, source)
+    by_id = {c.external_id: c for c in existing if c.external_id}
+    by_key = {c.natural_key: c for c in existing if not c.external_id}
+    for record in records:
+        center = by_id.get(record.external_id) if record.external_id else \
+            by_key.get(record.natural_key)
+        if center is None:
+            plan.adds.append(record)
+            continue
+        changed = diff(center, record, source)
+        if changed:
+            plan.updates.append((center, record, changed))
+        else:
+            plan.unchanged.append(center)
+    return plan
+
+
+def plan_claims(session: so.Session, claims: list[ClaimRow], claim_source: str,
+                target_source: str) -> Plan:
+    """Match modality-list claims to centers of ``target_source`` by external id."""
+    plan = Plan()
+    grouped: dict[str, list[ClaimRow]] = defaultdict(list)
+    for claim in claims:
+        grouped[claim.external_id].append(claim)
+    centers = {c.external_id: c for c in _centers_of(session, target_source)}
+    for key, rows in grouped.items():
+        center = centers.get(key)
+        if center is None:
+            plan.unmatched_keys.append((rows[0].line, key))
+            continue
+        wanted = _merge_claims(rows)
+        have = {(cm.modality.slug, cm.evidence, cm.verified_on)
+                for cm in center.modalities if cm.source == claim_source}
+        if not have:
+            plan.claim_adds.append((center, wanted))
+        elif have != {(c.modality, c.evidence, c.verified_on) for c in wanted}:
+            plan.claim_updates.append((center, wanted))
+        else:
+            plan.unchanged.append(center)
+    return plan
+
+
+def _merge_claims(rows: list[ClaimRow]) -> list[ClaimRow]:
+    """One claim per modality: the latest date, with every distinct evidence line joined."""
+    by_slug: dict[str, list[ClaimRow]] = defaultdict(list)
+    for row in rows:
+        by_slug[row.modality].append(row)
+    merged = []
+    for slug, items in by_slug.items():
+        items.sort(key=lambda r: r.verified_on)
+        evidence = "; ".join(dict.fromkeys(r.evidence for r in reversed(items)))[:300]
+        merged.append(ClaimRow(items[0].line, items[0].external_id, slug, evidence,
+                               items[-1].verified_on))
+    return merged
+
+
+class Writer:
+    """Applies a :class:`Plan` in the caller's transaction (flush only)."""
+
+    def __init__(self, session: so.Session, source: str):
+        self.session = session
+        self.source = source
+        self.modalities = {m.slug: m for m in session.scalars(sa.select(Modality))}
+        self.designations = {d.slug: d for d in session.scalars(sa.select(Designation))}
+        self.organizations: dict[str, Organization] = {}
+
+    def _organization(self, name: str | None) -> Organization | None:
+        if not name:
+            return None
+        if name not in self.organizations:
+            org = self.session.scalar(sa.select(Organization).where(Organization.name == name))
+            if org is None:
+                org = Organization(name=name)
+                self.session.add(org)
+            self.organizations[name] = org
+        return self.organizations[name]
+
+    def _fill(self, center: Center, record: CenterRecord) -> None:
+        for f in CENTER_FIELDS:
+            setattr(center, f, getattr(record, f))
+        center.alternate_names = _alt_text(record.alternate_names)
+        center.natural_key = record.natural_key
+        center.name_folded = fold(record.name)[:300]
+        center.city_folded = fold(record.city)[:120]
+        center.organization = self._organization(record.organization)
+        center.search_text = " ".join(filter(None, (
+            fold(record.name), fold(" ".join(record.alternate_names)),
+            fold(record.organization))))
+        today = dt.date.today()
+        center.modalities = [cm for cm in center.modalities if cm.source != self.source] + [
+            CenterModality(modality=self.modalities[m.slug], provenance=m.provenance,
+                           source=self.source, evidence=m.evidence,
+                           verified_on=m.verified_on or today)
+            for m in record.modalities if m.slug in self.modalities]
+        center.designations = [cd for cd in center.designations if cd.source != self.source] + [
+            CenterDesignation(designation=self.designations[slug], source=self.source,
+                              as_of=record_as_of(record) or today)
+            for slug in record.designations if slug in self.designations]
+
+    def apply(self, plan: Plan) -> None:
+        """Insert the adds, update the updates, replace modality-list claims; then flush."""
+        for record in plan.adds:
+            center = Center(source=self.source, external_id=record.external_id)
+            self._fill(center, record)
+            self.session.add(center)
+        for center, record, _changed in plan.updates:
+            self._fill(center, record)
+        for center, claims in (*plan.claim_adds, *plan.claim_updates):
+            center.modalities = [cm for cm in center.modalities if cm.source != self.source] + [
+                CenterModality(modality=self.modalities[c.modality], provenance="reported",
+                               source=self.source, evidence=c.evidence,
+                               verified_on=c.verified_on)
+                for c in claims if c.modality in self.modalities]
+        self.session.flush()
+
+
+def record_as_of(record: CenterRecord) -> dt.date | None:
+    """The evidence date of a record's designations: the earliest dated modality claim."""
+    dates = [m.verified_on for m in record.modalities if m.verified_on]
+    return min(dates) if dates else None

@@ -1,0 +1,282 @@
+"""Database models (SQLAlchemy 2 typed declarative), named after Open Referral HSDS terms.
+
+- :class:`Center` is an HSDS *location* with its *address*: one physical site where patients
+  are treated. Coordinates are WGS-84 degrees; ``geocode_precision`` says how they were found.
+- :class:`Organization` is the health system a center belongs to (HSDS *organization*).
+- :class:`Modality` is the controlled, hierarchical treatment vocabulary;
+  :class:`ModalityClosure` holds every (ancestor, descendant) pair, self included, so a search
+  for a parent matches centers offering any of its children in one indexed join.
+- :class:`CenterModality` is a claim that a center offers a modality (HSDS
+  *service_at_location*), with provenance (``reported`` or ``inferred``), source and date.
+  A missing claim means "not reported", never "not offered".
+- :class:`Designation` / :class:`CenterDesignation`: NCI designation, accreditation, as-of date.
+- :class:`DataSource`: a dataset centers come from (publisher, licence, date, attribution).
+- :class:`ImportRun` / :class:`ImportIssue`: who imported which file and what was rejected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from sqlalchemy.orm import DeclarativeBase
+
+
+def utcnow() -> dt.datetime:
+    """Current time, timezone-aware UTC (used as a column default callable)."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a naming convention so Alembic names constraints stably."""
+
+    metadata = sa.MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+CENTER_KINDS = ("hospital", "cancer-center", "clinic", "other")
+CENTER_STATUSES = ("active", "temporarily-closed", "closed")
+GEOCODE_PRECISIONS = ("rooftop", "manual", "postal_code", "city", "none")
+PROVENANCES = ("reported", "inferred")
+
+
+class DataSource(Base):
+    """A dataset that centers or modality claims come from."""
+
+    __tablename__ = "data_source"
+
+    slug: so.Mapped[str] = so.mapped_column(sa.String(64), primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    publisher: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    licence: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    as_of: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    attribution: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    note: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+    def __repr__(self) -> str:
+        return f"<DataSource {self.slug}>"
+
+
+class Organization(Base):
+    """A health system or parent organization (HSDS *organization*)."""
+
+    __tablename__ = "organization"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(300), unique=True)
+    website: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+
+    centers: so.Mapped[list[Center]] = so.relationship(back_populates="organization")
+
+    def __repr__(self) -> str:
+        return f"<Organization {self.id} {self.name!r}>"
+
+
+class Center(Base):
+    """One physical treatment site (HSDS *location* + *address*).
+
+    ``latitude``/``longitude`` are WGS-84 degrees or both ``None``; ``country`` is ISO 3166-1
+    alpha-2; ``region`` is ISO 3166-2 (``US-TX``) when known, else the text given;
+    ``phone`` is E.164 when it could be parsed. ``(source, external_id)`` is the re-import key;
+    ``natural_key`` (folded name | postal code | country) is the fallback when a file has no id.
+    """
+
+    __tablename__ = "center"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_center_source_external_id"),
+        sa.Index("ix_center_lat_lon", "latitude", "longitude"),
+        sa.Index("ix_center_source_natural_key", "source", "natural_key"),
+        sa.Index("ix_center_country_region", "country", "region"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    source: so.Mapped[str] = so.mapped_column(sa.ForeignKey("data_source.slug"), index=True)
+    external_id: so.Mapped[str | None] = so.mapped_column(sa.String(128))
+    natural_key: so.Mapped[str] = so.mapped_column(sa.String(400))
+    name: so.Mapped[str] = so.mapped_column(sa.String(300))
+    name_folded: so.Mapped[str] = so.mapped_column(sa.String(300), index=True)
+    alternate_names: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    search_text: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    kind: so.Mapped[str] = so.mapped_column(sa.String(32), default="hospital")
+    address: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    city: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    city_folded: so.Mapped[str] = so.mapped_column(sa.String(120), default="", index=True)
+    region: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    postal_code: so.Mapped[str | None] = so.mapped_column(sa.String(20), index=True)
+    country: so.Mapped[str | None] = so.mapped_column(sa.String(2))
+    latitude: so.Mapped[float | None] = so.mapped_column(sa.Double)
+    longitude: so.Mapped[float | None] = so.mapped_column(sa.Double)
+    geocode_precision: so.Mapped[str] = so.mapped_column(sa.String(16), default="none")
+    phone: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    website: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    status: so.Mapped[str] = so.mapped_column(sa.String(24), default="active", index=True)
+    description: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    organization_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("organization.id"), index=True)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
+                                                          default=utcnow)
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
+                                                          default=utcnow, onupdate=utcnow)
+    verified_at: so.Mapped[dt.date | None] = so.mapped_column(sa.Date)
+
+    organization: so.Mapped[Organization | None] = so.relationship(back_populates="centers")
+    data_source: so.Mapped[DataSource] = so.relationship()
+    modalities: so.Mapped[list[CenterModality]] = so.relationship(
+        back_populates="center", cascade="all, delete-orphan")
+    designations: so.Mapped[list[CenterDesignation]] = so.relationship(
+        back_populates="center", cascade="all, delete-orphan")
+
+    @property
+    def has_coordinates(self) -> bool:
+        """True when both latitude and longitude are set."""
+        return self.latitude is not None and self.longitude is not None
+
+    def __repr__(self) -> str:
+        return f"<Center {self.id} {self.name!r}>"
+
+
+class Modality(Base):
+    """A treatment modality in the controlled vocabulary (``seeds/modalities.toml``)."""
+
+    __tablename__ = "modality"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    slug: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(120))
+    parent_id: so.Mapped[int | None] = so.mapped_column(sa.ForeignKey("modality.id"))
+    guide: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    synonyms: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+    position: so.Mapped[int] = so.mapped_column(default=0)
+
+    parent: so.Mapped[Modality | None] = so.relationship(remote_side=[id])
+
+    def __repr__(self) -> str:
+        return f"<Modality {self.slug}>"
+
+
+class ModalityClosure(Base):
+    """Transitive closure of the modality tree: one row per (ancestor, descendant), self too."""
+
+    __tablename__ = "modality_closure"
+
+    ancestor_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("modality.id"),
+                                                   primary_key=True)
+    descendant_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("modality.id"),
+                                                     primary_key=True, index=True)
+
+
+class CenterModality(Base):
+    """A claim that a center offers a modality (HSDS *service_at_location*).
+
+    ``provenance`` is ``reported`` (a source says the center delivered it) or ``inferred``
+    (derived, e.g. from an NCI designation); ``verified_on`` is the date of the evidence.
+    """
+
+    __tablename__ = "center_modality"
+    __table_args__ = (
+        sa.UniqueConstraint("center_id", "modality_id", "source",
+                            name="uq_center_modality_center_id"),
+        sa.Index("ix_center_modality_modality_center", "modality_id", "center_id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    center_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("center.id", ondelete="CASCADE"))
+    modality_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("modality.id"))
+    provenance: so.Mapped[str] = so.mapped_column(sa.String(16), default="reported")
+    source: so.Mapped[str] = so.mapped_column(sa.String(64))
+    verified_on: so.Mapped[dt.date | None] = so.mapped_column(sa.Date)
+    evidence: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+
+    center: so.Mapped[Center] = so.relationship(back_populates="modalities")
+    modality: so.Mapped[Modality] = so.relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<CenterModality {self.center_id} {self.modality_id} {self.provenance}>"
+
+
+class Designation(Base):
+    """A designation or accreditation (``seeds/designations.toml``)."""
+
+    __tablename__ = "designation"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    slug: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    name: so.Mapped[str] = so.mapped_column(sa.String(200))
+    issuer: so.Mapped[str | None] = so.mapped_column(sa.String(200))
+    url: so.Mapped[str | None] = so.mapped_column(sa.String(500))
+    infers: so.Mapped[str] = so.mapped_column(sa.Text, default="")
+
+    def __repr__(self) -> str:
+        return f"<Designation {self.slug}>"
+
+
+class CenterDesignation(Base):
+    """That a center holds a designation, as of a date, according to a source."""
+
+    __tablename__ = "center_designation"
+    __table_args__ = (
+        sa.UniqueConstraint("center_id", "designation_id", name="uq_center_designation_center_id"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    center_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("center.id", ondelete="CASCADE"))
+    designation_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("designation.id"),
+                                                      index=True)
+    source: so.Mapped[str] = so.mapped_column(sa.String(64))
+    as_of: so.Mapped[dt.date | None] = so.mapped_column(sa.Date)
+
+    center: so.Mapped[Center] = so.relationship(back_populates="designations")
+    designation: so.Mapped[Designation] = so.relationship(lazy="joined")
+
+    def __repr__(self) -> str:
+        return f"<CenterDesignation {self.center_id} {self.designation_id}>"
+
+
+class ImportRun(Base):
+    """One import of one file: who, when, which bytes (sha-256), format and counts."""
+
+    __tablename__ = "import_run"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    source: so.Mapped[str] = so.mapped_column(sa.String(64))
+    filename: so.Mapped[str] = so.mapped_column(sa.String(300))
+    sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
+    format: so.Mapped[str] = so.mapped_column(sa.String(32))
+    encoding: so.Mapped[str | None] = so.mapped_column(sa.String(40))
+    user: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    started_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
+                                                          default=utcnow)
+    added: so.Mapped[int] = so.mapped_column(default=0)
+    updated: so.Mapped[int] = so.mapped_column(default=0)
+    unchanged: so.Mapped[int] = so.mapped_column(default=0)
+    rejected: so.Mapped[int] = so.mapped_column(default=0)
+
+    issues: so.Mapped[list[ImportIssue]] = so.relationship(
+        back_populates="run", cascade="all, delete-orphan", order_by="ImportIssue.line")
+
+    def __repr__(self) -> str:
+        return f"<ImportRun {self.id} {self.filename!r}>"
+
+
+class ImportIssue(Base):
+    """A rejected row (``severity='error'``) or a warning, at a line and column of a file."""
+
+    __tablename__ = "import_issue"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    run_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("import_run.id", ondelete="CASCADE"),
+                                              index=True)
+    line: so.Mapped[int] = so.mapped_column()
+    column: so.Mapped[str | None] = so.mapped_column(sa.String(120))
+    severity: so.Mapped[str] = so.mapped_column(sa.String(8), default="error")
+    message: so.Mapped[str] = so.mapped_column(sa.Text)
+
+    run: so.Mapped[ImportRun] = so.relationship(back_populates="issues")

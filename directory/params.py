@@ -1,0 +1,147 @@
+"""Turn request arguments into a :class:`~directory.search.SearchQuery`.
+
+Shared by the HTML search page and the JSON API so both accept the same parameters and
+reject the same mistakes with the same messages. Place names in ``near`` are geocoded here
+(the edge), never inside :mod:`directory.search`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+from werkzeug.datastructures import MultiDict
+
+from directory.forms import SearchForm
+from directory.geocoding import KM_PER_MILE, GeocodingError, InvalidQuery, PlaceNotFound
+from directory.geocoding import Resolution
+from directory.importer.validate import resolve_country
+from directory.search import SearchQuery
+from directory.vocabulary import load_vocabulary
+
+KNOWN_PARAMS = {"q", "near", "radius", "unit", "city", "region", "country", "modality",
+                "designation", "sort", "page", "per_page"}
+
+
+class ParamError(ValueError):
+    """A bad request parameter: ``field`` is its name, ``message`` says what is wrong."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass
+class ParsedSearch:
+    """The form (for redisplay), the query to run (``None`` when the place is unknown),
+    the place resolution, the unit, and a message for an unknown place."""
+
+    form: SearchForm
+    query: SearchQuery | None
+    resolution: Resolution | None
+    unit: str
+    radius: float | None
+    place_error: str | None = None
+
+
+def get_geocoder():
+    """The app's geocoder (offline gazetteer by default), created once per process."""
+    geocoder = current_app.extensions.get("geocoder")
+    if geocoder is None:
+        from directory.geocoding import OfflineGeocoder
+
+        geocoder = OfflineGeocoder(current_app.config["GAZETTEER_PATH"])
+        current_app.extensions["geocoder"] = geocoder
+    return geocoder
+
+
+def parse_search(args: MultiDict) -> ParsedSearch:
+    """Validate search parameters and resolve ``near``.
+
+    :raises ParamError: for a malformed value (non-numeric page, negative radius, unknown
+        unit, modality, country or designation, over-long text, per_page above the maximum).
+    """
+    config = current_app.config
+    for key, values in args.lists():
+        if key in {"q", "near", "city", "region", "country"} and len(values) > 1:
+            raise ParamError(key, f"{key} may be given only once")
+    form = SearchForm(formdata=args, meta={"csrf": False})
+    vocabulary = load_vocabulary()
+    form.modality.choices = [(m.slug, m.name) for m in vocabulary.modalities]
+    form.designation.choices = [("", "Any")] + [(d.slug, d.name)
+                                                for d in vocabulary.designations]
+    if not form.validate():
+        field, errors = next(iter(form.errors.items()))
+        message = errors[0] if isinstance(errors, list) else str(errors)
+        if field in {"page", "per_page", "radius"} and "Not a valid" in message:
+            message = f"{field} must be a number"
+        raise ParamError(field, message)
+    max_text = config["SEARCH_MAX_TEXT"]
+    for name in ("q", "near", "city", "region"):
+        value = getattr(form, name).data
+        if value and len(value) > max_text:
+            raise ParamError(name, f"{name} is longer than {max_text} characters")
+    per_page = form.per_page.data if form.per_page.data is not None else \
+        config["SEARCH_PER_PAGE_DEFAULT"]
+    if not 1 <= per_page <= config["SEARCH_PER_PAGE_MAX"]:
+        raise ParamError("per_page", f"per_page must be between 1 and "
+                                     f"{config['SEARCH_PER_PAGE_MAX']}")
+    page = form.page.data or 1
+    unit = form.unit.data or "km"
+    modalities = []
+    for term in form.modality.data or []:
+        slug = vocabulary.resolve(term)
+        if slug is None:
+            raise ParamError("modality", f"unknown modality {term[:60]!r}")
+        if slug not in modalities:
+            modalities.append(slug)
+    designation = form.designation.data or None
+    if designation and vocabulary.designation(designation) is None:
+        raise ParamError("designation", f"unknown designation {designation[:60]!r}")
+    country = None
+    if form.country.data and form.country.data.strip():
+        country = resolve_country(form.country.data)
+        if country is None:
+            raise ParamError("country", f"unknown country {form.country.data[:60]!r}")
+    region = (form.region.data or "").strip() or None
+    radius = form.radius.data
+    radius_km = radius * KM_PER_MILE if (radius is not None and unit == "mi") else radius
+    if radius_km is not None and radius_km > config["SEARCH_MAX_RADIUS_KM"]:
+        raise ParamError("radius", "radius is larger than the Earth allows")
+    near_text = (form.near.data or "").strip()
+    sort = form.sort.data or None
+    if sort == "distance" and not near_text:
+        raise ParamError("sort", "sort=distance needs a place in 'near'")
+    resolution, place, place_error = None, None, None
+    if near_text:
+        try:
+            resolution = get_geocoder().resolve(near_text, country=country)
+        except InvalidQuery as exc:
+            raise ParamError("near", str(exc)) from exc
+        except PlaceNotFound:
+            place_error = (f"We could not find a place called “{near_text}”. Check the "
+                           f"spelling, or try a nearby city, a US ZIP code, or "
+                           f"latitude,longitude.")
+        except GeocodingError as exc:  # pragma: no cover - online geocoder failures
+            place_error = f"The place could not be looked up right now ({exc})."
+    if resolution is not None:
+        place = resolution.place
+        if place.precision == "country":
+            country, place = country or place.country, None
+        elif place.precision == "region" and place.region:
+            region, place = region or place.region, None
+            country = country or resolution.place.country
+        elif radius_km is None:
+            radius = 100.0 if unit == "km" else 60.0
+            radius_km = radius * KM_PER_MILE if unit == "mi" else radius
+    query = None
+    if place_error is None:
+        query = SearchQuery(q=(form.q.data or "").strip() or None, near=place,
+                            radius_km=radius_km if place else None,
+                            city=(form.city.data or "").strip() or None, region=region,
+                            country=country, modalities=tuple(modalities),
+                            designation=designation,
+                            sort=sort if (sort != "distance" or place) else None,
+                            page=page, per_page=per_page)
+    return ParsedSearch(form, query, resolution, unit, radius if place else None, place_error)

@@ -1,0 +1,168 @@
+"""Public pages: home, search, center detail, the guide, about. Server-rendered; no
+JavaScript needed."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import Blueprint, abort, render_template, request, url_for
+
+from directory.extensions import db
+from directory.geocoding import KM_PER_MILE
+from directory.guide import load_guide
+from directory.models import Center, CenterModality, DataSource
+from directory.params import parse_search
+from directory.search import SearchError, find_centers, nearest_centers
+from directory.vocabulary import load_vocabulary
+
+bp = Blueprint("public", __name__)
+
+
+def search_url(args, **changes) -> str:
+    """``/centers`` with ``args`` (a MultiDict) changed: a value of ``None`` removes the key,
+    a list sets several values; ``page`` resets to 1 unless given."""
+    items = {k: v for k, v in args.lists() if v and any(v)}
+    items.pop("page", None)
+    for key, value in changes.items():
+        if value is None:
+            items.pop(key, None)
+        else:
+            items[key] = value if isinstance(value, list) else [value]
+    pairs = [(k, v) for k, vs in items.items() for v in vs if v not in ("", None)]
+    return url_for("public.centers") + ("?" + urlencode(pairs) if pairs else "")
+
+
+def to_unit(km: float | None, unit: str) -> float | None:
+    """A distance in km shown in ``unit`` (``km`` or ``mi``)."""
+    if km is None:
+        return None
+    return km / KM_PER_MILE if unit == "mi" else km
+
+
+@bp.app_context_processor
+def inject_helpers():
+    return {"search_url": search_url, "to_unit": to_unit, "vocabulary": load_vocabulary(),
+            "guide_pages": load_guide()}
+
+
+@bp.route("/")
+def index():
+    """Home: what the site is, a search form, the guide's entry points."""
+    from directory.forms import SearchForm
+
+    form = SearchForm(formdata=None, meta={"csrf": False})
+    form.modality.choices = [(m.slug, m.name) for m in load_vocabulary().modalities]
+    total = db.session.scalar(sa.select(sa.func.count(Center.id))
+                              .where(Center.status != "closed"))
+    return render_template("public/index.html", form=form, total=total)
+
+
+@bp.route("/centers")
+def centers():
+    """Search results with facets and pagination; 400 for bad parameters."""
+    parsed = parse_search(request.args)
+    page = None
+    if parsed.query is not None:
+        try:
+            page = find_centers(db.session, parsed.query)
+        except SearchError as exc:
+            from directory.params import ParamError
+
+            raise ParamError(exc.field, exc.message) from exc
+    modality_names = {m.slug: m.name for m in load_vocabulary().modalities}
+    return render_template("public/centers.html", parsed=parsed, page=page, args=request.args,
+                           modality_names=modality_names)
+
+
+@bp.route("/centers/<int:center_id>")
+def center(center_id: int):
+    """One center: contact, modalities with provenance, designations, source, nearest."""
+    c = db.session.scalar(sa.select(Center).where(Center.id == center_id).options(
+        so.selectinload(Center.modalities).joinedload(CenterModality.modality),
+        so.selectinload(Center.designations), so.joinedload(Center.organization)))
+    if c is None:
+        abort(404, description=f"There is no center with id {center_id}.")
+    sources = {s.slug: s for s in db.session.scalars(sa.select(DataSource))}
+    claims = sorted(c.modalities, key=lambda cm: (cm.modality.position, cm.provenance,
+                                                  cm.source))
+    return render_template("public/center.html", c=c, claims=claims, sources=sources,
+                           nearest=nearest_centers(db.session, c))
+
+
+@bp.route("/guide/")
+def guide_index():
+    """The guide's table of contents and introduction."""
+    pages = load_guide()
+    return render_template("public/guide_index.html", intro=pages.get("index"),
+                           pages=[p for p in pages.values() if p.slug != "index"])
+
+
+@bp.route("/guide/<slug>")
+def guide_page(slug: str):
+    """One guide page, linking to centers that offer its modality."""
+    pages = load_guide()
+    page = pages.get(slug)
+    if page is None or slug == "index":
+        abort(404, description="There is no guide page with that name.")
+    vocabulary = load_vocabulary()
+    related = [vocabulary.by_slug(s) for s in page.related if vocabulary.by_slug(s)]
+    return render_template("public/guide_page.html", page=page, related=related,
+                           modality=vocabulary.by_slug(page.modality) if page.modality else None)
+
+
+@bp.route("/about")
+def about():
+    """What the site is, where the data comes from (attributions), and its limits."""
+    sources = db.session.scalars(sa.select(DataSource).order_by(DataSource.name)).all()
+    counts = dict(db.session.execute(sa.select(Center.source, sa.func.count())
+                                     .group_by(Center.source)).all())
+    claim_counts = dict(db.session.execute(sa.select(CenterModality.source, sa.func.count())
+                                           .group_by(CenterModality.source)).all())
+    return render_template("public/about.html", sources=sources, counts=counts,
+                           claim_counts=claim_counts)
+
+
+@bp.app_template_filter("country_name")
+def country_name(code: str | None) -> str:
+    """``"US"`` -> ``"United States"``; unknown codes are returned as given."""
+    if not code:
+        return ""
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=code)
+    return getattr(country, "common_name", None) or (country.name if country else code)
+
+
+@bp.app_template_filter("region_label")
+def region_label(region: str | None) -> str:
+    """``"US-TX"`` -> ``"TX"``; free-text regions are returned as given."""
+    if not region:
+        return ""
+    return region.split("-", 1)[1] if len(region) <= 6 and "-" in region else region
+
+
+@bp.app_template_filter("phone_display")
+def phone_display(e164: str | None, country: str | None = None) -> str:
+    """An E.164 number formatted for reading (national format in its own country)."""
+    import phonenumbers
+
+    if not e164:
+        return ""
+    try:
+        number = phonenumbers.parse(e164, country or "US")
+    except phonenumbers.NumberParseException:
+        return e164
+    region = phonenumbers.region_code_for_number(number)
+    fmt = (phonenumbers.PhoneNumberFormat.NATIONAL if region == (country or region)
+           else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(number, fmt)
+
+
+@bp.app_template_filter("safe_url")
+def safe_url(url: str | None) -> str | None:
+    """``url`` if it is http(s), else ``None`` (no ``javascript:`` links)."""
+    if url and url.lower().startswith(("http://", "https://")):
+        return url
+    return None

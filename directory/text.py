@@ -1,0 +1,46 @@
+"""Text normalisation shared by search, import and geocoding (no Flask, no database).
+
+Stored text is NFC; matching uses a *folded* form: NFKD, combining marks removed,
+``str.casefold()``, punctuation turned into spaces and whitespace collapsed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+_PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
+
+
+def nfc(value: str) -> str:
+    """Return ``value`` in Unicode NFC with surrounding whitespace stripped and
+    inner whitespace runs collapsed to one space."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", value)).strip()
+
+
+def fold(value: str | None) -> str:
+    """Fold text for case- and accent-insensitive matching.
+
+    ``fold("São  Paulo") == fold("SAO PAULO") == "sao paulo"``; ``fold("Köln") == "koln"``;
+    ``fold("St. Mary’s") == "st mary s"``. Returns ``""`` for ``None``.
+    """
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value)
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # A few letters have no decomposition but are written differently in ASCII.
+    stripped = stripped.translate(_EXTRA_LETTERS).casefold()
+    stripped = _PUNCT.sub(" ", stripped).replace("_", " ")
+    return _SPACES.sub(" ", stripped).strip()
+
+
+_EXTRA_LETTERS = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
+                                "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE",
+                                "ı": "i", "þ": "th", "Þ": "Th"})
+
+
+def like_escape(value: str, escape: str = "\\") -> str:
+    """Escape ``%``, ``_`` and the escape character so ``value`` matches literally in LIKE."""
+    return (value.replace(escape, escape * 2).replace("%", escape + "%")
+            .replace("_", escape + "_"))

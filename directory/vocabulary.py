@@ -1,0 +1,143 @@
+"""The modality and designation vocabularies, loaded from ``seeds/*.toml`` (pure data).
+
+:class:`Vocabulary` resolves free text ("Radiotherapy", "chemo", "SABR") to modality slugs
+and knows the hierarchy. :func:`sync_vocabulary` writes it to the database (modality,
+modality_closure, designation tables); it only flushes, the caller commits.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from directory.text import fold
+
+SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
+
+
+@dataclass(frozen=True)
+class ModalitySpec:
+    """One vocabulary entry: slug, display name, parent slug, guide page, synonyms."""
+
+    slug: str
+    name: str
+    parent: str | None = None
+    guide: str | None = None
+    synonyms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DesignationSpec:
+    """A designation: slug, name, issuer, URL and the modality slugs it lets us infer."""
+
+    slug: str
+    name: str
+    issuer: str | None = None
+    url: str | None = None
+    infers: tuple[str, ...] = ()
+
+
+@dataclass
+class Vocabulary:
+    """Modalities and designations with lookups by slug, name or synonym."""
+
+    modalities: list[ModalitySpec]
+    designations: list[DesignationSpec]
+    _terms: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for spec in self.modalities:
+            for term in (spec.slug, spec.slug.replace("-", " "), spec.name, *spec.synonyms):
+                self._terms.setdefault(fold(term), spec.slug)
+
+    def by_slug(self, slug: str) -> ModalitySpec | None:
+        """The modality with ``slug``, or ``None``."""
+        return next((m for m in self.modalities if m.slug == slug), None)
+
+    def resolve(self, term: str) -> str | None:
+        """Map a slug, name or synonym (any case, accents, punctuation) to a slug, or ``None``."""
+        return self._terms.get(fold(term))
+
+    def children(self, slug: str) -> list[ModalitySpec]:
+        """Direct children of ``slug`` in vocabulary order."""
+        return [m for m in self.modalities if m.parent == slug]
+
+    def roots(self) -> list[ModalitySpec]:
+        """Top-level modalities in vocabulary order."""
+        return [m for m in self.modalities if m.parent is None]
+
+    def ancestors(self, slug: str) -> list[str]:
+        """``slug`` and every ancestor slug, nearest first."""
+        out, current = [], self.by_slug(slug)
+        while current is not None:
+            out.append(current.slug)
+            current = self.by_slug(current.parent) if current.parent else None
+        return out
+
+    def designation(self, slug: str) -> DesignationSpec | None:
+        """The designation with ``slug``, or ``None``."""
+        return next((d for d in self.designations if d.slug == slug), None)
+
+
+def split_terms(cell: str) -> list[str]:
+    """Split a multi-value cell on ``;``, ``,`` or ``|``; trim; drop empties; keep order and
+    drop repeats (case-insensitively)."""
+    out, seen = [], set()
+    for piece in cell.replace("|", ";").replace(",", ";").split(";"):
+        piece = piece.strip()
+        if piece and fold(piece) not in seen:
+            seen.add(fold(piece))
+            out.append(piece)
+    return out
+
+
+@lru_cache(maxsize=4)
+def load_vocabulary(seeds_dir: Path = SEEDS_DIR) -> Vocabulary:
+    """Read ``modalities.toml`` and ``designations.toml`` from ``seeds_dir``."""
+    with open(seeds_dir / "modalities.toml", "rb") as fh:
+        raw_m = tomllib.load(fh)["modality"]
+    with open(seeds_dir / "designations.toml", "rb") as fh:
+        raw_d = tomllib.load(fh)["designation"]
+    modalities = [ModalitySpec(m["slug"], m["name"], m.get("parent"), m.get("guide"),
+                               tuple(m.get("synonyms", ()))) for m in raw_m]
+    designations = [DesignationSpec(d["slug"], d["name"], d.get("issuer"), d.get("url"),
+                                    tuple(d.get("infers", ()))) for d in raw_d]
+    return Vocabulary(modalities, designations)
+
+
+def sync_vocabulary(session, vocabulary: Vocabulary | None = None) -> None:
+    """Insert or update the modality, modality_closure and designation rows to match the
+    vocabulary. Idempotent; flushes, never commits."""
+    from directory.models import Designation, Modality, ModalityClosure
+
+    vocabulary = vocabulary or load_vocabulary()
+    existing = {m.slug: m for m in session.scalars(sa.select(Modality))}
+    for position, spec in enumerate(vocabulary.modalities):
+        row = existing.get(spec.slug) or Modality(slug=spec.slug)
+        row.name, row.guide, row.position = spec.name, spec.guide, position
+        row.synonyms = "; ".join(spec.synonyms)
+        session.add(row)
+        existing[spec.slug] = row
+    session.flush()
+    for spec in vocabulary.modalities:
+        existing[spec.slug].parent_id = existing[spec.parent].id if spec.parent else None
+    wanted = {(existing[a].id, existing[m.slug].id)
+              for m in vocabulary.modalities for a in vocabulary.ancestors(m.slug)}
+    have = set(session.execute(sa.select(ModalityClosure.ancestor_id,
+                                         ModalityClosure.descendant_id)).all())
+    for anc, desc in wanted - have:
+        session.add(ModalityClosure(ancestor_id=anc, descendant_id=desc))
+    for anc, desc in have - wanted:
+        session.execute(sa.delete(ModalityClosure).where(ModalityClosure.ancestor_id == anc,
+                                                         ModalityClosure.descendant_id == desc))
+    des = {d.slug: d for d in session.scalars(sa.select(Designation))}
+    for spec in vocabulary.designations:
+        row = des.get(spec.slug) or Designation(slug=spec.slug)
+        row.name, row.issuer, row.url = spec.name, spec.issuer, spec.url
+        row.infers = " ".join(spec.infers)
+        session.add(row)
+    session.flush()
