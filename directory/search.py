@@ -134,7 +134,10 @@ def _filters(session: so.Session, query: SearchQuery) -> list:
     if not query.include_closed:
         conds.append(Center.status != "closed")
     if query.q:
-        for token in fold(query.q).split()[:10]:
+        tokens = fold(query.q).split()[:10]
+        if not tokens:  # only punctuation: nothing can match it literally
+            conds.append(sa.false())
+        for token in tokens:
             conds.append(Center.search_text.like(f"%{like_escape(token)}%", escape="\\"))
     if query.city:
         folded = fold(query.city)

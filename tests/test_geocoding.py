@@ -1,6 +1,6 @@
 """Tests for directory.geocoding (offline gazetteer behind geopy's interface).
 
-The gazetteer is built once into instance/gazetteer-test.sqlite and reused while its
+The gazetteer is built once into instance/gazetteer.sqlite (shared with the app) and reused while its
 format version matches (first build ~15 s).
 """
 
@@ -35,14 +35,12 @@ from directory.geocoding import (
     online_geocoder,
 )
 
-GAZETTEER = Path(__file__).resolve().parent.parent / "instance" / "gazetteer-test.sqlite"
+from tests.conftest import GAZETTEER_PATH as GAZETTEER
 
 
 @pytest.fixture(scope="session")
-def geo():
-    g = OfflineGeocoder(GAZETTEER)  # builds only when missing or stale
-    yield g
-    g.close()
+def geo(geocoder):
+    return geocoder
 
 
 def top(geo, query, **kw) -> Place:

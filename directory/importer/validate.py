@@ -26,6 +26,9 @@ PLACEHOLDERS = {"not available", "n/a", "na", "n a", "none", "null", "nil", "-",
                 "-999", "-999.0", "unknown", "not applicable", "#n/a", "0"}
 # Fields where a placeholder-looking value is real data ("NA" is Namibia, "0" a valid count).
 _KEEP_AS_IS = {"country", "external_id"}
+# Fields whose line breaks are kept (a quoted multi-line address cell); other whitespace
+# runs are collapsed line by line.
+_MULTILINE = {"address", "description"}
 KINDS = {
     "hospital": "hospital", "general acute care": "hospital", "acute care hospitals": "hospital",
     "critical access hospitals": "hospital", "cancer center": "cancer-center",
@@ -112,7 +115,11 @@ def natural_key(name: str, postal_code: str | None, country: str | None) -> str:
 def _clean(value: str | None, fieldname: str) -> str:
     if value is None:
         return ""
-    value = nfc(value.replace("\x00", ""))
+    value = value.replace("\x00", "")
+    if fieldname in _MULTILINE:
+        value = "\n".join(filter(None, (nfc(line) for line in value.splitlines())))
+    else:
+        value = nfc(value)
     if fieldname not in _KEEP_AS_IS and value.casefold() in PLACEHOLDERS:
         return ""
     return value

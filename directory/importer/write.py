@@ -174,15 +174,39 @@ class Writer:
             fold(record.name), fold(" ".join(record.alternate_names)),
             fold(record.organization))))
         today = dt.date.today()
-        center.modalities = [cm for cm in center.modalities if cm.source != self.source] + [
-            CenterModality(modality=self.modalities[m.slug], provenance=m.provenance,
-                           source=self.source, evidence=m.evidence,
-                           verified_on=m.verified_on or today)
-            for m in record.modalities if m.slug in self.modalities]
-        center.designations = [cd for cd in center.designations if cd.source != self.source] + [
-            CenterDesignation(designation=self.designations[slug], source=self.source,
-                              as_of=record_as_of(record) or today)
-            for slug in record.designations if slug in self.designations]
+        self._set_claims(center, [(m.slug, m.provenance, m.evidence, m.verified_on or today)
+                                  for m in record.modalities])
+        # Updated in place, as in _set_claims (unique (center, designation)).
+        kept = {cd.designation.slug: cd for cd in center.designations
+                if cd.source == self.source}
+        others = [cd for cd in center.designations if cd.source != self.source]
+        as_of = record_as_of(record) or today
+        wanted = []
+        for slug in record.designations:
+            if slug not in self.designations:
+                continue
+            cd = kept.get(slug) or CenterDesignation(designation=self.designations[slug],
+                                                     source=self.source)
+            cd.as_of = as_of
+            wanted.append(cd)
+        center.designations = others + wanted
+
+    def _set_claims(self, center: Center, claims: list[tuple]) -> None:
+        """Replace this source's modality claims with ``[(slug, provenance, evidence,
+        verified_on)]``, updating rows already stored for the same modality in place (the
+        unit of work inserts before it deletes, so a new row for the same (center, modality,
+        source) would break the unique constraint)."""
+        kept = {cm.modality.slug: cm for cm in center.modalities if cm.source == self.source}
+        others = [cm for cm in center.modalities if cm.source != self.source]
+        wanted = []
+        for slug, provenance, evidence, verified_on in claims:
+            if slug not in self.modalities:
+                continue
+            cm = kept.get(slug) or CenterModality(modality=self.modalities[slug],
+                                                  source=self.source)
+            cm.provenance, cm.evidence, cm.verified_on = provenance, evidence, verified_on
+            wanted.append(cm)
+        center.modalities = others + wanted
 
     def apply(self, plan: Plan) -> None:
         """Insert the adds, update the updates, replace modality-list claims; then flush."""
@@ -193,11 +217,8 @@ class Writer:
         for center, record, _changed in plan.updates:
             self._fill(center, record)
         for center, claims in (*plan.claim_adds, *plan.claim_updates):
-            center.modalities = [cm for cm in center.modalities if cm.source != self.source] + [
-                CenterModality(modality=self.modalities[c.modality], provenance="reported",
-                               source=self.source, evidence=c.evidence,
-                               verified_on=c.verified_on)
-                for c in claims if c.modality in self.modalities]
+            self._set_claims(center, [(c.modality, "reported", c.evidence, c.verified_on)
+                                      for c in claims])
         self.session.flush()
 
 

@@ -1,0 +1,52 @@
+# Two commands do everything on a fresh machine:  make run  and  make test
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app directory
+HOST ?= 127.0.0.1
+PORT ?= 5000
+TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
+export TEST_DATABASE_URL
+
+.PHONY: run test test-sqlite test-postgres install install-test lint clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed
+
+## make run: install, migrate the SQLite database, load the starter data if empty, serve.
+run: install
+	$(FLASK) db upgrade
+	$(FLASK) seed --if-empty
+	@echo ""
+	@echo "  Oncology center directory: http://$(HOST):$(PORT)"
+	@echo ""
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+## make test: the whole suite on SQLite, then on PostgreSQL (TEST_DATABASE_URL).
+test: test-sqlite test-postgres
+
+test-sqlite: install-test
+	@echo "== tests on SQLite =="
+	env -u TEST_DATABASE_URL $(PY) -m pytest
+
+test-postgres: install-test
+	@if $(PY) -c "import os, psycopg; psycopg.connect(os.environ['TEST_DATABASE_URL'].replace('postgresql+psycopg://', 'postgresql://'), connect_timeout=3).close()" 2>/dev/null; then \
+	  echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="; \
+	  $(PY) -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+	  echo "PostgreSQL at $(TEST_DATABASE_URL) is not reachable, and CI=true: failing."; exit 1; \
+	else \
+	  echo ""; echo "*** SKIPPED: PostgreSQL pass (no server at $(TEST_DATABASE_URL)). Set TEST_DATABASE_URL to run it. ***"; echo ""; \
+	fi
+
+lint: install-test
+	$(PY) -m ruff check directory tests
+
+clean:
+	rm -rf $(VENV) instance/directory.sqlite* .pytest_cache

@@ -1,0 +1,197 @@
+"""Search semantics (directory.search.find_centers), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from geopy.distance import geodesic
+
+from directory.geocoding import KM_PER_MILE, Place
+from directory.search import SearchError, SearchQuery, find_centers, region_codes
+from tests.conftest import CASES
+
+
+def place(lat, lon):
+    return Place(name=f"{lat},{lon}", latitude=lat, longitude=lon, precision="coordinates")
+
+
+def point_at(origin, km, bearing=90):
+    """A point ``km`` geodesic km from ``origin`` along ``bearing``."""
+    p = geodesic(kilometers=km).destination(origin, bearing)
+    return p.latitude, p.longitude
+
+
+def names(page):
+    return [hit.center.name for hit in page.items]
+
+
+def test_radius_edge_49_9_in_50_1_out(session, make_center):
+    """A center at 49.9 km is inside a 50 km radius; one at 50.1 km is not."""
+    origin = (40.0, -100.0)
+    make_center("Inside", *point_at(origin, 49.9))
+    make_center("Outside", *point_at(origin, 50.1, bearing=0))
+    page = find_centers(session, SearchQuery(near=place(*origin), radius_km=50))
+    assert names(page) == ["Inside"]
+    assert page.items[0].distance_km == pytest.approx(49.9, abs=0.01)
+
+
+def test_radius_in_miles_vs_km(session, import_file):
+    """Case 21: Worcester is ~38.6 mi / ~62.1 km from Boston."""
+    import_file(CASES / "21_antimeridian_units.csv")
+    boston = place(42.3601, -71.0589)
+    in_mi = find_centers(session, SearchQuery(near=boston, radius_km=50 * KM_PER_MILE))
+    in_km = find_centers(session, SearchQuery(near=boston, radius_km=50))
+    assert len(in_mi.items) == 2 and len(in_km.items) == 1
+    worcester = in_mi.items[1]
+    assert worcester.distance_km / KM_PER_MILE == pytest.approx(38.6, abs=0.3)
+    assert worcester.distance_km == pytest.approx(62.1, abs=0.5)
+
+
+@pytest.mark.parametrize("near, expected", [
+    ((-17.0, 179.9), [21.7, 200.0]),
+    ((-17.0, -179.95), [16.8, 212.5]),
+])
+def test_antimeridian(session, import_file, near, expected):
+    """Case 21: a search near Fiji finds centers on both sides of 180°, nearest first."""
+    import_file(CASES / "21_antimeridian_units.csv")
+    page = find_centers(session, SearchQuery(near=place(*near), radius_km=300))
+    assert len(page.items) == 2
+    assert [round(h.distance_km, 1) for h in page.items] == pytest.approx(expected, abs=1.5)
+
+
+def test_suva_search_finds_center_across_meridian(session, make_center):
+    """Near Suva (178.44° E) a center at 179.9° W is found."""
+    make_center("East of the line", -16.9, -179.9, country="FJ")
+    page = find_centers(session, SearchQuery(near=place(-18.1416, 178.4419), radius_km=400))
+    assert names(page) == ["East of the line"]
+
+
+def test_centers_without_coordinates_never_in_radius_results(session, make_center):
+    make_center("Located", 10.0, 10.0)
+    make_center("Unlocated", None, None)
+    page = find_centers(session, SearchQuery(near=place(10.0, 10.0), radius_km=20000))
+    assert names(page) == ["Located"]
+    # ...but they are found without a radius.
+    assert {h.center.name for h in find_centers(session, SearchQuery()).items} == {
+        "Located", "Unlocated"}
+
+
+def test_distance_order(session, make_center):
+    origin = (0.0, 0.0)
+    for km in (30, 10, 20):
+        make_center(f"At {km}", *point_at(origin, km))
+    page = find_centers(session, SearchQuery(near=place(*origin), radius_km=100))
+    assert names(page) == ["At 10", "At 20", "At 30"]
+
+
+def test_parent_modality_matches_children(session, make_center):
+    make_center("Proton place", 1, 1, modalities=["proton-therapy"])
+    make_center("Chemo place", 1, 1, modalities=["chemotherapy"])
+    page = find_centers(session, SearchQuery(modalities=("radiation-therapy",)))
+    assert names(page) == ["Proton place"]
+    assert page.facets["modality"]["radiation-therapy"] == 1
+
+
+def test_two_modalities_combine_as_and(session, make_center):
+    make_center("Both", 1, 1, modalities=["chemotherapy", "immunotherapy"])
+    make_center("Chemo only", 1, 1, modalities=["chemotherapy"])
+    page = find_centers(session, SearchQuery(modalities=("chemotherapy", "immunotherapy")))
+    assert names(page) == ["Both"]
+
+
+def test_unknown_modality_is_an_error(session):
+    with pytest.raises(SearchError) as exc:
+        find_centers(session, SearchQuery(modalities=("aromatherapy",)))
+    assert exc.value.field == "modality"
+
+
+def test_multivalue_case_15_filters(session, import_file):
+    """Case 15: modality filters over imported multi-value cells."""
+    import_file(CASES / "15_multivalue_services.csv")
+
+    def found(*slugs):
+        return set(names(find_centers(session, SearchQuery(modalities=slugs))))
+
+    assert found("immunotherapy") == {"Example Cancer Institute"}
+    assert found("radiation-therapy") == {"Example Cancer Institute", "Sample Oncology Center",
+                                          "Harbor Example Clinic", "Lakeside Example Clinic"}
+    assert found("chemotherapy", "immunotherapy") == {"Example Cancer Institute"}
+
+
+def test_pagination_has_no_gaps_or_repeats(session, import_file):
+    """Case 24: 20 centers over two pages of 10, stable order name then id."""
+    import_file(CASES / "24_pagination_seed.csv")
+    p1 = find_centers(session, SearchQuery(per_page=10, page=1))
+    p2 = find_centers(session, SearchQuery(per_page=10, page=2))
+    p3 = find_centers(session, SearchQuery(per_page=10, page=3))
+    ids = [h.center.id for h in p1.items + p2.items]
+    assert len(ids) == 20 and len(set(ids)) == 20
+    assert p1.total == 20 and p1.pages == 2 and p1.has_next and not p2.has_next
+    assert p3.items == [] and p3.total == 20
+    twins = [h.center.id for h in p1.items + p2.items if h.center.name == "Example Center Twin"]
+    assert twins == sorted(twins) and len(twins) == 2
+    boston = find_centers(session, SearchQuery(city="Boston", per_page=10))
+    assert boston.pages == 1 and not boston.has_next
+
+
+def test_radius_pagination_has_no_gaps(session, make_center):
+    origin = (45.0, 5.0)
+    for i in range(25):
+        make_center(f"C{i:02d}", *point_at(origin, 1 + i))
+    seen = []
+    for page_no in (1, 2, 3):
+        page = find_centers(session, SearchQuery(near=place(*origin), radius_km=100,
+                                                 per_page=10, page=page_no))
+        seen += [h.center.id for h in page.items]
+    assert len(seen) == 25 and len(set(seen)) == 25
+
+
+@pytest.mark.parametrize("city, expected", [
+    ("düsseldorf", "Düsseldorf"), ("DÜSSELDORF", "Düsseldorf"), ("Dusseldorf", "Düsseldorf"),
+    ("sao paulo", "São Paulo"), ("SÃO PAULO", "São Paulo"), ("quebec", "Québec"),
+    ("bos", "Boston"), ("Düssel", "Düsseldorf"),
+])
+def test_city_folding_and_prefix(session, import_file, city, expected):
+    """Case 22: case- and accent-insensitive prefix match on the stored folded city."""
+    import_file(CASES / "22_search_folding_seed.csv")
+    page = find_centers(session, SearchQuery(city=city))
+    assert [h.center.city for h in page.items] == [expected]
+
+
+def test_q_matches_words_accents_and_wildcards_literally(session, make_center):
+    make_center("Zürich Tumor Center", 47.37, 8.54, country="CH")
+    make_center("100% Care Clinic", 1, 1)
+    make_center("Other_Name Clinic", 1, 1)
+    assert names(find_centers(session, SearchQuery(q="zurich tumor"))) == ["Zürich Tumor Center"]
+    assert names(find_centers(session, SearchQuery(q="%"))) == []  # never a wildcard
+    assert names(find_centers(session, SearchQuery(q="100"))) == ["100% Care Clinic"]
+    assert find_centers(session, SearchQuery(q="_")).total == 0
+
+
+def test_region_and_country_filters(session, make_center):
+    make_center("Mayo", 44.02, -92.47, city="Rochester", region="US-MN")
+    make_center("Rochester NY", 43.16, -77.61, city="Rochester", region="US-NY")
+    for region in ("MN", "mn", "US-MN", "Minnesota"):
+        page = find_centers(session, SearchQuery(city="Rochester", region=region))
+        assert names(page) == ["Mayo"], region
+    assert find_centers(session, SearchQuery(country="FR")).total == 0
+    assert "US-MN" in region_codes("Minnesota")
+
+
+def test_closed_centers_hidden(session, make_center):
+    make_center("Open", 1, 1)
+    make_center("Gone", 1, 1, status="closed")
+    assert names(find_centers(session, SearchQuery())) == ["Open"]
+
+
+def test_facets_count_every_result_not_just_the_page(session, make_center):
+    for i in range(5):
+        make_center(f"C{i}", 1, 1, modalities=["chemotherapy"], country="US")
+    make_center("GB one", 51.5, -0.1, modalities=["sbrt"], country="GB")
+    page = find_centers(session, SearchQuery(per_page=2))
+    assert page.facets["modality"] == {"chemotherapy": 5, "sbrt": 1, "radiation-therapy": 1}
+    assert page.facets["country"] == {"US": 5, "GB": 1}
+
+
+def test_sort_distance_needs_near(session):
+    with pytest.raises(SearchError):
+        find_centers(session, SearchQuery(sort="distance"))
