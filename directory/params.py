@@ -96,6 +96,7 @@ def parse_search(args: MultiDict) -> ParsedSearch:
             raise ParamError("modality", f"unknown modality {term[:60]!r}")
         if slug not in modalities:
             modalities.append(slug)
+    form.modality.data = modalities
     designation = form.designation.data or None
     if designation and vocabulary.designation(designation) is None:
         raise ParamError("designation", f"unknown designation {designation[:60]!r}")

@@ -1,16 +1,16 @@
 """Decode step: uploaded bytes to text, with the encoding named.
 
-UTF-8 (with or without BOM) is tried first. Otherwise charset-normalizer detects the
-encoding; when it proposes Latin-1 and the bytes decode as Windows-1252, cp1252 is used
-instead (Excel on Windows writes cp1252; decoding it as Latin-1 silently stores C1 control
-characters such as U+0092 instead of ``’``).
+UTF-8 (with or without BOM) is tried first, then UTF-16 (BOM, or NULs only in high bytes).
+Otherwise charset-normalizer detects the encoding; when it proposes Latin-1 and the bytes
+decode as Windows-1252, cp1252 is used instead (Excel on Windows writes cp1252; decoding it
+as Latin-1 silently stores C1 control characters such as U+0092 instead of ``’``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import re
 import unicodedata
+from dataclasses import dataclass
 
 import charset_normalizer
 
@@ -58,18 +58,34 @@ def decode_bytes(data: bytes) -> Decoded:
         except UnicodeDecodeError as exc:
             raise FileError("The file looks like UTF-16 but does not decode.") from exc
     if b"\x00" in data:
+        # UTF-16 without a BOM: the NULs are all high bytes of BMP characters (binary files
+        # have them at both even and odd offsets).
+        for codec, low in (("utf-16-le", data[0::2]), ("utf-16-be", data[1::2])):
+            if len(data) % 2 == 0 and b"\x00" not in low:
+                try:
+                    return Decoded(data.decode(codec), codec, False)
+                except UnicodeDecodeError:
+                    pass
         raise FileError("The file contains NUL bytes: it looks like a binary file "
                         "(a spreadsheet or an image), not CSV text. Export it as CSV.")
     try:
         return Decoded(data.decode("utf-8"), "utf-8", False)
     except UnicodeDecodeError:
         pass
-    best = charset_normalizer.from_bytes(data).best()
+    results = charset_normalizer.from_bytes(data)
+    best = results.best()
     # charset-normalizer often prefers another single-byte code page (cp852, iso8859-10, ...)
     # for a file with only a few accented bytes, and its mess detector counts symbols such
     # as the NHS list's "¬" delimiter against cp1252. Excel on Windows writes cp1252, so
     # cp1252 wins unless the detected text is mostly in a non-Latin script (e.g. cp1251).
-    if best is not None and _mostly_non_latin(str(best)):
+    # Non-Latin words put non-ASCII bytes next to each other; a file whose non-ASCII bytes
+    # are all isolated (a "¬" delimiter, the odd "’") is not one (a lone header line with
+    # "¬" otherwise reads as Korean cp949).
+    if best is not None and _mostly_non_latin(str(best)) and \
+            re.search(rb"[\x80-\xff]{2}", data):
+        # mac_cyrillic and cp1251 often tie; Windows wrote the file far more often.
+        best = next((r for r in results if r.encoding.startswith("cp125")
+                     and r.chaos <= best.chaos and _mostly_non_latin(str(r))), best)
         return Decoded(str(best), best.encoding, False)
     try:
         return Decoded(data.decode("cp1252"), "cp1252", False)

@@ -136,7 +136,8 @@ class NativeFormat(Format):
 class CmsHospitalGeneralInformation(Format):
     """CMS Provider Data Catalog *Hospital General Information* (current and older editions).
 
-    The CCN is kept as a 6-character string; names and addresses in UPPER CASE are shown in
+    The CCN is kept as a 6-character string (re-padded when a spreadsheet dropped its
+    leading zeros); names and addresses in UPPER CASE are shown in
     title case; every row is in the US.
     """
 
@@ -162,6 +163,8 @@ class CmsHospitalGeneralInformation(Format):
     def extras(self, record: RawRecord) -> None:
         super().extras(record)
         record.defaults["recase"] = "1"
+        if record.values.get("external_id"):
+            record.values["external_id"] = pad_ccn(record.values["external_id"])
         hospital_type = record.values.get("kind", "")
         if hospital_type:
             record.defaults["description"] = f"CMS hospital type: {hospital_type}."

@@ -1,0 +1,336 @@
+"""Real-file formats (excerpts of shared/data in tests/data/excerpts), format detection on the
+real files' headers, and the ``import-centers`` command."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from directory.importer.decode import decode_bytes
+from directory.importer.formats import detect_format
+from directory.importer.read import read_table
+from directory.models import Center, CenterModality, ImportRun
+from tests.conftest import CASES, DATA
+
+EXCERPTS = DATA / "excerpts"
+SHARED = Path("/work/shared/data")
+CMS = EXCERPTS / "cms_hgi_excerpt.csv"
+CMS_CCNS = {"010001", "010005", "010006", "010011", "010033", "01014F", "050454", "220071",
+            "330101", "450068"}
+
+
+def count(session, model=Center) -> int:
+    return session.scalar(sa.select(sa.func.count()).select_from(model))
+
+
+def by_id(session, source: str) -> dict[str, Center]:
+    return {c.external_id: c for c in session.scalars(
+        sa.select(Center).where(Center.source == source))}
+
+
+def claims(center: Center, source: str) -> dict[str, CenterModality]:
+    return {cm.modality.slug: cm for cm in center.modalities if cm.source == source}
+
+
+# --- CMS Hospital General Information ---------------------------------------------------
+
+def test_cms_hgi_excerpt(import_file, session):
+    result = import_file(CMS)
+    assert (result.format, result.source) == ("cms-hgi", "cms-hgi")
+    assert (result.added, result.rejected) == (10, 0)
+    centers = by_id(session, "cms-hgi")
+    assert set(centers) == CMS_CCNS
+    assert all(isinstance(k, str) and len(k) == 6 for k in centers)
+    first = centers["010001"]
+    assert first.name == "Southeast Health Medical Center"
+    assert first.address == "1108 Ross Clark Circle"
+    assert first.city == "Dothan" and first.region == "US-AL" and first.country == "US"
+    assert first.postal_code == "36301"
+    assert first.phone == "+13347938701"
+    assert first.geocode_precision == "postal_code"
+    assert first.latitude == pytest.approx(31.2, abs=0.3)
+    assert first.longitude == pytest.approx(-85.4, abs=0.3)
+    assert centers["01014F"].name == "Birmingham VA Medical Center"
+    assert centers["050454"].name == "UCSF Medical Center"
+    for center in centers.values():
+        assert center.name != center.name.upper()
+        assert center.phone.startswith("+1") and center.phone[1:].isdigit()
+        assert center.geocode_precision == "postal_code"
+        assert center.latitude is not None
+
+
+def test_cms_hgi_reimport_is_unchanged(import_file, session):
+    import_file(CMS)
+    again = import_file(CMS)
+    assert (again.added, again.updated, again.unchanged, again.rejected) == (0, 0, 10, 0)
+    assert count(session) == 10
+
+
+def test_cms_hgi_older_edition(import_file, session):
+    result = import_file(EXCERPTS / "cms_hgi_old_edition.csv")
+    assert result.format == "cms-hgi"
+    assert (result.added, result.rejected) == (3, 0)
+    assert result.ignored_columns == ["County Name"]
+    centers = by_id(session, "cms-hgi")
+    assert set(centers) == {"010001", "010005", "01014F"}
+    assert centers["010001"].phone == "+13347938701"
+    assert centers["010001"].city == "Dothan"
+    assert centers["010005"].postal_code == "35957"
+
+
+def test_cms_ccn_that_lost_its_zero_is_padded(import_file, session):
+    """A CCN that went through Excel ("10001") still keys the same center as "010001"."""
+    import_file(CMS)
+    header = CMS.read_text(encoding="utf-8").splitlines()[:2]
+    mangled = (header[0] + "\n" + header[1].replace("010001,", "10001,", 1) + "\n").encode()
+    result = import_file(mangled, filename="hgi.csv")
+    assert (result.added, result.unchanged) == (0, 1)
+    assert "010001" in by_id(session, "cms-hgi") and count(session) == 10
+
+
+# --- NCI-designated centers -------------------------------------------------------------
+
+def test_nci_excerpt(import_file, session):
+    result = import_file(EXCERPTS / "nci_excerpt.csv")
+    assert (result.format, result.source) == ("nci", "nci")
+    assert (result.added, result.rejected) == (8, 0)
+    centers = {c.name: c for c in session.scalars(sa.select(Center))}
+    dana = centers["Dana-Farber/Harvard Cancer Center"]
+    assert dana.postal_code == "02215"
+    assert any(w.line == 6 and "02215" in w.message for w in result.warnings)
+    assert centers["Yale Cancer Center at Yale School of Medicine"].postal_code == "06510"
+    st_jude = centers["St. Jude Children's Research Hospital, Memphis"]
+    assert {cd.designation.slug for cd in st_jude.designations} == {"nci-pediatric"}
+    assert claims(st_jude, "nci") == {}           # pediatric designation infers nothing
+    assert (dana.latitude, dana.longitude) == (42.337593, -71.108279)
+    assert dana.geocode_precision == "rooftop"
+    assert dana.region == "US-MA" and dana.country == "US"
+    assert {cd.designation.slug for cd in dana.designations} == {"nci-comprehensive"}
+    mda = centers["University of Texas MD Anderson Cancer Center"]
+    assert {cd.designation.slug for cd in mda.designations} == {"nci-comprehensive"}
+    assert mda.website == "https://www.mdanderson.org/"
+    assert mda.kind == "cancer-center"
+    mays = centers["Mays Cancer Center at UT Health San Antonio MD Anderson Cancer Center"]
+    assert {cd.designation.slug for cd in mays.designations} == {"nci-clinical"}
+    for center in (dana, mda, mays):
+        inferred = claims(center, "nci")
+        assert {"chemotherapy", "radiation-therapy", "surgery"} <= set(inferred)
+        assert {cm.provenance for cm in inferred.values()} == {"inferred"}
+        assert all("designation" in cm.evidence for cm in inferred.values())
+
+
+def test_nci_reimport_is_unchanged(import_file, session):
+    first = import_file(EXCERPTS / "nci_excerpt.csv")
+    again = import_file(EXCERPTS / "nci_excerpt.csv")
+    assert (again.added, again.updated, again.unchanged) == (0, 0, first.added)
+
+
+def test_nci_update_keeps_designations(import_file, session):
+    """Re-importing a changed NCI row updates it in place (no unique-constraint error)."""
+    import_file(EXCERPTS / "nci_excerpt.csv")
+    text = (EXCERPTS / "nci_excerpt.csv").read_text(encoding="utf-8")
+    changed = text.replace("1515 Holcombe Boulevard", "1515 Holcombe Blvd").encode()
+    result = import_file(changed, filename="nci.csv")
+    assert result.updated == 1
+    mda = session.scalar(sa.select(Center).where(Center.external_id == "59"))
+    assert mda.address == "1515 Holcombe Blvd"
+    assert {cd.designation.slug for cd in mda.designations} == {"nci-comprehensive"}
+
+
+# --- modality lists (CMS measures, Provider of Services) ----------------------------------
+
+def test_cms_measures_claims(import_file, session):
+    import_file(CMS)
+    result = import_file(EXCERPTS / "cms_measures_excerpt.csv")
+    assert (result.format, result.source) == ("cms-oqr", "cms-oqr")
+    assert result.added == 3 and result.rejected == 0
+    assert [(w.line, w.column) for w in result.warnings] == [(20, "facility_id")]
+    assert "010024" in result.warnings[0].message
+    centers = by_id(session, "cms-hgi")
+    uab = claims(centers["010033"], "cms-oqr")
+    assert set(uab) == {"external-beam-radiation", "chemotherapy"}
+    assert uab["external-beam-radiation"].verified_on == dt.date(2022, 7, 1)
+    assert "OP-33" in uab["external-beam-radiation"].evidence
+    assert uab["chemotherapy"].verified_on == dt.date(2023, 7, 1)
+    assert "OP-35" in uab["chemotherapy"].evidence
+    assert {cm.provenance for cm in uab.values()} == {"reported"}
+    assert set(claims(centers["010001"], "cms-oqr")) == {"chemotherapy"}
+    assert claims(centers["010005"], "cms-oqr") == {}
+    again = import_file(EXCERPTS / "cms_measures_excerpt.csv")
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 3)
+
+
+def test_cms_pos_claims(import_file, session):
+    import_file(CMS)
+    result = import_file(EXCERPTS / "cms_pos_excerpt.csv")
+    assert (result.format, result.source) == ("cms-pos", "cms-pos")
+    unmatched = {w.message.split()[0] for w in result.warnings}
+    assert unmatched == {"010039", "010040", "010044", "010045", "010046", "010049", "010055",
+                         "010056"}
+    assert not CMS_CCNS & unmatched
+    centers = by_id(session, "cms-hgi")
+    assert set(claims(centers["010001"], "cms-pos")) == {"chemotherapy"}
+    assert set(claims(centers["010005"], "cms-pos")) == {"radiation-therapy", "surgery"}
+    assert set(claims(centers["050454"], "cms-pos")) == {
+        "chemotherapy", "radiation-therapy", "surgery"}
+    assert claims(centers["01014F"], "cms-pos") == {}     # no service mask: not reported
+    chemo = claims(centers["010001"], "cms-pos")["chemotherapy"]
+    assert chemo.verified_on == dt.date(2026, 4, 1)
+    assert "Provider of Services" in chemo.evidence
+    assert result.added == 8
+
+
+def test_claims_survive_center_reimport(import_file, session):
+    import_file(CMS)
+    import_file(EXCERPTS / "cms_measures_excerpt.csv")
+    import_file(EXCERPTS / "cms_pos_excerpt.csv")
+    again = import_file(CMS)
+    assert again.unchanged == 10
+    uab = by_id(session, "cms-hgi")["010033"]
+    assert set(claims(uab, "cms-oqr")) == {"external-beam-radiation", "chemotherapy"}
+    assert set(claims(uab, "cms-pos")) == {"radiation-therapy", "surgery"}
+
+
+def test_modality_list_update(import_file, session):
+    """A newer POS release updates the claims in place (same center, modality, source)."""
+    import_file(CMS)
+    import_file(EXCERPTS / "cms_pos_excerpt.csv")
+    lines = (EXCERPTS / "cms_pos_excerpt.csv").read_text().splitlines()
+    row = lines[1].split(",")                     # 010001: chemo 1, radonc 0
+    row[6] = "1"
+    result = import_file(("\n".join([lines[0], ",".join(row)]) + "\n").encode(),
+                         filename="pos.csv")
+    assert (result.added, result.updated) == (0, 1)
+    assert set(claims(by_id(session, "cms-hgi")["010001"], "cms-pos")) == {
+        "chemotherapy", "radiation-therapy"}
+
+
+# --- NHS Choices (cp1252, ¬) -------------------------------------------------------------------
+
+def test_nhs_excerpt(import_file, session):
+    raw = (EXCERPTS / "nhs_excerpt.csv").read_bytes()
+    assert b"\x92" in raw and b"\xac" in raw and b"E-2" in raw
+    result = import_file(EXCERPTS / "nhs_excerpt.csv")
+    assert (result.format, result.encoding, result.delimiter) == ("nhs", "cp1252", "¬")
+    assert (result.added, result.rejected) == (9, 0)
+    centers = by_id(session, "nhs-choices-2014")
+    assert all(c.country == "GB" for c in centers.values())
+    brighton = centers["NT205"]
+    assert brighton.longitude == pytest.approx(-0.081896319985389709)
+    assert brighton.latitude == pytest.approx(50.8345, abs=1e-3)
+    assert brighton.address == "Warren Road, Woodingdean"
+    assert brighton.organization.name == "Nuffield Health"
+    assert centers["NT314"].longitude == pytest.approx(0.043077960610389709)
+    assert centers["NT406"].longitude == pytest.approx(0.0062793414108455181)
+    queen_mary = centers["RJ731"]
+    assert "St George\u2019s" in queen_mary.name and "\x92" not in queen_mary.name
+    assert queen_mary.city is None and queen_mary.postal_code == "SW15 5PN"
+    assert centers["RBV01"].name == "The Christie"
+    assert centers["RBV01"].phone.startswith("+44")
+    assert "2014" in centers["RBV01"].description
+
+
+# --- format detection on the real files (header only) ---------------------------------------
+
+REAL_FILES = [
+    ("cms-hospital-general-information/Hospital_General_Information.csv", "cms-hgi", ","),
+    ("nci-designated-cancer-centers/NCI_CancerCenter_Address_fall2024.csv", "nci", ","),
+    ("nhs-choices-hospitals-uk/Hospital.csv", "nhs", "¬"),
+    ("cms-star-rating-oncology-measures/oncology_measures_star_input_2021_2023.csv",
+     "cms-oqr", ","),
+    ("cms-star-rating-oncology-measures/op35_star_input_2025_2026.csv", "cms-oqr", ","),
+    ("cms-pos-hospital-services/pos_hospital_services.csv", "cms-pos", ","),
+    ("hifld-hospitals/Hospitals.csv", "native", ","),
+]
+
+
+@pytest.mark.parametrize("relpath,expected,delimiter", REAL_FILES,
+                         ids=[r[1] + ":" + r[0].split("/")[-1] for r in REAL_FILES])
+def test_detects_real_file_from_header(relpath, expected, delimiter):
+    path = SHARED / relpath
+    if not path.exists():
+        pytest.skip(f"{path} not available")
+    with open(path, "rb") as fh:
+        header_line = fh.readline()
+    decoded = decode_bytes(header_line)
+    table = read_table(decoded.text)
+    assert table.delimiter == delimiter
+    fmt = detect_format(table.header)
+    assert fmt is not None and fmt.name == expected
+    assert not any("\ufeff" in h for h in table.header)
+
+
+@pytest.mark.parametrize("name", ["cms_hgi_excerpt.csv", "cms_hgi_old_edition.csv",
+                                  "nci_excerpt.csv", "nhs_excerpt.csv",
+                                  "cms_measures_excerpt.csv", "cms_pos_excerpt.csv"])
+def test_excerpts_are_real_lines(name):
+    """Every excerpt line (but the hand-made old edition) is a line of its real file."""
+    if name == "cms_hgi_old_edition.csv":
+        assert (EXCERPTS / name).read_bytes().splitlines()[0] == (
+            b"Provider ID,Hospital Name,Address,City,State,ZIP Code,County Name,Phone Number,"
+            b"Hospital Type")
+        return
+    real = {"cms_hgi_excerpt.csv": REAL_FILES[0][0], "nci_excerpt.csv": REAL_FILES[1][0],
+            "nhs_excerpt.csv": REAL_FILES[2][0], "cms_measures_excerpt.csv": REAL_FILES[3][0],
+            "cms_pos_excerpt.csv": REAL_FILES[5][0]}[name]
+    if not (SHARED / real).exists():
+        pytest.skip("shared data not available")
+    source_lines = set((SHARED / real).read_bytes().splitlines())
+    assert set((EXCERPTS / name).read_bytes().splitlines()) <= source_lines
+
+
+# --- the import-centers command ------------------------------------------------------------
+
+def test_cli_clean_import(runner, session):
+    result = runner.invoke(args=["import-centers", str(CASES / "01_bom_header.csv")])
+    assert result.exit_code == 0, result.output
+    assert "added 2, updated 0, unchanged 0, rejected 0" in result.output
+    assert "encoding utf-8-sig" in result.output
+    assert count(session) == 2 and count(session, ImportRun) == 1
+    again = runner.invoke(args=["import-centers", str(CASES / "01_bom_header.csv")])
+    assert again.exit_code == 0
+    assert "added 0, updated 0, unchanged 2, rejected 0" in again.output
+
+
+def test_cli_rejected_rows(runner, session):
+    result = runner.invoke(args=["import-centers", str(CASES / "30_session_rollback.csv")])
+    assert result.exit_code == 1
+    assert "added 3, updated 0, unchanged 0, rejected 1" in result.output
+    assert "3:name: name is required" in result.output
+    assert count(session) == 3
+
+
+def test_cli_rejected_swapped(runner):
+    result = runner.invoke(args=["import-centers", str(CASES / "19_swapped_coords.csv")])
+    assert result.exit_code == 1
+    assert any(line.startswith("2:latitude: ") and "possibly swapped" in line
+               for line in result.output.splitlines())
+
+
+@pytest.mark.parametrize("name,message", [("11_empty.csv", "empty"),
+                                          ("05b_missing_required_header.csv",
+                                           "missing required column(s): name")])
+def test_cli_file_error(runner, session, name, message):
+    result = runner.invoke(args=["import-centers", str(CASES / name)])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert count(session) == 0 and count(session, ImportRun) == 0
+
+
+def test_cli_dry_run(runner, session):
+    result = runner.invoke(args=["import-centers", "--dry-run", str(CASES / "15_multivalue_services.csv")])
+    assert result.exit_code == 0, result.output
+    assert "would be added 4" in result.output
+    assert "Dry run: nothing was written." in result.output
+    assert count(session) == 0 and count(session, ImportRun) == 0
+
+
+def test_cli_format_option(runner, session):
+    result = runner.invoke(args=["import-centers", "--format", "cms-hgi",
+                                 str(EXCERPTS / "cms_hgi_old_edition.csv")])
+    assert result.exit_code == 0, result.output
+    assert "format cms-hgi" in result.output
+    assert set(by_id(session, "cms-hgi")) == {"010001", "010005", "01014F"}
