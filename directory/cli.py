@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from directory.extensions import db
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
 from directory.models import Center, CenterModality, DataSource, Modality
-from directory.params import get_geocoder
+from directory.params import get_geocoder, get_import_geocoder
 from directory.vocabulary import SEEDS_DIR, sync_vocabulary
 
 SOURCE_FIELDS = ("name", "publisher", "licence", "url", "as_of", "attribution", "note")
@@ -125,7 +125,7 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
     """
     try:
         result = run_import(db.session, path.read_bytes(), filename=path.name, format=format_,
-                            source=source, geocoder=get_geocoder(), dry_run=dry_run,
+                            source=source, geocoder=get_import_geocoder(), dry_run=dry_run,
                             user="cli")
     except FileError as exc:
         db.session.rollback()

@@ -35,13 +35,14 @@ import geopy.exc
 from geopy.distance import geodesic
 from geopy.geocoders.base import Geocoder
 from geopy.location import Location
+from pyproj import Geod
 
 from directory.text import fold
 
 __all__ = [
     "FORMAT_VERSION", "KM_PER_MILE", "PRECISIONS", "GeocodingError", "InvalidQuery",
     "OfflineGeocoder", "Place", "PlaceNotFound", "Resolution", "bounding_boxes",
-    "build_gazetteer", "geodesic_km", "online_geocoder",
+    "build_gazetteer", "geodesic_km", "geodesic_km_many", "online_geocoder",
 ]
 
 #: Bump when the gazetteer schema or content rules change: stale files are rebuilt.
@@ -49,6 +50,7 @@ FORMAT_VERSION = 2
 
 PRECISIONS = ("rooftop", "postal_code", "city", "region", "country", "coordinates")
 KM_PER_MILE = 1.609344
+_GEOD = Geod(ellps="WGS84")
 MAX_QUERY_LENGTH = 200
 
 #: Ranking weight of a match on an alternate (not the main) name, relative to population.
@@ -145,6 +147,23 @@ _R_CONSERVATIVE_KM = 6335.0
 _BOX_MARGIN_DEG = 0.01
 
 
+def geodesic_km_many(origin: tuple[float, float],
+                     points: list[tuple[float, float]]) -> list[float]:
+    """Geodesic distances in km from ``origin`` to each ``(lat, lon)`` in ``points``.
+
+    The same quantity as :func:`geodesic_km` (Karney's algorithm on WGS-84, as geopy's
+    ``geodesic`` uses), computed in bulk by PROJ through ``pyproj.Geod.inv``: about 1 µs a
+    point instead of ~80 µs, which matters for country-wide radius searches. Agreement with
+    geopy is checked in the tests (to a millimetre).
+    """
+    if not points:
+        return []
+    n = len(points)
+    _, _, metres = _GEOD.inv([origin[1]] * n, [origin[0]] * n,
+                             [p[1] for p in points], [p[0] for p in points])
+    return [m / 1000.0 for m in metres]
+
+
 def bounding_boxes(lat: float, lon: float,
                    radius_km: float) -> list[tuple[float, float, float, float]]:
     """Boxes ``(min_lat, max_lat, min_lon, max_lon)`` (degrees) that together contain every
@@ -186,6 +205,64 @@ def online_geocoder(user_agent: str, *, min_delay_seconds: float = 1.0, timeout:
 
     return RateLimiter(Nominatim(user_agent=user_agent, timeout=timeout).geocode,
                        min_delay_seconds=min_delay_seconds)
+
+
+class OnlineAddressGeocoder:
+    """Opt-in street-level geocoding at import time through any geopy ``geocode`` callable
+    (by default Nominatim behind :func:`online_geocoder`'s 1 request/s ``RateLimiter``),
+    falling back to ``offline`` for postal codes and cities.
+
+    Results are cached per query string for the life of the object, so repeated addresses
+    cost one call. Service errors never propagate: the failure is kept in
+    :attr:`last_error` (e.g. ``"geocoder refused (403)"``) and the lookup returns ``None``.
+    """
+
+    def __init__(self, geocode, offline: OfflineGeocoder):
+        self._geocode = geocode
+        self.offline = offline
+        self._cache: dict[tuple, Place | None] = {}
+        self.calls = 0
+        self.last_error: str | None = None
+
+    def lookup_address(self, address: str, *, city: str | None = None,
+                       region: str | None = None, postal_code: str | None = None,
+                       country: str | None = None) -> Place | None:
+        """A rooftop-precision :class:`Place` for a street address, or ``None``."""
+        parts = [p for p in (address, city, (region or "").split("-")[-1] or None,
+                             postal_code) if p]
+        key = (", ".join(parts), country)
+        if key not in self._cache:
+            self._cache[key] = self._ask(key[0], country)
+        return self._cache[key]
+
+    def _ask(self, query: str, country: str | None) -> Place | None:
+        self.calls += 1
+        self.last_error = None
+        try:
+            kwargs = {"country_codes": country.lower()} if country else {}
+            location = self._geocode(query, **kwargs)
+        except geopy.exc.GeocoderInsufficientPrivileges:
+            self.last_error = "geocoder refused (403)"
+            return None
+        except geopy.exc.GeocoderTimedOut:
+            self.last_error = "geocoder timed out; retry later"
+            return None
+        except geopy.exc.GeopyError as exc:
+            self.last_error = f"geocoder error: {exc.__class__.__name__}"
+            return None
+        if location is None:
+            return None
+        return Place(name=location.address, latitude=location.latitude,
+                     longitude=location.longitude, precision="rooftop", country=country)
+
+    def lookup_postal_code(self, code: str, country: str = "US") -> Place | None:
+        """Delegates to the offline gazetteer."""
+        return self.offline.lookup_postal_code(code, country)
+
+    def lookup_city(self, city: str, *, region: str | None = None,
+                    country: str | None = None) -> Resolution | None:
+        """Delegates to the offline gazetteer."""
+        return self.offline.lookup_city(city, region=region, country=country)
 
 
 # --------------------------------------------------------------------------- build

@@ -56,6 +56,18 @@ def get_geocoder():
     return geocoder
 
 
+def get_import_geocoder():
+    """The geocoder used by imports: the offline gazetteer, or (``GEOCODER=nominatim``)
+    street-level Nominatim behind a 1 request/s rate limiter with the offline fallback."""
+    offline = get_geocoder()
+    if current_app.config.get("GEOCODER") != "nominatim":
+        return offline
+    from directory.geocoding import OnlineAddressGeocoder, online_geocoder
+
+    return OnlineAddressGeocoder(online_geocoder(current_app.config["GEOCODER_USER_AGENT"]),
+                                 offline)
+
+
 def parse_search(args: MultiDict) -> ParsedSearch:
     """Validate search parameters and resolve ``near``.
 

@@ -21,7 +21,7 @@ import pycountry
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.geocoding import Place, bounding_boxes, geodesic_km
+from directory.geocoding import Place, bounding_boxes, geodesic_km_many
 from directory.models import (Center, CenterDesignation, CenterModality, Designation, Modality,
                               ModalityClosure)
 from directory.text import fold, like_escape
@@ -209,12 +209,9 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
         geo.append(_box_condition(query.near, radius))
     rows = session.execute(sa.select(Center.id, Center.latitude, Center.longitude,
                                      Center.name_folded).where(*conds, *geo)).all()
-    origin = query.near.point()
-    scored = []
-    for cid, lat, lon, name_folded in rows:
-        d = geodesic_km(origin, (lat, lon))
-        if radius is None or d <= radius:
-            scored.append((d, name_folded, cid))
+    distances = geodesic_km_many(query.near.point(), [(lat, lon) for _, lat, lon, _ in rows])
+    scored = [(d, name_folded, cid) for d, (cid, _, _, name_folded) in zip(distances, rows)
+              if radius is None or d <= radius]
     if sort == "name":
         scored.sort(key=lambda t: (t[1], t[2]))
     else:
@@ -270,7 +267,8 @@ def nearest_centers(session: so.Session, center: Center, limit: int = 5,
             sa.select(Center.id, Center.latitude, Center.longitude)
             .where(Center.id != center.id, Center.status != "closed",
                    Center.latitude.is_not(None), _box_condition(place, radius_km))).all()
-        scored = sorted((geodesic_km(place.point(), (lat, lon)), cid) for cid, lat, lon in rows)
+        distances = geodesic_km_many(place.point(), [(lat, lon) for _, lat, lon in rows])
+        scored = sorted(zip(distances, (cid for cid, _, _ in rows)))
         scored = [s for s in scored if s[0] <= radius_km]
         if len(scored) >= limit or radius_km >= 2000:
             break

@@ -195,3 +195,16 @@ def test_facets_count_every_result_not_just_the_page(session, make_center):
 def test_sort_distance_needs_near(session):
     with pytest.raises(SearchError):
         find_centers(session, SearchQuery(sort="distance"))
+
+
+def test_bulk_geodesic_matches_geopy_to_a_millimetre():
+    import random
+
+    from directory.geocoding import geodesic_km, geodesic_km_many
+
+    rng = random.Random(7)
+    origin = (-17.0, 179.9)
+    points = [(rng.uniform(-89, 89), rng.uniform(-180, 180)) for _ in range(300)]
+    for exact, bulk in zip([geodesic_km(origin, p) for p in points],
+                           geodesic_km_many(origin, points)):
+        assert bulk == pytest.approx(exact, abs=1e-6)
