@@ -241,7 +241,8 @@ class CenterDesignation(Base):
 
 
 class ImportRun(Base):
-    """One import of one file: who, when, which bytes (sha-256), format and counts."""
+    """One import of one file: who, when, which bytes (sha-256), format and counts.
+    ``status`` is ``committed`` or ``reverted``."""
 
     __tablename__ = "import_run"
 
@@ -258,6 +259,7 @@ class ImportRun(Base):
     updated: so.Mapped[int] = so.mapped_column(default=0)
     unchanged: so.Mapped[int] = so.mapped_column(default=0)
     rejected: so.Mapped[int] = so.mapped_column(default=0)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="committed")
 
     issues: so.Mapped[list[ImportIssue]] = so.relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ImportIssue.line")
@@ -280,3 +282,85 @@ class ImportIssue(Base):
     message: so.Mapped[str] = so.mapped_column(sa.Text)
 
     run: so.Mapped[ImportRun] = so.relationship(back_populates="issues")
+
+
+ROLES = ("admin", "editor")
+
+
+class User(Base):
+    """An admin account. ``role`` is ``admin`` (imports and users) or ``editor`` (centers).
+    ``password_hash`` is a werkzeug scrypt hash; the password itself is never stored."""
+
+    __tablename__ = "app_user"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
+    password_hash: so.Mapped[str] = so.mapped_column(sa.String(300))
+    role: so.Mapped[str] = so.mapped_column(sa.String(16), default="editor")
+    active: so.Mapped[bool] = so.mapped_column(default=True)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
+                                                          default=utcnow)
+    last_login_at: so.Mapped[dt.datetime | None] = so.mapped_column(sa.DateTime(timezone=True))
+
+    # Flask-Login protocol
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    def __repr__(self) -> str:
+        return f"<User {self.email} {self.role}>"
+
+
+class ChangeRecord(Base):
+    """Audit log: one changed field of one center, by whom, when, through what.
+
+    ``action`` is ``create``, ``update``, ``delete``, ``merge`` or ``revert``; ``before`` and
+    ``after`` are text renderings (JSON for lists); ``import_run_id`` links import changes.
+    """
+
+    __tablename__ = "change_record"
+    __table_args__ = (sa.Index("ix_change_record_center_at", "center_id", "at"),)
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)
+    user: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    center_id: so.Mapped[int | None] = so.mapped_column(sa.Integer)
+    center_name: so.Mapped[str | None] = so.mapped_column(sa.String(300))
+    import_run_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("import_run.id", ondelete="SET NULL"), index=True)
+    action: so.Mapped[str] = so.mapped_column(sa.String(16))
+    field: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    before: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    after: so.Mapped[str | None] = so.mapped_column(sa.Text)
+
+    def __repr__(self) -> str:
+        return f"<ChangeRecord {self.action} {self.center_id} {self.field}>"
+
+
+class PendingImport(Base):
+    """An uploaded file waiting for the admin to confirm its preview. Kept in the database
+    (not in process memory) so any app process can finish the import."""
+
+    __tablename__ = "pending_import"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    user: so.Mapped[str] = so.mapped_column(sa.String(254))
+    filename: so.Mapped[str] = so.mapped_column(sa.String(300))
+    data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
+    format: so.Mapped[str] = so.mapped_column(sa.String(32), default="auto")
+    source: so.Mapped[str | None] = so.mapped_column(sa.String(64))
+    mapping: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
+                                                          default=utcnow)

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from directory.importer import FileError, run_import
-from directory.models import Center, ImportIssue, ImportRun
+from directory.models import Center, DataSource, ImportIssue, ImportRun
 from tests.conftest import CASES
 
 
@@ -296,4 +296,39 @@ def test_dry_run_leaves_session_clean(app, session, geocoder):
     assert result.added == 2
     session.flush()
     assert count(session) == 0 and count(session, ImportRun) == 0
+    assert session.get(DataSource, "csv-import") is None
     session.rollback()
+
+
+def test_ragged_rows(import_file, session):
+    data = (b"name,city,country,state,zip\n"
+            b"Short Row Clinic,Boston,US\n"
+            b"Long Row Clinic,Boston,US,MA,02115,extra,cells\n"
+            b"Trailing Empty Clinic,Boston,US,MA,02115,,\n")
+    result = import_file(data, filename="ragged.csv")
+    assert result.added == 2 and result.rejected == 1
+    assert [i.line for i in result.errors] == [3]
+    assert "check quoting and delimiters" in result.errors[0].message
+    assert any(w.line == 2 and "missing cells" in w.message for w in result.warnings)
+
+
+def test_over_long_values_never_abort_the_import(import_file, session):
+    """Values longer than their column are refused per row (PostgreSQL would otherwise fail
+    the whole flush with "value too long")."""
+    data = ("name,city,zip,country,website,email,organization\n"
+            "Good Clinic,Boston,02115,US,,,\n"
+            f"Long City Clinic,{'B' * 130},02115,US,,,\n"
+            f"Long Zip Clinic,London,{'SW1A 1AA ' * 4},GB,,,\n"
+            f"Long Web Clinic,Boston,02115,US,https://example.org/{'a' * 600},,\n"
+            f"Long Mail Clinic,Boston,02115,US,,{'a' * 260}@example.org,\n"
+            f"Long Org Clinic,Boston,02115,US,,,{'Org ' * 100}\n").encode()
+    result = import_file(data, filename="long.csv")
+    assert (result.added, result.rejected) == (5, 1)
+    assert [(i.line, i.column) for i in result.errors] == [(3, "city")]
+    assert {(w.line, w.column) for w in result.warnings} >= {
+        (4, "zip"), (5, "website"), (6, "email"), (7, "organization")}
+    by_name = centers(session)
+    assert "Long City Clinic" not in by_name
+    assert by_name["Long Zip Clinic"].postal_code is None
+    assert by_name["Long Web Clinic"].website is None
+    assert by_name["Long Org Clinic"].organization is None

@@ -107,7 +107,6 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
                           encoding=decoded.encoding, delimiter=table.delimiter, sha256=sha,
                           rows=len(table.rows), dry_run=dry_run)
     vocabulary = vocabulary or load_vocabulary()
-    ensure_source(session, source)
     if isinstance(fmt, ModalityListFormat):
         _import_claims(session, fmt, table, result, target_source or fmt.target_source)
     else:
@@ -115,6 +114,7 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
                         as_of or dt.date.today(), progress)
     result.rejected = len({i.line for i in result.errors})
     if not dry_run:
+        ensure_source(session, source)
         Writer(session, source).apply(result.plan)
         result.run_id = _record_run(session, result, user)
     return result

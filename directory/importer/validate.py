@@ -38,6 +38,8 @@ KINDS = {
 STATUSES = {"active": "active", "open": "active", "operational": "active",
             "closed": "closed", "inactive": "closed", "temporarily closed": "temporarily-closed",
             "temporarily-closed": "temporarily-closed"}
+# The database column sizes of the fields not checked elsewhere.
+MAX_LENGTHS = {"city": 120, "postal_code": 20, "website": 500, "email": 254, "organization": 300}
 _US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 # Words kept upper case when recasing UPPER CASE names from CMS.
@@ -341,6 +343,18 @@ class Validator:
         if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
             warn("email", f"email {email[:60]!r} is not an address; left empty")
             email = None
+        # Column sizes (PostgreSQL refuses longer values and the whole flush would fail).
+        if city and len(city) > MAX_LENGTHS["city"]:
+            err("city", f"city is {len(city)} characters long (max {MAX_LENGTHS['city']})")
+        organization = values.get("organization") or None
+        short = {"postal_code": postal_code, "website": website, "email": email,
+                 "organization": organization}
+        for key, value in short.items():
+            if value and len(value) > MAX_LENGTHS[key]:
+                warn(key, f"{key.replace('_', ' ')} {value[:30]!r}... is {len(value)} "
+                          f"characters long (max {MAX_LENGTHS[key]}); left empty")
+                short[key] = None
+        postal_code, website, email, organization = short.values()
 
         status = "active"
         if values.get("status"):
@@ -388,7 +402,7 @@ class Validator:
             longitude=longitude, geocode_precision="rooftop" if latitude is not None else "none",
             phone=phone, website=website, email=email, status=status,
             description=values.get("description") or None,
-            organization=values.get("organization") or None,
+            organization=organization,
             modalities=modalities, designations=designations, columns=dict(cols))
         # In-file duplicates: same id, or (no id) same natural key.
         if external_id:
