@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (FloatField, IntegerField, SelectField, SelectMultipleField, StringField,
                      ValidationError)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, NumberRange, Optional
 
-UNITS = [("km", "km"), ("mi", "miles")]
-SORT_CHOICES = [("", "Best match"), ("distance", "Distance"), ("name", "Name"),
-                ("relevance", "Relevance")]
+UNITS = [SelectChoice("km", "km"), SelectChoice("mi", "miles")]
+SORT_CHOICES = [SelectChoice("", "Best match"), SelectChoice("distance", "Distance"),
+                SelectChoice("name", "Name"), SelectChoice("relevance", "Relevance")]
 
 
 class SearchForm(FlaskForm):
@@ -22,6 +23,12 @@ class SearchForm(FlaskForm):
 
     class Meta:
         csrf = False
+
+    def set_vocabulary_choices(self, vocabulary) -> None:
+        """Fill the modality and designation choices from the vocabulary."""
+        self.modality.choices = [SelectChoice(m.slug, m.name) for m in vocabulary.modalities]
+        self.designation.choices = [SelectChoice("", "Any")] + [
+            SelectChoice(d.slug, d.name) for d in vocabulary.designations]
 
     q = StringField("Center name", validators=[Optional(), Length(max=200)])
     near = StringField("Near (city, ZIP code or lat,lon)", validators=[Optional(),
@@ -45,5 +52,5 @@ class SearchForm(FlaskForm):
             raise ValidationError("unit must be 'km' or 'mi'")
 
     def validate_sort(self, field):
-        if field.raw_data and field.raw_data[0] not in {c for c, _ in SORT_CHOICES}:
+        if field.raw_data and field.raw_data[0] not in {c.value for c in SORT_CHOICES}:
             raise ValidationError("sort must be one of: distance, name, relevance")

@@ -80,9 +80,7 @@ def parse_search(args: MultiDict) -> ParsedSearch:
             raise ParamError(key, f"{key} may be given only once")
     form = SearchForm(formdata=args, meta={"csrf": False})
     vocabulary = load_vocabulary()
-    form.modality.choices = [(m.slug, m.name) for m in vocabulary.modalities]
-    form.designation.choices = [("", "Any")] + [(d.slug, d.name)
-                                                for d in vocabulary.designations]
+    form.set_vocabulary_choices(vocabulary)
     if not form.validate():
         field, errors = next(iter(form.errors.items()))
         message = errors[0] if isinstance(errors, list) else str(errors)

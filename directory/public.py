@@ -53,7 +53,7 @@ def index():
     from directory.forms import SearchForm
 
     form = SearchForm(formdata=None, meta={"csrf": False})
-    form.modality.choices = [(m.slug, m.name) for m in load_vocabulary().modalities]
+    form.set_vocabulary_choices(load_vocabulary())
     total = db.session.scalar(sa.select(sa.func.count(Center.id))
                               .where(Center.status != "closed"))
     return render_template("public/index.html", form=form, total=total)

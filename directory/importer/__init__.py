@@ -180,6 +180,20 @@ def geocode_record(record: CenterRecord, geocoder) -> Issue | None:
     against the place named in the row. Returns an issue or ``None``; mutates ``record``."""
     col = record.columns.get
     place = None
+    if record.latitude is None and record.address and hasattr(geocoder, "lookup_address"):
+        place = geocoder.lookup_address(record.address, city=record.city, region=record.region,
+                                        postal_code=record.postal_code, country=record.country)
+        if place is not None:
+            record.latitude, record.longitude = place.latitude, place.longitude
+            record.geocode_precision = "rooftop"
+            return None
+        online_error = getattr(geocoder, "last_error", None)
+        if online_error and geocoder.offline is not None:
+            fallback = geocode_record(record, geocoder.offline)
+            return fallback or Issue(record.line, col("address", "address"), "warning",
+                                     f"street address not geocoded ({online_error}); "
+                                     f"placed at the {record.geocode_precision.replace('_', ' ')}"
+                                     f" centre instead")
     if record.postal_code and record.country == "US":
         place = geocoder.lookup_postal_code(record.postal_code, "US")
         precision = "postal_code"
@@ -208,8 +222,10 @@ def geocode_record(record: CenterRecord, geocoder) -> Issue | None:
         return None
     if place is None:
         what = record.postal_code or record.city or record.name
+        why = getattr(geocoder, "last_error", None)
         return Issue(record.line, col("city", "city"), "warning",
-                     f"place {what!r} could not be geocoded; imported without coordinates "
+                     f"place {what!r} could not be geocoded"
+                     f"{f' ({why})' if why else ''}; imported without coordinates "
                      f"(not shown in radius searches)")
     record.latitude, record.longitude = place.latitude, place.longitude
     record.geocode_precision = precision
