@@ -33,10 +33,13 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    """Bind SQLAlchemy, Alembic (Flask-Migrate) and CSRF protection to ``app``."""
-    from directory.extensions import csrf, db, migrate
+    """Bind SQLAlchemy, Alembic (Flask-Migrate), CSRF protection, Flask-Login and the rate
+    limiter to ``app``."""
+    from directory.extensions import csrf, db, limiter, login_manager, migrate
 
     db.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
                      render_as_batch=True)
     csrf.init_app(app)
@@ -59,10 +62,17 @@ def _configure_sqlite(engine) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Public pages."""
+    """Public pages; the JSON API (``/api/v1``, with CORS and JSON errors) and its docs."""
+    from directory import api
     from directory.public import bp as public_bp
 
+    from directory.admin import bp as admin_bp
+    from directory.auth import bp as auth_bp
+
     app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+    api.init_app(app)
 
 
 def register_error_handlers(app: Flask) -> None:

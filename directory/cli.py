@@ -3,6 +3,8 @@
 - ``seed [--if-empty]``: vocabulary, data sources and the starter data in ``seeds/``.
 - ``import-centers PATH [--format ...] [--source NAME] [--dry-run]``.
 - ``geocode PLACE``: what the offline geocoder makes of a place.
+- ``export-centers PATH [--format csv|hsds]``: the whole directory in the CSV template (or
+  an Open Referral HSDS 3.0 zip).
 Each command commits once, at the end, or not at all.
 """
 
@@ -29,7 +31,8 @@ SOURCE_FIELDS = ("name", "publisher", "licence", "url", "as_of", "attribution", 
 
 def register(app) -> None:
     """Add the commands to ``app.cli``."""
-    for command in (seed_command, import_centers_command, geocode_command):
+    for command in (seed_command, import_centers_command, geocode_command,
+                    create_admin_command, export_centers_command):
         app.cli.add_command(command)
 
 
@@ -112,25 +115,62 @@ def seed_command(if_empty: bool) -> None:
         click.echo(f"  {slug:<24} {source:<20} {provenance:<9} {n:>6}")
 
 
+def parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``("Hospital=name", "Zip=postal_code", "Notes=ignore")`` -> a column mapping.
+
+    :raises click.BadParameter: for a pair without ``=`` or an unknown field name.
+    """
+    from directory.importer.formats import CANONICAL_FIELDS
+
+    mapping = {}
+    for pair in pairs:
+        column, sep, target = pair.rpartition("=")
+        if not sep or not column.strip():
+            raise click.BadParameter(f"{pair!r} is not COLUMN=FIELD", param_hint="--mapping")
+        target = target.strip()
+        if target not in (*CANONICAL_FIELDS, "ignore"):
+            raise click.BadParameter(f"unknown field {target!r}; use one of "
+                                     f"{', '.join(CANONICAL_FIELDS)} or ignore",
+                                     param_hint="--mapping")
+        mapping[column.strip()] = target
+    return mapping
+
+
 @click.command("import-centers")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--format", "format_", type=click.Choice(FORMAT_NAMES), default="auto",
               show_default=True, help="File format; auto-detected from the header.")
 @click.option("--source", default=None, help="Data-source name that keys re-imports.")
 @click.option("--dry-run", is_flag=True, help="Report what would change; write nothing.")
-def import_centers_command(path: Path, format_: str, source: str | None, dry_run: bool) -> None:
+@click.option("--mapping", "mapping_pairs", multiple=True, metavar="COLUMN=FIELD",
+              help="Map a column to a field (or 'ignore'); repeatable.")
+@click.option("--errors-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the rejected rows (original columns + error) to this CSV file.")
+def import_centers_command(path: Path, format_: str, source: str | None, dry_run: bool,
+                           mapping_pairs: tuple[str, ...], errors_out: Path | None) -> None:
     """Import a CSV of centers (or a modality list) and report each rejected row.
 
     Exits 1 when any row was rejected, 2 when the file itself cannot be imported.
     """
+    mapping = parse_mapping(mapping_pairs)
+    data = path.read_bytes()
+    rows_estimate = data.count(b"\n")
+    bar = None
+    if rows_estimate > 3000 and sys.stderr.isatty():
+        bar = click.progressbar(length=rows_estimate, label="Validating", file=sys.stderr)
+        bar.__enter__()
     try:
-        result = run_import(db.session, path.read_bytes(), filename=path.name, format=format_,
+        result = run_import(db.session, data, filename=path.name, format=format_,
                             source=source, geocoder=get_import_geocoder(), dry_run=dry_run,
-                            user="cli")
+                            user="cli", mapping=mapping or None,
+                            progress=bar.update if bar else None)
     except FileError as exc:
         db.session.rollback()
         click.echo(f"{path}: {exc}", err=True)
         sys.exit(2)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
     if dry_run:
         db.session.rollback()
     else:
@@ -144,10 +184,40 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
         click.echo(f"{issue.line}:{issue.column or '-'}: {issue.message}")
     for issue in result.warnings:
         click.echo(f"{issue.line}:{issue.column or '-'}: warning: {issue.message}")
+    for line, name, center_id, other in result.duplicates:
+        click.echo(f"{line}: likely duplicate: {name!r} looks like center {center_id} "
+                   f"from {other}")
+    if errors_out is not None and result.rejected:
+        errors_out.write_text(result.rejected_csv(), encoding="utf-8")
+        click.echo(f"Rejected rows written to {errors_out}")
     if dry_run:
         click.echo("Dry run: nothing was written.")
     if result.rejected:
         sys.exit(1)
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--role", type=click.Choice(["admin", "editor"]), default="admin",
+              show_default=True)
+@click.option("--password", envvar="ADMIN_PASSWORD", default=None,
+              help="Read from $ADMIN_PASSWORD for scripts; prompted when absent.")
+def create_admin_command(email: str, role: str, password: str | None) -> None:
+    """Create (or update the password and role of) an admin account."""
+    from directory.auth import MIN_PASSWORD, upsert_user
+
+    if password is None:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if len(password) < MIN_PASSWORD:
+        click.echo(f"The password must have at least {MIN_PASSWORD} characters.", err=True)
+        sys.exit(2)
+    try:
+        user, created = upsert_user(db.session, email, password, role)
+    except ValueError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(2)
+    db.session.commit()
+    click.echo(f"{'Created' if created else 'Updated'} {user.role} {user.email}.")
 
 
 @click.command("geocode")
@@ -170,3 +240,21 @@ def geocode_command(place: str, country: str | None) -> None:
         for alt in resolution.alternatives:
             click.echo(f"  {alt.name}  ({alt.latitude:.5f}, {alt.longitude:.5f})"
                        + (f", population {alt.population:,}" if alt.population else ""))
+
+
+@click.command("export-centers")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--format", "format_", type=click.Choice(["csv", "hsds"]), default="csv",
+              show_default=True, help="csv: the project's CSV template (re-importable with "
+                                      "--format native); hsds: Open Referral HSDS 3.0 zip.")
+def export_centers_command(path: Path, format_: str) -> None:
+    """Write the whole directory to PATH ("-" for standard output, csv only)."""
+    from directory.export import directory_csv_bytes, hsds_zip
+
+    data = directory_csv_bytes(db.session) if format_ == "csv" else hsds_zip(db.session)
+    if str(path) == "-" and format_ == "csv":
+        click.echo(data.decode("utf-8"), nl=False)
+        return
+    path.write_bytes(data)
+    total = db.session.scalar(sa.select(sa.func.count(Center.id)))
+    click.echo(f"{path}: {total} centers, {len(data):,} bytes ({format_})")

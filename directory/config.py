@@ -52,4 +52,11 @@ def default_config(instance_path: str) -> dict:
         "SEARCH_MAX_RADIUS_KM": 20000.0,
         "SEARCH_MAX_TEXT": 200,
         "WTF_CSRF_TIME_LIMIT": 3600,
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
+        "LOGIN_RATE_LIMIT": "5 per minute",
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
     }

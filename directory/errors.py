@@ -2,19 +2,46 @@
 
 from __future__ import annotations
 
-from flask import render_template
-from werkzeug.exceptions import HTTPException
+from flask import current_app, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from directory.params import ParamError
 
 
+def human_bytes(n: int) -> str:
+    """``20971520`` -> ``"20 MB"``, ``2048`` -> ``"2 KB"`` (binary multiples)."""
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= size:
+            value = n / size
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{n} bytes"
+
+
 def register_error_handlers(app) -> None:
-    """Render HTML error pages for HTTP errors and :class:`ParamError` (400)."""
+    """Render HTML error pages for HTTP errors, :class:`ParamError` (400), CSRF failures
+    (400, with a way back to the form) and uploads over ``MAX_CONTENT_LENGTH`` (413)."""
 
     @app.errorhandler(ParamError)
     def bad_param(error: ParamError):
         return render_template("errors/error.html", code=400, title="Bad request",
                                field=error.field, message=error.message), 400
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError):
+        message = (f"{error.description} The form was not saved. Open it again and "
+                   f"resubmit; nothing was written.")
+        retry = request.path if request.method == "POST" else None
+        return render_template("errors/error.html", code=400, title="Form expired or invalid",
+                               field=None, message=message, retry=retry), 400
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(error: RequestEntityTooLarge):
+        limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+        message = (f"The file is too large: uploads are limited to {human_bytes(limit)}. "
+                   f"Split the file or ask for a higher limit; nothing was written.")
+        return render_template("errors/error.html", code=413, title="File too large",
+                               field=None, message=message, retry=request.path), 413
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

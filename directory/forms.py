@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import (FloatField, IntegerField, SelectField, SelectMultipleField, StringField,
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (BooleanField, DateField, EmailField, FloatField, IntegerField, PasswordField,
+                     SelectField, SelectMultipleField, StringField, TextAreaField, URLField,
                      ValidationError)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 UNITS = [SelectChoice("km", "km"), SelectChoice("mi", "miles")]
 SORT_CHOICES = [SelectChoice("", "Best match"), SelectChoice("distance", "Distance"),
@@ -54,3 +56,65 @@ class SearchForm(FlaskForm):
     def validate_sort(self, field):
         if field.raw_data and field.raw_data[0] not in {c.value for c in SORT_CHOICES}:
             raise ValidationError("sort must be one of: distance, name, relevance")
+
+
+class LoginForm(FlaskForm):
+    """Admin sign-in (CSRF-protected)."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class ImportUploadForm(FlaskForm):
+    """Step 1 of an import: the file, its source name and (optionally) its format."""
+
+    file = FileField("CSV file", validators=[FileRequired("Choose a file to upload.")])
+    source = StringField("Source name", validators=[Optional(), Length(max=64)],
+                         description="Keys re-imports: use the same name for the next "
+                                     "edition of the same list. Default: from the format.")
+    format = SelectField("Format", choices=[], default="auto")
+
+
+class ConfirmForm(FlaskForm):
+    """A form with only the CSRF token (confirm, revert, merge, delete)."""
+
+
+class UserForm(FlaskForm):
+    """Create an account (admins only)."""
+
+    email = EmailField("Email", validators=[DataRequired(), Email(check_deliverability=False),
+                                            Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=12, max=200)])
+    role = SelectField("Role", choices=[SelectChoice("editor", "editor"),
+                                        SelectChoice("admin", "admin")])
+
+
+class CenterForm(FlaskForm):
+    """Edit every field of a center. Coordinates typed here get precision ``manual``;
+    modalities chosen here are claims from source ``admin`` verified on ``verified_on``."""
+
+    name = StringField("Name", validators=[DataRequired(), Length(max=300)])
+    alternate_names = StringField("Alternate names (separate with ;)",
+                                  validators=[Optional(), Length(max=2000)])
+    kind = SelectField("Kind", choices=[])
+    status = SelectField("Status", choices=[])
+    address = TextAreaField("Address", validators=[Optional(), Length(max=1000)])
+    city = StringField("City", validators=[Optional(), Length(max=120)])
+    region = StringField("Region (ISO 3166-2, e.g. US-MA)", validators=[Optional(),
+                                                                        Length(max=120)])
+    postal_code = StringField("Postal code", validators=[Optional(), Length(max=20)])
+    country = StringField("Country (ISO 3166-1 alpha-2)", validators=[Optional(),
+                                                                      Length(max=2)])
+    latitude = FloatField("Latitude", validators=[Optional(), NumberRange(-90, 90)])
+    longitude = FloatField("Longitude", validators=[Optional(), NumberRange(-180, 180)])
+    phone = StringField("Phone", validators=[Optional(), Length(max=40)])
+    website = URLField("Website", validators=[Optional(), Length(max=500)])
+    email = EmailField("Email", validators=[Optional(), Length(max=254)])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    modalities = SelectMultipleField("Treatments confirmed by an admin", choices=[])
+    verified_on = DateField("Verified on", validators=[Optional()])
+    clear_coordinates = BooleanField("Remove the coordinates")
+
+    def validate_latitude(self, field):
+        if (field.data is None) != (self.longitude.data is None):
+            raise ValidationError("Give both latitude and longitude, or neither.")

@@ -260,6 +260,7 @@ class ImportRun(Base):
     unchanged: so.Mapped[int] = so.mapped_column(default=0)
     rejected: so.Mapped[int] = so.mapped_column(default=0)
     status: so.Mapped[str] = so.mapped_column(sa.String(16), default="committed")
+    header: so.Mapped[str | None] = so.mapped_column(sa.Text)
 
     issues: so.Mapped[list[ImportIssue]] = so.relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="ImportIssue.line")
@@ -280,6 +281,7 @@ class ImportIssue(Base):
     column: so.Mapped[str | None] = so.mapped_column(sa.String(120))
     severity: so.Mapped[str] = so.mapped_column(sa.String(8), default="error")
     message: so.Mapped[str] = so.mapped_column(sa.Text)
+    row_data: so.Mapped[str | None] = so.mapped_column(sa.Text)
 
     run: so.Mapped[ImportRun] = so.relationship(back_populates="issues")
 

@@ -76,6 +76,15 @@ def centers():
                            modality_names=modality_names)
 
 
+@bp.route("/centers.csv")
+def centers_csv():
+    """The current search (same parameters as ``/centers``) as a CSV download, streamed and
+    capped at ``EXPORT_MAX_ROWS``; see :func:`directory.api.export_response`."""
+    from directory.api import csv_search_response
+
+    return csv_search_response()
+
+
 @bp.route("/centers/<int:center_id>")
 def center(center_id: int):
     """One center: contact, modalities with provenance, designations, source, nearest."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,7 +22,8 @@ from directory.importer.formats import (
     CENTER_FORMATS, FORMAT_NAMES, Format, ModalityListFormat, RawRecord, detect_format, get_format)
 from directory.importer.read import read_table
 from directory.importer.validate import CenterRecord, Issue, Validator
-from directory.importer.write import Plan, Writer, ensure_source, plan_centers, plan_claims
+from directory.importer.write import (Plan, Writer, ensure_source, likely_duplicates,
+                                      plan_centers, plan_claims)
 from directory.models import ImportIssue, ImportRun
 from directory.vocabulary import Vocabulary, load_vocabulary
 
@@ -52,6 +54,10 @@ class ImportResult:
     rejected: int = 0
     issues: list[Issue] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)
+    column_map: list[tuple[str, str | None]] = field(default_factory=list)
+    rejected_rows: dict[int, list[str]] = field(default_factory=dict)
+    duplicates: list[tuple[int, str, int, str]] = field(default_factory=list)
     plan: Plan | None = None
     run_id: int | None = None
     dry_run: bool = False
@@ -60,6 +66,25 @@ class ImportResult:
     def errors(self) -> list[Issue]:
         """Issues that rejected a row."""
         return [i for i in self.issues if i.severity == "error"]
+
+    def rejected_csv(self) -> str:
+        """The rejected rows as CSV: the file's own columns plus ``line`` and ``error``
+        (every reason for the row, joined with ``; ``). Cells are written back unchanged."""
+        import csv
+        import io
+
+        reasons: dict[int, list[str]] = {}
+        for issue in self.errors:
+            where = f"{issue.column}: " if issue.column else ""
+            reasons.setdefault(issue.line, []).append(where + issue.message)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow([*self.header, "line", "error"])
+        for line in sorted(reasons):
+            cells = self.rejected_rows.get(line, [])
+            cells = cells + [""] * (len(self.header) - len(cells))
+            writer.writerow([*cells[:len(self.header)], line, "; ".join(reasons[line])])
+        return out.getvalue()
 
     @property
     def warnings(self) -> list[Issue]:
@@ -93,6 +118,8 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
     table = read_table(decoded.text)
     if format == "auto":
         fmt = detect_format(table.header)
+        if fmt is None and mapping:
+            fmt = get_format("native")  # the admin's own column mapping
         if fmt is None:
             raise FileError("missing required column(s): name (the file's format was not "
                             "recognised; header: " + ", ".join(table.header[:12]) + ")")
@@ -105,18 +132,22 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
     source = source or fmt.default_source
     result = ImportResult(filename=filename, format=fmt.name, source=source,
                           encoding=decoded.encoding, delimiter=table.delimiter, sha256=sha,
-                          rows=len(table.rows), dry_run=dry_run)
+                          rows=len(table.rows), dry_run=dry_run,
+                          header=[h.strip() for h in table.header])
     vocabulary = vocabulary or load_vocabulary()
     if isinstance(fmt, ModalityListFormat):
         _import_claims(session, fmt, table, result, target_source or fmt.target_source)
     else:
         _import_centers(session, fmt, table, result, vocabulary, geocoder, mapping,
                         as_of or dt.date.today(), progress)
-    result.rejected = len({i.line for i in result.errors})
+    rejected_lines = {i.line for i in result.errors}
+    result.rejected = len(rejected_lines)
+    result.rejected_rows = {row.line: row.cells for row in table.rows
+                            if row.line in rejected_lines}
     if not dry_run:
         ensure_source(session, source)
-        Writer(session, source).apply(result.plan)
         result.run_id = _record_run(session, result, user)
+        Writer(session, source, run_id=result.run_id, user=user).apply(result.plan)
     return result
 
 
@@ -124,6 +155,7 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
                     geocoder, mapping, as_of: dt.date, progress) -> None:
     columns, ignored = fmt.map_columns(table.header, mapping)
     result.ignored_columns = ignored
+    result.column_map = [(h.strip(), columns.get(i)) for i, h in enumerate(table.header)]
     fields = set(columns.values())
     if "name" not in fields:
         raise FileError("missing required column(s): name")
@@ -170,6 +202,7 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
             kept.append(record)
         records = kept
     result.plan = plan_centers(session, records, result.source)
+    result.duplicates = likely_duplicates(session, result.plan.adds, result.source)
     result.added = len(result.plan.adds)
     result.updated = len(result.plan.updates)
     result.unchanged = len(result.plan.unchanged)
@@ -252,6 +285,10 @@ def _record_run(session, result: ImportResult, user: str | None) -> int:
                     rejected=result.rejected)
     run.issues = [ImportIssue(line=i.line, column=i.column, severity=i.severity,
                               message=i.message[:2000]) for i in result.issues[:10000]]
+    run.header = json.dumps(result.header)
+    for issue in run.issues:
+        if issue.severity == "error" and issue.line in result.rejected_rows:
+            issue.row_data = json.dumps(result.rejected_rows[issue.line])
     session.add(run)
     session.flush()
     return run.id

@@ -246,6 +246,43 @@ class NhsChoicesHospitals(Format):
             f"changed since.")
 
 
+class HifldHospitals(Format):
+    """HIFLD *Hospitals* (DHS open data): US hospitals with coordinates. ``ID`` is HIFLD's
+    id (not a CMS CCN); closed hospitals are imported with status closed; ``X``/``Y``
+    duplicate longitude/latitude and are ignored; ``COUNTRY`` is ISO alpha-3 (USA, PRI)."""
+
+    name = "hifld"
+    label = "HIFLD Hospitals"
+    default_source = "hifld"
+    country = "US"
+    columns = {
+        "external_id": ("id",),
+        "kind": ("type",),
+        "postal_code": ("zip",),
+        "phone": ("telephone",),
+        "x": ("x",),
+        "y": ("y",),
+    }
+
+    def detect(self, header: list[str]) -> int:
+        keys = {normalise_header(h) for h in header}
+        return 65 if {"objectid", "naics code", "latitude", "longitude", "beds"} <= keys else 0
+
+    def map_columns(self, header, overrides=None):
+        mapping, ignored = super().map_columns(header, overrides)
+        drop = [i for i, f in mapping.items() if f in ("x", "y")]
+        for i in drop:
+            del mapping[i]
+        return mapping, ignored
+
+    def extras(self, record: RawRecord) -> None:
+        super().extras(record)
+        record.defaults["recase"] = "1"
+        hospital_type = record.values.get("kind", "")
+        if hospital_type:
+            record.defaults["description"] = f"HIFLD hospital type: {hospital_type.title()}."
+
+
 class ModalityListFormat:
     """Base for files that add modality claims to existing centers named by key."""
 
@@ -362,7 +399,7 @@ class CmsProviderOfServices(ModalityListFormat):
 
 CENTER_FORMATS: dict[str, Format] = {f.name: f for f in (
     NativeFormat(), CmsHospitalGeneralInformation(), NciDesignatedCenters(),
-    NhsChoicesHospitals())}
+    NhsChoicesHospitals(), HifldHospitals())}
 MODALITY_FORMATS: dict[str, ModalityListFormat] = {f.name: f for f in (
     CmsQualityMeasures(), CmsProviderOfServices())}
 FORMAT_NAMES = ("auto", *CENTER_FORMATS, *MODALITY_FORMATS)

@@ -141,12 +141,43 @@ def _merge_claims(rows: list[ClaimRow]) -> list[ClaimRow]:
     return merged
 
 
+def likely_duplicates(session: so.Session, records: list[CenterRecord], source: str,
+                      within_km: float = 0.1) -> list[tuple[int, str, int, str]]:
+    """Records about to be added that look like a center already stored from another
+    source: the same folded name and either the same postal code or within ``within_km``
+    (geodesic). Returns ``[(line, record name, center id, center source)]``."""
+    from directory.geocoding import geodesic_km
+
+    by_name: dict[str, list[CenterRecord]] = defaultdict(list)
+    for record in records:
+        by_name[fold(record.name)[:300]].append(record)
+    found = []
+    names = list(by_name)
+    for i in range(0, len(names), 5000):
+        rows = session.execute(sa.select(Center.id, Center.name_folded, Center.postal_code,
+                                         Center.latitude, Center.longitude, Center.source)
+                               .where(Center.name_folded.in_(names[i:i + 5000]),
+                                      Center.source != source)).all()
+        for cid, name_folded, postal, lat, lon, other_source in rows:
+            for record in by_name[name_folded]:
+                same_postal = postal and record.postal_code and \
+                    postal.replace(" ", "") == record.postal_code.replace(" ", "")
+                near = (lat is not None and record.latitude is not None and geodesic_km(
+                    (lat, lon), (record.latitude, record.longitude)) <= within_km)
+                if same_postal or near:
+                    found.append((record.line, record.name, cid, other_source))
+    return sorted(found)
+
+
 class Writer:
     """Applies a :class:`Plan` in the caller's transaction (flush only)."""
 
-    def __init__(self, session: so.Session, source: str):
+    def __init__(self, session: so.Session, source: str, *, run_id: int | None = None,
+                 user: str | None = None):
         self.session = session
         self.source = source
+        self.run_id = run_id
+        self.user = user
         self.modalities = {m.slug: m for m in session.scalars(sa.select(Modality))}
         self.designations = {d.slug: d for d in session.scalars(sa.select(Designation))}
         self.organizations: dict[str, Organization] = {}
@@ -209,16 +240,33 @@ class Writer:
         center.modalities = others + wanted
 
     def apply(self, plan: Plan) -> None:
-        """Insert the adds, update the updates, replace modality-list claims; then flush."""
+        """Insert the adds, update the updates, replace modality-list claims, and record
+        every change in the audit log; then flush."""
+        from directory.audit import record_changes, snapshot
+
+        added = []
         for record in plan.adds:
             center = Center(source=self.source, external_id=record.external_id)
             self._fill(center, record)
             self.session.add(center)
-        for center, record, _changed in plan.updates:
+            added.append(center)
+        changed = []
+        for center, record, _fields in plan.updates:
+            before = snapshot(center, self.source)
             self._fill(center, record)
+            changed.append((center, before))
         for center, claims in (*plan.claim_adds, *plan.claim_updates):
+            before = snapshot(center, self.source)
             self._set_claims(center, [(c.modality, "reported", c.evidence, c.verified_on)
                                       for c in claims])
+            changed.append((center, before))
+        self.session.flush()
+        for center in added:
+            record_changes(self.session, center, None, snapshot(center, self.source),
+                           user=self.user, run_id=self.run_id)
+        for center, before in changed:
+            record_changes(self.session, center, before, snapshot(center, self.source),
+                           user=self.user, run_id=self.run_id)
         self.session.flush()
 
 

@@ -1,0 +1,358 @@
+"""Admin pages: the import workflow (upload -> preview -> confirm -> result), import
+history with rejected rows and revert, duplicates and merge, center editing with history,
+and accounts. Every POST carries a CSRF token; each view commits once at the end.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
+                   request, url_for)
+from flask_login import current_user
+
+from directory.audit import history, record_changes, revert_import, snapshot
+from directory.auth import role_required, upsert_user
+from directory.extensions import db
+from directory.forms import CenterForm, ConfirmForm, ImportUploadForm, UserForm
+from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
+from directory.importer.formats import CANONICAL_FIELDS, CENTER_FORMATS, MODALITY_FORMATS
+from directory.merge import find_duplicate_pairs, merge_centers
+from directory.models import (CENTER_KINDS, CENTER_STATUSES, Center, CenterModality, ChangeRecord,
+                              ImportRun, PendingImport, User)
+from directory.params import get_import_geocoder
+from directory.text import fold
+from directory.vocabulary import load_vocabulary
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+PENDING_TTL = dt.timedelta(days=1)
+
+
+def _format_choices():
+    labels = {**{k: f.label for k, f in CENTER_FORMATS.items()},
+              **{k: f.label for k, f in MODALITY_FORMATS.items()}}
+    return [("auto", "Detect automatically")] + [(n, labels.get(n, n))
+                                                 for n in FORMAT_NAMES if n != "auto"]
+
+
+@bp.route("/")
+@role_required("admin", "editor")
+def home():
+    """Dashboard: recent imports and shortcuts."""
+    runs = db.session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(10)).all()
+    total = db.session.scalar(sa.select(sa.func.count(Center.id)))
+    return render_template("admin/home.html", runs=runs, total=total)
+
+
+# ---------------------------------------------------------------------------- imports
+
+@bp.route("/imports")
+@role_required("admin")
+def imports():
+    """Every import: file, sha-256, user, time, format, counts, status."""
+    runs = db.session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc())).all()
+    return render_template("admin/imports.html", runs=runs)
+
+
+@bp.route("/imports/new", methods=["GET", "POST"])
+@role_required("admin")
+def import_new():
+    """Upload a file; it is kept as a pending import and previewed (nothing written yet)."""
+    form = ImportUploadForm()
+    form.format.choices = _format_choices()
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read()
+        db.session.execute(sa.delete(PendingImport).where(
+            PendingImport.created_at < dt.datetime.now(dt.UTC) - PENDING_TTL))
+        pending = PendingImport(token=secrets.token_urlsafe(24), user=current_user.email,
+                                filename=(upload.filename or "upload.csv")[:300], data=data,
+                                format=form.format.data or "auto",
+                                source=(form.source.data or "").strip() or None)
+        db.session.add(pending)
+        db.session.commit()
+        return redirect(url_for("admin.import_preview", token=pending.token))
+    return render_template("admin/import_new.html", form=form,
+                           max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+
+
+def _pending(token: str) -> PendingImport:
+    pending = db.session.scalar(sa.select(PendingImport).where(PendingImport.token == token))
+    if pending is None or pending.user != current_user.email:
+        abort(404, description="This upload is no longer waiting (it was confirmed, "
+                               "cancelled or has expired). Upload the file again.")
+    return pending
+
+
+def _run(pending: PendingImport, *, dry_run: bool) -> ImportResult:
+    return run_import(db.session, pending.data, filename=pending.filename,
+                      format=pending.format, source=pending.source, dry_run=dry_run,
+                      geocoder=get_import_geocoder(), user=current_user.email,
+                      mapping=json.loads(pending.mapping) if pending.mapping else None)
+
+
+@bp.route("/imports/preview/<token>", methods=["GET", "POST"])
+@role_required("admin")
+def import_preview(token: str):
+    """What the import would do, with the column mapping to adjust; then confirm."""
+    pending = _pending(token)
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        action = request.form.get("action")
+        if action == "cancel":
+            db.session.delete(pending)
+            db.session.commit()
+            flash("Import cancelled; nothing was written.", "info")
+            return redirect(url_for("admin.import_new"))
+        if action == "remap":
+            mapping = {}
+            for key, value in request.form.items():
+                if key.startswith("map-") and value in (*CANONICAL_FIELDS, "ignore"):
+                    mapping[request.form.get("col-" + key[4:], "")] = value
+            pending.mapping = json.dumps({k: v for k, v in mapping.items() if k})
+            db.session.commit()
+            return redirect(url_for("admin.import_preview", token=token))
+        if action == "confirm":
+            try:
+                result = _run(pending, dry_run=False)
+            except FileError as exc:
+                db.session.rollback()
+                flash(str(exc), "error")
+                return redirect(url_for("admin.import_preview", token=token))
+            db.session.delete(pending)
+            db.session.commit()
+            flash(f"Imported: added {result.added}, updated {result.updated}, unchanged "
+                  f"{result.unchanged}, rejected {result.rejected}.", "success")
+            return redirect(url_for("admin.import_detail", run_id=result.run_id))
+        abort(400, description="Unknown action.")
+    try:
+        result = _run(pending, dry_run=True)
+    except FileError as exc:
+        db.session.rollback()
+        return render_template("admin/import_error.html", pending=pending, message=str(exc),
+                               form=form), 400
+    db.session.rollback()
+    return render_template("admin/import_preview.html", pending=pending, result=result,
+                           form=form, fields=CANONICAL_FIELDS, centers=_names(result))
+
+
+def _names(result: ImportResult) -> dict[int, str]:
+    ids = [cid for _, _, cid, _ in result.duplicates[:200]]
+    if not ids:
+        return {}
+    return dict(db.session.execute(sa.select(Center.id, Center.name)
+                                   .where(Center.id.in_(ids))).all())
+
+
+@bp.route("/imports/preview/<token>/rejected.csv")
+@role_required("admin")
+def preview_rejected_csv(token: str):
+    """Rejected rows of a pending import, as CSV (original columns + line + error)."""
+    pending = _pending(token)
+    result = _run(pending, dry_run=True)
+    db.session.rollback()
+    return _csv_download(result.rejected_csv(), f"rejected-{pending.filename}")
+
+
+def _csv_download(text: str, filename: str) -> Response:
+    safe = "".join(c for c in filename if c.isalnum() or c in "-_.") or "rejected.csv"
+    if not safe.endswith(".csv"):
+        safe += ".csv"
+    return Response("\ufeff" + text, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{safe}"'})
+
+
+@bp.route("/imports/<int:run_id>")
+@role_required("admin")
+def import_detail(run_id: int):
+    """One import's result: counts, rejected rows, warnings, and a revert button."""
+    run = db.get_or_404(ImportRun, run_id)
+    changed = db.session.scalar(
+        sa.select(sa.func.count(sa.distinct(ChangeRecord.center_id)))
+        .where(ChangeRecord.import_run_id == run_id))
+    return render_template("admin/import_detail.html", run=run, form=ConfirmForm(),
+                           changed=changed)
+
+
+@bp.route("/imports/<int:run_id>/rejected.csv")
+@role_required("admin")
+def import_rejected_csv(run_id: int):
+    """The rejected rows of a committed import, as CSV (original columns + line + error)."""
+    import csv
+    import io
+
+    run = db.get_or_404(ImportRun, run_id)
+    header = json.loads(run.header) if run.header else []
+    rows: dict[int, tuple[list[str], list[str]]] = {}
+    for issue in run.issues:
+        if issue.severity != "error":
+            continue
+        cells = json.loads(issue.row_data) if issue.row_data else []
+        where = f"{issue.column}: " if issue.column else ""
+        rows.setdefault(issue.line, (cells, []))[1].append(where + issue.message)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow([*header, "line", "error"])
+    for line in sorted(rows):
+        cells, reasons = rows[line]
+        cells = (cells + [""] * len(header))[:len(header)]
+        writer.writerow([*cells, line, "; ".join(reasons)])
+    return _csv_download(out.getvalue(), f"rejected-{run.filename}")
+
+
+@bp.route("/imports/<int:run_id>/revert", methods=["POST"])
+@role_required("admin")
+def import_revert(run_id: int):
+    """Undo an import (centers it added removed, fields it changed restored)."""
+    run = db.get_or_404(ImportRun, run_id)
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    if run.status == "reverted":
+        flash("This import was already reverted.", "info")
+        return redirect(url_for("admin.import_detail", run_id=run_id))
+    result = revert_import(db.session, run, user=current_user.email)
+    db.session.commit()
+    message = f"Reverted: {result.removed} centers removed, {result.restored} restored."
+    if result.skipped:
+        message += (f" {len(result.skipped)} field(s) were edited after the import and kept "
+                    f"their newer value.")
+    flash(message, "success")
+    return redirect(url_for("admin.import_detail", run_id=run_id))
+
+
+# ---------------------------------------------------------------------------- duplicates
+
+@bp.route("/duplicates")
+@role_required("admin")
+def duplicates():
+    """Likely duplicates across sources: same folded name and same postal code or
+    within 100 m."""
+    pairs = find_duplicate_pairs(db.session, limit=500)
+    return render_template("admin/duplicates.html", pairs=pairs, form=ConfirmForm())
+
+
+@bp.route("/duplicates/merge", methods=["POST"])
+@role_required("admin")
+def duplicates_merge():
+    """Merge ``drop`` into ``keep``: claims, designations and names kept, provenance kept."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    try:
+        keep_id, drop_id = int(request.form["keep"]), int(request.form["drop"])
+    except (KeyError, ValueError):
+        abort(400, description="Choose the two centers to merge.")
+    keep, drop = db.session.get(Center, keep_id), db.session.get(Center, drop_id)
+    if keep is None or drop is None or keep.id == drop.id:
+        abort(400, description="Those two centers cannot be merged.")
+    merge_centers(db.session, keep, drop, user=current_user.email)
+    db.session.commit()
+    flash(f"Merged center {drop_id} into {keep.name}.", "success")
+    return redirect(url_for("admin.duplicates"))
+
+
+# ---------------------------------------------------------------------------- centers
+
+@bp.route("/centers")
+@role_required("admin", "editor")
+def centers():
+    """Find a center to edit (by name words or id)."""
+    q = (request.args.get("q") or "").strip()[:200]
+    stmt = sa.select(Center).order_by(Center.name_folded, Center.id).limit(50)
+    if q.isdigit():
+        stmt = stmt.where(Center.id == int(q))
+    elif q:
+        for token in fold(q).split()[:10]:
+            stmt = stmt.where(Center.search_text.contains(token, autoescape=True))
+    rows = db.session.scalars(stmt).all() if q else []
+    return render_template("admin/centers.html", rows=rows, q=q)
+
+
+def _center_form(center: Center | None, formdata=None) -> CenterForm:
+    vocabulary = load_vocabulary()
+    form = CenterForm(formdata=formdata, obj=center)
+    form.kind.choices = [(k, k) for k in CENTER_KINDS]
+    form.status.choices = [(s, s.replace("-", " ")) for s in CENTER_STATUSES]
+    form.modalities.choices = [(m.slug, m.name) for m in vocabulary.modalities]
+    return form
+
+
+@bp.route("/centers/<int:center_id>/edit", methods=["GET", "POST"])
+@role_required("admin", "editor")
+def center_edit(center_id: int):
+    """Edit every field; admin-confirmed modalities are claims from source ``admin``."""
+    center = db.session.scalar(sa.select(Center).where(Center.id == center_id).options(
+        so.selectinload(Center.modalities).joinedload(CenterModality.modality)))
+    if center is None:
+        abort(404, description=f"There is no center with id {center_id}.")
+    form = _center_form(center, formdata=request.form if request.method == "POST" else None)
+    if request.method == "GET":
+        form.modalities.data = [cm.modality.slug for cm in center.modalities
+                                if cm.source == "admin"]
+        form.verified_on.data = dt.date.today()
+    if form.validate_on_submit():
+        from directory.center_edit import apply_center_form
+
+        before = snapshot(center)
+        apply_center_form(db.session, center, form)
+        db.session.flush()
+        records = record_changes(db.session, center, before, snapshot(center),
+                                 user=current_user.email)
+        db.session.commit()
+        flash(f"Saved ({len(records)} field(s) changed).", "success")
+        return redirect(url_for("admin.center_history", center_id=center.id))
+    return render_template("admin/center_edit.html", form=form, center=center)
+
+
+@bp.route("/centers/<int:center_id>/history")
+@role_required("admin", "editor")
+def center_history(center_id: int):
+    """Every recorded change to a center: who, when, field, before, after."""
+    center = db.session.get(Center, center_id)
+    records = history(db.session, center_id)
+    if center is None and not records:
+        abort(404, description=f"There is no center with id {center_id}.")
+    return render_template("admin/center_history.html", center=center, records=records,
+                           center_id=center_id)
+
+
+# ---------------------------------------------------------------------------- users
+
+@bp.route("/users", methods=["GET", "POST"])
+@role_required("admin")
+def users():
+    """List accounts and create one."""
+    form = UserForm()
+    if form.validate_on_submit():
+        try:
+            user, created = upsert_user(db.session, form.email.data, form.password.data,
+                                        form.role.data)
+        except ValueError as exc:
+            flash(str(exc), "error")
+        else:
+            db.session.commit()
+            flash(f"{'Created' if created else 'Updated'} {user.role} {user.email}.", "success")
+            return redirect(url_for("admin.users"))
+    accounts = db.session.scalars(sa.select(User).order_by(User.email)).all()
+    return render_template("admin/users.html", form=form, accounts=accounts,
+                           confirm=ConfirmForm())
+
+
+@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@role_required("admin")
+def user_deactivate(user_id: int):
+    """Deactivate an account (not your own)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    user = db.get_or_404(User, user_id)
+    if user.id == current_user.id:
+        abort(400, description="You cannot deactivate your own account.")
+    user.active = False
+    db.session.commit()
+    flash(f"{user.email} can no longer sign in.", "success")
+    return redirect(url_for("admin.users"))
+
+

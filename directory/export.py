@@ -1,0 +1,241 @@
+"""Exports: the current search as CSV or NDJSON (streamed, capped), and the whole directory
+in the project's CSV template (round-trips through the importer).
+
+No Flask here: callers pass a session, a :class:`~directory.search.SearchQuery` and, where a
+row needs one, a function that serialises a center or builds its URL.
+
+Every CSV cell written by this module goes through :func:`neutralise`: text that begins
+with ``=``, ``+``, ``-``, ``@``, TAB or CR and is not a number gets a leading ``'`` so a
+spreadsheet shows it as text instead of running it as a formula (OWASP "CSV injection").
+Numbers such as ``-71.1066`` and E.164 phones such as ``+16175551234`` are left alone.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from directory.geocoding import KM_PER_MILE
+from directory.models import Center, CenterModality
+from directory.search import CenterHit, SearchQuery, find_centers
+from directory.text import fold
+from directory.vocabulary import load_vocabulary
+
+# The project's CSV template (README "Importing centers"); export writes exactly these.
+TEMPLATE_COLUMNS = (
+    "external_id", "name", "alternate_names", "kind", "address", "city", "region",
+    "postal_code", "country", "latitude", "longitude", "phone", "website", "email",
+    "modalities", "designations", "status", "description",
+)
+# Search exports: the template columns, then what only a search result has.
+SEARCH_EXTRA_COLUMNS = ("inferred_modalities", "center_id", "url")
+# Documented maximum number of rows in a search export (config ``EXPORT_MAX_ROWS``).
+DEFAULT_EXPORT_MAX_ROWS = 10_000
+_CHUNK = 500
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def neutralise(value) -> str:
+    """A CSV cell that a spreadsheet will not evaluate: ``None`` -> ``""``; text starting
+    with ``= + - @ TAB CR`` that is not a number gets a leading ``'``; the rest unchanged."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def unneutralise(text: str) -> str:
+    """Undo :func:`neutralise` on a cell read back from one of our exports."""
+    if len(text) > 1 and text[0] == "'" and text[1:].startswith(_FORMULA_START) \
+            and not _NUMBER.match(text[1:]):
+        return text[1:]
+    return text
+
+
+def csv_line(cells: Iterable) -> str:
+    """One CSV record (RFC 4180: comma, ``"`` quoting, CRLF) with neutralised cells."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow([neutralise(c) for c in cells])
+    return buffer.getvalue()
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _modality_slugs(center: Center, provenance: str) -> list[str]:
+    position = {m.slug: i for i, m in enumerate(load_vocabulary().modalities)}
+    slugs = {cm.modality.slug for cm in center.modalities if cm.provenance == provenance}
+    return sorted(slugs, key=lambda s: (position.get(s, len(position)), s))
+
+
+def template_row(center: Center, external_id: str | None = None) -> list[str]:
+    """``center`` as a row of the CSV template (values not yet neutralised).
+
+    ``modalities`` holds the *reported* claims only: inferred ones come back from
+    ``designations`` on import, so an export re-imports to the same claims.
+    """
+    position = {d.slug: i for i, d in enumerate(load_vocabulary().designations)}
+    designations = sorted({cd.designation.slug for cd in center.designations},
+                          key=lambda s: (position.get(s, len(position)), s))
+    return [
+        external_id if external_id is not None else (center.external_id or ""),
+        center.name, center.alternate_names or "", center.kind or "", center.address or "",
+        center.city or "", center.region or "", center.postal_code or "",
+        center.country or "", _number(center.latitude), _number(center.longitude),
+        center.phone or "", center.website or "", center.email or "",
+        "; ".join(_modality_slugs(center, "reported")), "; ".join(designations),
+        center.status or "", center.description or "",
+    ]
+
+
+# -- the whole directory ---------------------------------------------------------------
+
+def _export_ids(centers: list[Center]) -> dict[int, str]:
+    """The ``external_id`` cell per center: the stored id when it is unique in the export;
+    ``source:id`` when two sources use the same id; ``source:center-<id>`` for a center
+    without an id whose name, postal code and country collide with another's (so every row
+    re-imports as its own center)."""
+    by_id: dict[str, int] = {}
+    by_key: dict[str, int] = {}
+    for c in centers:
+        if c.external_id:
+            by_id[c.external_id] = by_id.get(c.external_id, 0) + 1
+        else:
+            by_key[c.natural_key] = by_key.get(c.natural_key, 0) + 1
+    out = {}
+    for c in centers:
+        if c.external_id:
+            out[c.id] = c.external_id if by_id[c.external_id] == 1 else \
+                f"{c.source}:{c.external_id}"
+        else:
+            out[c.id] = "" if by_key[c.natural_key] == 1 else f"{c.source}:center-{c.id}"
+    return out
+
+
+def directory_centers(session: so.Session, *, include_closed: bool = True
+                      ) -> list[tuple[Center, list[str]]]:
+    """Every center with its template row, sorted by folded name then cell values (so the
+    order does not depend on database ids and a re-imported export exports identically)."""
+    stmt = sa.select(Center).options(
+        so.selectinload(Center.modalities).joinedload(CenterModality.modality),
+        so.selectinload(Center.designations), so.joinedload(Center.organization))
+    if not include_closed:
+        stmt = stmt.where(Center.status != "closed")
+    centers = list(session.scalars(stmt))
+    ids = _export_ids(centers)
+    pairs = [(c, template_row(c, ids[c.id])) for c in centers]
+    pairs.sort(key=lambda pair: (fold(pair[1][1]), pair[1]))
+    return pairs
+
+
+def directory_rows(session: so.Session, *, include_closed: bool = True) -> list[list[str]]:
+    """Every center as a template row, in :func:`directory_centers` order."""
+    return [row for _, row in directory_centers(session, include_closed=include_closed)]
+
+
+def write_directory_csv(session: so.Session, fh) -> int:
+    """Write the whole directory in the CSV template to the text file ``fh`` (open it with
+    ``newline=""``, UTF-8). Returns the number of centers written."""
+    fh.write(csv_line(TEMPLATE_COLUMNS))
+    rows = directory_rows(session)
+    for row in rows:
+        fh.write(csv_line(row))
+    return len(rows)
+
+
+def directory_csv_bytes(session: so.Session) -> bytes:
+    """The whole directory in the CSV template, as UTF-8 bytes (no BOM), for the admin
+    download and ``flask export-centers``. Import it with ``--format native``."""
+    buffer = io.StringIO(newline="")
+    write_directory_csv(session, buffer)
+    return buffer.getvalue().encode("utf-8")
+
+
+# -- the current search ----------------------------------------------------------------
+
+@dataclasses.dataclass
+class SearchExport:
+    """A capped search export: ``total`` matching centers, ``limit`` rows at most,
+    ``truncated`` when ``total > limit``; ``hits`` yields :class:`CenterHit` lazily."""
+
+    total: int
+    limit: int
+    hits: Iterator[CenterHit]
+
+    @property
+    def truncated(self) -> bool:
+        return self.total > self.limit
+
+
+def search_export(session: so.Session, query: SearchQuery,
+                  limit: int = DEFAULT_EXPORT_MAX_ROWS) -> SearchExport:
+    """Every result of ``query`` (its ``page``/``per_page`` ignored), in search order, up to
+    ``limit``, fetched ``_CHUNK`` at a time through :func:`find_centers` (the same search as
+    the web page). The first chunk is read now, so ``total`` is known before streaming."""
+    first = find_centers(session, dataclasses.replace(query, page=1, per_page=_CHUNK))
+
+    def hits() -> Iterator[CenterHit]:
+        page, sent = first, 0
+        while True:
+            for hit in page.items:
+                if sent >= limit:
+                    return
+                yield hit
+                sent += 1
+            if not page.has_next or sent >= limit:
+                return
+            session.expunge_all()  # keep memory flat on big exports
+            page = find_centers(session, dataclasses.replace(
+                query, page=page.page + 1, per_page=_CHUNK))
+
+    return SearchExport(first.total, limit, hits())
+
+
+def search_csv_header(unit: str | None) -> list[str]:
+    """Columns of a search CSV: the template, ``distance_<unit>`` when there is a place,
+    then :data:`SEARCH_EXTRA_COLUMNS`."""
+    return [*TEMPLATE_COLUMNS, *([f"distance_{unit}"] if unit else []),
+            *SEARCH_EXTRA_COLUMNS]
+
+
+def search_csv_lines(export: SearchExport, *, unit: str | None,
+                     url_of: Callable[[Center], str], bom: bool = True) -> Iterator[str]:
+    """The search as CSV text, one record at a time (UTF-8 BOM first so Excel reads
+    accents). ``unit`` (``km``/``mi``) adds a distance column; ``None`` for no place."""
+    yield ("\ufeff" if bom else "") + csv_line(search_csv_header(unit))
+    for hit in export.hits:
+        c = hit.center
+        row = template_row(c)
+        if unit:
+            d = hit.distance_km
+            if d is not None and unit == "mi":
+                d = d / KM_PER_MILE
+            row.append("" if d is None else f"{d:.2f}")
+        row += ["; ".join(_modality_slugs(c, "inferred")), str(c.id), url_of(c)]
+        yield csv_line(row)
+
+
+def search_ndjson_lines(export: SearchExport,
+                        serialise: Callable[[CenterHit], dict]) -> Iterator[str]:
+    """The search as newline-delimited JSON: one object per center (the API item shape)."""
+    for hit in export.hits:
+        yield json.dumps(serialise(hit), ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def hsds_zip(session: so.Session) -> bytes:
+    """The whole directory as an Open Referral HSDS 3.0 tabular package (zip bytes); see
+    :mod:`directory.hsds`."""
+    from directory.hsds import export_package
+
+    return export_package(session)
