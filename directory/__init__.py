@@ -23,6 +23,9 @@ def create_app(config: dict | None = None) -> Flask:
     from directory.config import default_config
 
     app.config.from_mapping(default_config(app.instance_path))
+    from directory.routing import IdConverter
+
+    app.url_map.converters["id"] = IdConverter
     if config:
         app.config.from_mapping(config)
     register_extensions(app)

@@ -166,7 +166,7 @@ def _csv_download(text: str, filename: str) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{safe}"'})
 
 
-@bp.route("/imports/<int:run_id>")
+@bp.route("/imports/<id:run_id>")
 @role_required("admin")
 def import_detail(run_id: int):
     """One import's result: counts, rejected rows, warnings, and a revert button."""
@@ -178,7 +178,7 @@ def import_detail(run_id: int):
                            changed=changed)
 
 
-@bp.route("/imports/<int:run_id>/rejected.csv")
+@bp.route("/imports/<id:run_id>/rejected.csv")
 @role_required("admin")
 def import_rejected_csv(run_id: int):
     """The rejected rows of a committed import, as CSV (original columns + line + error)."""
@@ -204,7 +204,7 @@ def import_rejected_csv(run_id: int):
     return _csv_download(out.getvalue(), f"rejected-{run.filename}")
 
 
-@bp.route("/imports/<int:run_id>/revert", methods=["POST"])
+@bp.route("/imports/<id:run_id>/revert", methods=["POST"])
 @role_required("admin")
 def import_revert(run_id: int):
     """Undo an import (centers it added removed, fields it changed restored)."""
@@ -280,7 +280,7 @@ def _center_form(center: Center | None, formdata=None) -> CenterForm:
     return form
 
 
-@bp.route("/centers/<int:center_id>/edit", methods=["GET", "POST"])
+@bp.route("/centers/<id:center_id>/edit", methods=["GET", "POST"])
 @role_required("admin", "editor")
 def center_edit(center_id: int):
     """Edit every field; admin-confirmed modalities are claims from source ``admin``."""
@@ -307,7 +307,7 @@ def center_edit(center_id: int):
     return render_template("admin/center_edit.html", form=form, center=center)
 
 
-@bp.route("/centers/<int:center_id>/history")
+@bp.route("/centers/<id:center_id>/history")
 @role_required("admin", "editor")
 def center_history(center_id: int):
     """Every recorded change to a center: who, when, field, before, after."""
@@ -341,7 +341,7 @@ def users():
                            confirm=ConfirmForm())
 
 
-@bp.route("/users/<int:user_id>/deactivate", methods=["POST"])
+@bp.route("/users/<id:user_id>/deactivate", methods=["POST"])
 @role_required("admin")
 def user_deactivate(user_id: int):
     """Deactivate an account (not your own)."""

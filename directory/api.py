@@ -8,8 +8,9 @@ module turns them into JSON, CSV or NDJSON. The contract is the OpenAPI document
 - Distances: ``distance_km`` always when a place is given, plus ``distance_mi`` with
   ``unit=mi``; ``distance_unit`` in the envelope says which unit ``radius`` is in.
 - Errors: ``{"error": reason, "message": text, "field": parameter or null}`` with 400 (bad
-  parameter, unknown ``near`` place), 404, 405, 413 (``max_bytes`` added), 429, 500. Never
-  HTML under ``/api/``.
+  parameter, unknown ``near`` place), 404, 405, 413 (``max_bytes`` added), 429 (over
+  ``API_RATE_LIMIT`` per client address, default 600 per minute), 500. Never HTML under
+  ``/api/``.
 - Caching: ``ETag`` (strong, from the body) and ``Cache-Control: public, max-age=300`` on
   successful GETs, 304 for a matching ``If-None-Match``; errors are ``no-store``.
 - CORS: any origin may GET (flask-cors), and read ``Link``, ``X-Total-Count`` and ``ETag``.
@@ -23,13 +24,20 @@ from urllib.parse import urlencode
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import (Blueprint, Response, current_app, render_template, request,
-                   stream_with_context, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, NotFound
 
 from directory import export
-from directory.extensions import db
+from directory.extensions import db, limiter
 from directory.geocoding import KM_PER_MILE, Place
 from directory.models import Center, CenterModality
 from directory.params import ParamError, get_geocoder, parse_search
@@ -37,6 +45,8 @@ from directory.search import CenterHit, SearchError, SearchQuery, find_centers
 from directory.vocabulary import load_vocabulary
 
 API_VERSION = "1.0.0"
+# Per client address, for every /api route (config ``API_RATE_LIMIT``); over it: JSON 429.
+DEFAULT_RATE_LIMIT = "600 per minute"
 FORMATS = ("json", "csv", "ndjson")
 CACHE_SECONDS = 300
 PLACES_LIMIT = 10
@@ -44,6 +54,7 @@ REASONS = {400: "bad request", 404: "not found", 405: "method not allowed",
            413: "file too large", 429: "too many requests", 500: "internal server error"}
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+limiter.limit(lambda: current_app.config.get("API_RATE_LIMIT", DEFAULT_RATE_LIMIT))(bp)
 
 
 def init_app(app) -> None:

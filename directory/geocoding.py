@@ -57,6 +57,8 @@ MAX_QUERY_LENGTH = 200
 ALT_NAME_WEIGHT = 0.3
 #: Ranking score of a region-level place (a city named like the region wins above this).
 REGION_SCORE = 100_000
+#: An alternate-name match is offered as a "did you mean" only from this population up.
+_ALT_OFFER_POPULATION = 100_000
 #: Places at least this populous are also indexed in a small table used for short prefixes.
 _BIG_POPULATION = 100_000
 #: In :meth:`OfflineGeocoder.suggest`, weight of an alternate-name-only prefix match.
@@ -573,6 +575,23 @@ _PLACE_COLS = "p.id, p.name, p.country, p.region, p.region_name, p.admin1, p.lat
               "p.population, p.kind"
 
 
+_LABEL_COUNTRIES: dict[str, str] = {}
+
+
+def _country_label(code: str | None) -> str:
+    """``"US"`` stays ``"US"`` (as in "Houston, Texas, US"); others get their common English
+    name (``"CA"`` -> ``"Canada"``), so "London, CA" is never read as California."""
+    if not code or code == "US":
+        return code or ""
+    if code not in _LABEL_COUNTRIES:
+        import pycountry
+
+        country = pycountry.countries.get(alpha_2=code)
+        _LABEL_COUNTRIES[code] = (getattr(country, "common_name", None)
+                                  or getattr(country, "name", None) or code)
+    return _LABEL_COUNTRIES[code]
+
+
 def _fmt_coord(x: float) -> str:
     return f"{x:.6f}".rstrip("0").rstrip(".")
 
@@ -632,13 +651,14 @@ class OfflineGeocoder(Geocoder):
         return _Cand(*rows[0], main=True) if rows else None
 
     def _place(self, c: _Cand) -> Place:
+        country = _country_label(c.country)
         if c.kind == "country":
             return Place(c.name, c.lat, c.lon, "country", c.country, None, None, None, None,
                          c.population or None)
         if c.kind == "region":
-            return Place(f"{c.name}, {c.country}", c.lat, c.lon, "region", c.country,
+            return Place(f"{c.name}, {country}", c.lat, c.lon, "region", c.country,
                          c.region, c.region_name, None, None, c.population or None)
-        parts = [c.name] + ([c.region_name] if c.region_name else []) + [c.country or ""]
+        parts = [c.name] + ([c.region_name] if c.region_name else []) + [country]
         return Place(", ".join(p for p in parts if p), c.lat, c.lon, "city", c.country,
                      c.region, c.region_name, c.name, None, c.population)
 
@@ -725,10 +745,24 @@ class OfflineGeocoder(Geocoder):
         return q
 
     def _resolution(self, query: str, cands: list[_Cand], limit: int) -> Resolution:
+        """The best candidate and the alternatives worth offering: places whose own name
+        matched (an alternate-name match only when it is a big place, so "Chicago" does not
+        offer a village once called Chicago Junction), one per label, most populous first."""
         best = cands[0]
+        place = self._place(best)
         rest = sorted(cands[1:], key=lambda c: (-(c.population or 0), c.id))
-        alts = tuple(self._place(c) for c in rest[:max(limit - 1, 0)])
-        return Resolution(query, self._place(best), alts)
+        alts, labels = [], {place.name}
+        for c in rest:
+            if len(alts) >= max(limit - 1, 0):
+                break
+            if not c.main and c.kind == "city" and (c.population or 0) < _ALT_OFFER_POPULATION:
+                continue
+            alt = self._place(c)
+            if alt.name in labels:
+                continue
+            labels.add(alt.name)
+            alts.append(alt)
+        return Resolution(query, place, tuple(alts))
 
     # -- public lookups
     def resolve(self, query: str, *, country: str | None = None, limit: int = 10,

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import sqlalchemy.orm as so
 
-from directory.export import (TEMPLATE_COLUMNS, csv_line, directory_centers, unneutralise)
+from directory.export import TEMPLATE_COLUMNS, csv_line, directory_centers, unneutralise
 from directory.models import Center
 from directory.vocabulary import load_vocabulary
 
@@ -123,7 +123,7 @@ def _vocabulary_terms(t: _Tables) -> dict[tuple[str, str], str]:
         name = TAXONOMY_PREFIX + key
         tax_id = t.add("taxonomy", id=_uuid("taxonomy", key), name=name,
                        description=description, version="1")
-        for code, label, parent, term_description in entries:
+        for code, *_ in entries:
             terms[(key, code)] = _uuid("term", key, code)
         for code, label, parent, term_description in entries:
             t.add("taxonomy_term", id=terms[(key, code)], code=code, name=label,

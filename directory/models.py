@@ -40,7 +40,11 @@ class Base(DeclarativeBase):
     })
 
 
-CENTER_KINDS = ("hospital", "cancer-center", "clinic", "other")
+CENTER_KINDS = ("hospital", "cancer-center", "clinic", "childrens", "psychiatric",
+                "rehabilitation", "long-term-care", "emergency", "other")
+#: Kinds that do not deliver cancer treatment: modality claims from lists keyed by id (for
+#: example CMS Provider of Services "under arrangement" flags) are not applied to them.
+NON_TREATING_KINDS = ("psychiatric", "rehabilitation", "long-term-care", "emergency")
 CENTER_STATUSES = ("active", "temporarily-closed", "closed")
 GEOCODE_PRECISIONS = ("rooftop", "manual", "postal_code", "city", "none")
 PROVENANCES = ("reported", "inferred")

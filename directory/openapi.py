@@ -209,9 +209,8 @@ def _json(schema_name: str, description: str, headers: dict | None = None) -> di
     return response
 
 
-ERRORS = {
-    "400": {"$ref": "#/components/responses/BadRequest"},
-}
+LIMITED = {"429": {"$ref": "#/components/responses/TooManyRequests"}}
+ERRORS = {"400": {"$ref": "#/components/responses/BadRequest"}, **LIMITED}
 
 
 @lru_cache(maxsize=8)
@@ -246,7 +245,7 @@ def openapi_document(server_url: str = "/api/v1") -> dict:
         "paths": {
             "/": {"get": {
                 "operationId": "getIndex", "summary": "API version and links",
-                "responses": {"200": _json("ApiIndex", "version and links")}}},
+                "responses": {"200": _json("ApiIndex", "version and links"), **LIMITED}}},
             "/centers": {"get": {
                 "operationId": "searchCenters", "summary": "Search centers",
                 "description": "Every `/centers` parameter. JSON by default: a page of "
@@ -272,10 +271,12 @@ def openapi_document(server_url: str = "/api/v1") -> dict:
                                 "schema": {"type": "integer", "minimum": 1,
                                            "maximum": 2**31 - 1}}],
                 "responses": {"200": _json("CenterDetail", "the center"),
-                              "404": {"$ref": "#/components/responses/NotFound"}}}},
+                              "404": {"$ref": "#/components/responses/NotFound"},
+                              **LIMITED}}},
             "/modalities": {"get": {
                 "operationId": "listModalities", "summary": "The modality tree, with counts",
-                "responses": {"200": _json("ModalityTree", "roots with their children")}}},
+                "responses": {"200": _json("ModalityTree", "roots with their children"),
+                              **LIMITED}}},
             "/places": {"get": {
                 "operationId": "suggestPlaces", "summary": "Place autocomplete",
                 "description": "Up to 10 places whose name starts with `q` (offline "
@@ -291,13 +292,17 @@ def openapi_document(server_url: str = "/api/v1") -> dict:
             "/openapi.json": {"get": {
                 "operationId": "getOpenApi", "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {
-                    "application/json": {"schema": {"type": "object"}}}}}}},
+                    "application/json": {"schema": {"type": "object"}}}}, **LIMITED}}},
         },
         "components": {
             "schemas": _schemas(),
             "responses": {
                 "BadRequest": _json("Error", "a bad parameter; `field` names it"),
                 "NotFound": _json("Error", "no such resource"),
+                "TooManyRequests": _json("Error", "over the rate limit (per client address, "
+                                                  "default 600 requests per minute)",
+                                         {"Retry-After": {"description": "seconds to wait",
+                                                          "schema": {"type": "string"}}}),
             },
         },
     }

@@ -7,7 +7,7 @@ reject the same mistakes with the same messages. Place names in ``near`` are geo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import current_app
 from werkzeug.datastructures import MultiDict
@@ -19,8 +19,11 @@ from directory.importer.validate import resolve_country
 from directory.search import SearchQuery
 from directory.vocabulary import load_vocabulary
 
-KNOWN_PARAMS = {"q", "near", "radius", "unit", "city", "region", "country", "modality",
-                "designation", "sort", "page", "per_page"}
+# Every parameter but ``modality`` takes one value; unknown parameters are ignored (links
+# carry tracking parameters and crawlers invent others).
+SINGLE_VALUED = ("q", "near", "radius", "unit", "city", "region", "country", "designation",
+                 "sort", "page", "per_page")
+_CONTROL = {chr(c) for c in range(32)} - {"\t"} | {"\x7f"}
 
 
 class ParamError(ValueError):
@@ -43,6 +46,7 @@ class ParsedSearch:
     unit: str
     radius: float | None
     place_error: str | None = None
+    notices: list[str] = field(default_factory=list)
 
 
 def get_geocoder():
@@ -76,8 +80,10 @@ def parse_search(args: MultiDict) -> ParsedSearch:
     """
     config = current_app.config
     for key, values in args.lists():
-        if key in {"q", "near", "city", "region", "country"} and len(values) > 1:
+        if key in SINGLE_VALUED and len(values) > 1:
             raise ParamError(key, f"{key} may be given only once")
+        if key in (*SINGLE_VALUED, "modality") and any(_CONTROL & set(v) for v in values):
+            raise ParamError(key, f"{key} contains control characters")
     form = SearchForm(formdata=args, meta={"csrf": False})
     vocabulary = load_vocabulary()
     form.set_vocabulary_choices(vocabulary)
@@ -155,4 +161,8 @@ def parse_search(args: MultiDict) -> ParsedSearch:
                             designation=designation,
                             sort=sort if (sort != "distance" or place) else None,
                             page=page, per_page=per_page)
-    return ParsedSearch(form, query, resolution, unit, radius if place else None, place_error)
+    notices = []
+    if form.radius.data is not None and not near_text:
+        notices.append("The distance only applies with a place in “Near”; it was ignored.")
+    return ParsedSearch(form, query, resolution, unit, radius if place else None, place_error,
+                        notices)

@@ -14,7 +14,8 @@ from directory.geocoding import KM_PER_MILE
 from directory.guide import load_guide
 from directory.models import Center, CenterModality, DataSource
 from directory.params import parse_search
-from directory.search import SearchError, find_centers, nearest_centers
+from directory.search import (SearchError, country_has_centers, find_centers, modality_totals,
+                              nearest_centers)
 from directory.vocabulary import load_vocabulary
 
 bp = Blueprint("public", __name__)
@@ -71,9 +72,47 @@ def centers():
             from directory.params import ParamError
 
             raise ParamError(exc.field, exc.message) from exc
-    modality_names = {m.slug: m.name for m in load_vocabulary().modalities}
     return render_template("public/centers.html", parsed=parsed, page=page, args=request.args,
-                           modality_names=modality_names)
+                           hints=empty_result_hints(parsed, page))
+
+
+def empty_result_hints(parsed, page) -> list[tuple[str, str | None, str | None]]:
+    """Why a search came back empty, as ``(message, link text, link URL)``: a modality no
+    source reports yet (with its parent to try), a country with no centers, a page past
+    the end."""
+    hints: list[tuple[str, str | None, str | None]] = []
+    if page is None:
+        return hints
+    if page.total and page.page > page.pages:
+        hints.append((f"There are only {page.pages} page(s) of results.", "Go to the last page",
+                      search_url(request.args, page=str(page.pages))))
+    if page.total:
+        return hints
+    vocabulary = load_vocabulary()
+    totals = modality_totals(db.session) if parsed.query.modalities else {}
+    for slug in parsed.query.modalities:
+        if totals.get(slug):
+            continue
+        spec = vocabulary.by_slug(slug)
+        parent = vocabulary.by_slug(spec.parent) if spec.parent else None
+        message = (f"None of the public sources we use says which centers offer "
+                   f"{spec.name.lower()} yet, so no center is listed for it. Many centers do "
+                   f"offer it: ask them.")
+        if parent is not None:
+            hints.append((message, f"Search for {parent.name.lower()} instead",
+                          search_url(request.args, modality=[
+                              parent.slug if m == slug else m
+                              for m in parsed.query.modalities])))
+        else:
+            hints.append((message, "Search without this treatment",
+                          search_url(request.args, modality=[
+                              m for m in parsed.query.modalities if m != slug] or None)))
+    place = parsed.resolution.place if parsed.resolution else None
+    country = parsed.query.country or (place.country if place else None)
+    if country and not country_has_centers(db.session, country):
+        hints.append((f"The directory has no centers in {country_name(country)} yet. It holds "
+                      f"US hospitals and cancer centers and UK hospitals (2014).", None, None))
+    return hints
 
 
 @bp.route("/centers.csv")
@@ -85,7 +124,7 @@ def centers_csv():
     return csv_search_response()
 
 
-@bp.route("/centers/<int:center_id>")
+@bp.route("/centers/<id:center_id>")
 def center(center_id: int):
     """One center: contact, modalities with provenance, designations, source, nearest."""
     c = db.session.scalar(sa.select(Center).where(Center.id == center_id).options(
@@ -117,8 +156,10 @@ def guide_page(slug: str):
         abort(404, description="There is no guide page with that name.")
     vocabulary = load_vocabulary()
     related = [vocabulary.by_slug(s) for s in page.related if vocabulary.by_slug(s)]
+    modality = vocabulary.by_slug(page.modality) if page.modality else None
+    totals = modality_totals(db.session) if modality else {}
     return render_template("public/guide_page.html", page=page, related=related,
-                           modality=vocabulary.by_slug(page.modality) if page.modality else None)
+                           modality=modality, totals=totals)
 
 
 @bp.route("/about")

@@ -137,12 +137,14 @@ def _filters(session: so.Session, query: SearchQuery) -> list:
         tokens = fold(query.q).split()[:10]
         if not tokens:  # only punctuation: nothing can match it literally
             conds.append(sa.false())
-        for token in tokens:
-            conds.append(Center.search_text.like(f"%{like_escape(token)}%", escape="\\"))
+        for token in tokens:  # each word must start a word of the name (MSK != Ormskirk)
+            escaped = like_escape(token)
+            conds.append(sa.or_(Center.search_text.like(f"{escaped}%", escape="\\"),
+                                Center.search_text.like(f"% {escaped}%", escape="\\")))
     if query.city:
         folded = fold(query.city)
-        if folded:
-            conds.append(Center.city_folded.like(f"{like_escape(folded)}%", escape="\\"))
+        conds.append(Center.city_folded.like(f"{like_escape(folded)}%", escape="\\")
+                     if folded else sa.false())  # only punctuation: nothing matches
     if query.country:
         conds.append(Center.country == query.country)
     if query.region:
@@ -164,6 +166,21 @@ def _filters(session: so.Session, query: SearchQuery) -> list:
             .where(CenterDesignation.center_id == Center.id,
                    Designation.slug == query.designation)))
     return conds
+
+
+def _relevance(folded_q: str) -> list:
+    """Order terms for ``sort=relevance``: the exact name first, then designated cancer
+    centers (someone typing "anderson" in a cancer finder means MD Anderson), then names
+    starting with the words, then names containing them at a word start."""
+    escaped = like_escape(folded_q)
+    designated = sa.exists(sa.select(1).select_from(CenterDesignation)
+                           .where(CenterDesignation.center_id == Center.id))
+    return [
+        sa.case((Center.name_folded == folded_q, 0), else_=1),
+        sa.case((designated, 0), else_=1),
+        sa.case((Center.name_folded.like(f"{escaped}%", escape="\\"), 0),
+                (Center.name_folded.like(f"% {escaped}%", escape="\\"), 1), else_=2),
+    ]
 
 
 def _box_condition(place: Place, radius_km: float):
@@ -194,8 +211,7 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
         total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
         order = [Center.name_folded, Center.id]
         if sort == "relevance" and query.q:
-            prefix = f"{like_escape(fold(query.q))}%"
-            order = [sa.case((Center.name_folded.like(prefix, escape="\\"), 0), else_=1), *order]
+            order = [*_relevance(fold(query.q)), *order]
         rows = session.scalars(_eager(sa.select(Center).where(*conds).order_by(*order)
                                       .limit(query.per_page).offset(offset))).all()
         items = [CenterHit(c) for c in rows]
@@ -251,6 +267,19 @@ def _facets(session: so.Session, *, id_subquery=None, ids: list[int] | None = No
                 country_counts[country] = country_counts.get(country, 0) + n
     return {"modality": modality_counts,
             "country": dict(sorted(country_counts.items(), key=lambda kv: -kv[1]))}
+
+
+def modality_totals(session: so.Session) -> dict[str, int]:
+    """Open centers per modality slug over the whole directory (parents count their
+    children), for saying "no source reports this yet" instead of a bare empty list."""
+    base = sa.select(Center.id).where(Center.status != "closed")
+    return _facets(session, id_subquery=base)["modality"]
+
+
+def country_has_centers(session: so.Session, country: str) -> bool:
+    """Whether any open center is in ``country`` (ISO 3166-1 alpha-2)."""
+    return session.scalar(sa.select(sa.exists().where(Center.country == country,
+                                                      Center.status != "closed"))) or False
 
 
 def nearest_centers(session: so.Session, center: Center, limit: int = 5,

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from directory.export import (TEMPLATE_COLUMNS, directory_csv_bytes, neutralise,
-                              unneutralise)
+from directory.export import TEMPLATE_COLUMNS, directory_csv_bytes, neutralise, unneutralise
 from directory.extensions import db
 from directory.hsds import export_package, read_package
 from directory.models import Center, Organization
@@ -82,9 +81,6 @@ def test_formula_cells_are_neutralised_on_export_case_14(client, import_file):
     assert all(r["name"].startswith("'") for r in template)
 
 
-@pytest.mark.xfail(strict=True, reason="the importer keeps the leading ' of a neutralised "
-                   "cell; needs the change to directory/importer/validate.py::_clean described "
-                   "in README 'API and exports'")
 def test_neutralised_cells_import_back_unchanged(import_file):
     import_file(CASES / "14_formula_injection.csv")
     before = set(db.session.scalars(sa.select(Center.name)))

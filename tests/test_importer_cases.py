@@ -332,3 +332,26 @@ def test_over_long_values_never_abort_the_import(import_file, session):
     assert by_name["Long Zip Clinic"].postal_code is None
     assert by_name["Long Web Clinic"].website is None
     assert by_name["Long Org Clinic"].organization is None
+
+
+def test_unbalanced_quote_is_reported_not_swallowed(import_file, session):
+    """A quote that is never closed (or closed lines later) must not silently absorb the
+    rows after it into one cell."""
+    import sqlalchemy as sa
+
+    from directory.models import Center
+
+    data = (b'name,address,city,country\n'
+            b'A Center,1 Main,Boston,US\n'
+            b'B Center,"1 Main,Boston,US\n'
+            b'C Center,2 Main,Boston,US\n'
+            b'D Center,3 Main,Boston,US\n')
+    result = import_file(data, filename="unbalanced.csv")
+    assert result.rejected == 1
+    assert "quote is probably not closed" in result.errors[0].message
+    assert result.errors[0].line == 3
+    names = set(session.scalars(sa.select(Center.name)))
+    assert names == {"A Center"}
+    # A real multi-line address (case 4) is still fine.
+    ok = import_file(CASES / "04_quoted_multiline.csv")
+    assert ok.rejected == 0 and ok.added == 2

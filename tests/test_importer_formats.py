@@ -16,7 +16,9 @@ from directory.models import Center, CenterModality, ImportRun
 from tests.conftest import CASES, DATA
 
 EXCERPTS = DATA / "excerpts"
-SHARED = Path("/work/shared/data")
+SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "data",
+                          Path("/work/shared/data")) if p.exists()),
+              Path("/work/shared/data"))
 CMS = EXCERPTS / "cms_hgi_excerpt.csv"
 CMS_CCNS = {"010001", "010005", "010006", "010011", "010033", "01014F", "050454", "220071",
             "330101", "450068"}
@@ -243,7 +245,7 @@ REAL_FILES = [
      "cms-oqr", ","),
     ("cms-star-rating-oncology-measures/op35_star_input_2025_2026.csv", "cms-oqr", ","),
     ("cms-pos-hospital-services/pos_hospital_services.csv", "cms-pos", ","),
-    ("hifld-hospitals/Hospitals.csv", "native", ","),
+    ("hifld-hospitals/Hospitals.csv", "hifld", ","),
 ]
 
 
@@ -334,3 +336,52 @@ def test_cli_format_option(runner, session):
     assert result.exit_code == 0, result.output
     assert "format cms-hgi" in result.output
     assert set(by_id(session, "cms-hgi")) == {"010001", "010005", "01014F"}
+
+
+def test_hifld_excerpt_closed_hospitals_and_kinds(import_file, session):
+    """HIFLD: coordinates from the file, CLOSED rows imported as closed, types mapped to
+    kinds, ZIPs that lost a zero padded (US only)."""
+    import sqlalchemy as sa
+
+    from directory.models import Center
+
+    data = (DATA / "excerpts" / "hifld_excerpt.csv").read_bytes()
+    result = import_file(data, filename="hifld.csv")
+    assert result.format == "hifld" and result.rejected == 0 and result.added == 4
+    centers = list(session.scalars(sa.select(Center)))
+    assert sum(c.status == "closed" for c in centers) == 2
+    assert any(c.kind == "psychiatric" for c in centers)
+    dana = next(c for c in centers if c.city == "Boston")
+    assert dana.postal_code == "02115" and dana.geocode_precision == "rooftop"
+
+
+def test_forced_format_that_does_not_fit_is_a_file_error(import_file, session):
+    import sqlalchemy as sa
+
+    from directory.importer import FileError
+    from directory.models import Center
+
+    for fmt in ("cms-pos", "cms-oqr", "nci", "cms-hgi", "nhs", "hifld"):
+        with pytest.raises(FileError, match="does not look like"):
+            import_file(CASES / "01_bom_header.csv", format=fmt)
+    assert session.scalar(sa.select(sa.func.count(Center.id))) == 0
+
+
+def test_claims_are_not_applied_to_psychiatric_hospitals(import_file, session):
+    import sqlalchemy as sa
+
+    from directory.models import Center
+
+    csv = ("Facility ID,Facility Name,Address,City/Town,State,ZIP Code,County/Parish,"
+           "Telephone Number,Hospital Type\n"
+           "123456,CALM MINDS,1 MAIN ST,BOSTON,MA,02115,SUFFOLK,(617) 555-0100,Psychiatric\n"
+           "654321,GENERAL,2 MAIN ST,BOSTON,MA,02115,SUFFOLK,(617) 555-0101,"
+           "Acute Care Hospitals\n").encode()
+    import_file(csv, filename="hgi.csv")
+    pos = ("facility_id,has_service_mask,pos_chemo,pos_radonc\n"
+           "123456,1,1,1\n654321,1,1,0\n").encode()
+    result = import_file(pos, filename="pos.csv", source="pos")
+    assert result.added == 1
+    assert any("psychiatric facility" in i.message for i in result.warnings)
+    calm = session.scalar(sa.select(Center).where(Center.external_id == "123456"))
+    assert calm.kind == "psychiatric" and calm.modalities == []

@@ -294,3 +294,28 @@ def test_geodesic_dublin_liverpool():
     assert right == pytest.approx(217, abs=2)
     swapped = geodesic_km((-6.2603, 53.3498), (-2.9916, 53.4084))
     assert swapped == pytest.approx(363, abs=5)
+
+
+def test_invisible_only_name_is_required_and_undefined_cp1252_bytes_are_replaced(import_file):
+    result = import_file("name,city,country\n\u200b\u200b,Boston,US\n".encode(),
+                         filename="zw.csv")
+    assert result.rejected == 1 and "name is required" in result.errors[0].message
+    result = import_file(b"name,city,country\nCaf\xe9 \x81 Center,Boston,US\n",
+                         filename="x.csv")
+    assert result.encoding == "cp1252" and result.added == 1
+    assert any("mean nothing in Windows-1252" in i.message for i in result.warnings)
+
+
+def test_invalid_website_port_and_long_messages():
+    from directory.importer.validate import MAX_MESSAGE, normalise_website
+
+    assert normalise_website("http://x.com:99999999")[0] is None
+    assert normalise_website("https://example.org:8443/a")[0] == "https://example.org:8443/a"
+    assert MAX_MESSAGE <= 300
+
+
+def test_utf8_with_a_stray_nul_is_binary_not_utf16():
+    from directory.importer.decode import FileError, decode_bytes
+
+    with pytest.raises(FileError, match="NUL bytes"):
+        decode_bytes(b"name,city\nA\x00B,Boston\n")

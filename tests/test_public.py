@@ -140,3 +140,51 @@ def test_about_lists_sources(client, runner):
     db.session.commit()
     html = client.get("/about").get_data(as_text=True)
     assert "Open Government Licence v3.0" in html and "National Cancer Institute" in html
+
+
+def test_modality_nobody_reports_explains_and_offers_the_parent(client, make_center):
+    make_center("Radiation place", 1, 1, modalities=["radiation-therapy"])
+    html = client.get("/centers?modality=proton-therapy").get_data(as_text=True)
+    assert "None of the public sources we use says which centers offer proton therapy" in html
+    assert 'href="/centers?modality=radiation-therapy"' in html
+    guide = client.get("/guide/radiation-therapy").get_data(as_text=True)
+    assert "do not yet say which centers offer" in guide and "proton therapy" in guide
+
+
+def test_country_without_centers_says_so(client, make_center):
+    make_center("US place", 40, -100)
+    html = client.get("/centers?near=Paris,+France").get_data(as_text=True)
+    assert "The directory has no centers in France yet" in html
+
+
+def test_page_past_the_end_links_to_the_last_page(client, make_center):
+    for i in range(3):
+        make_center(f"C{i}", 1, 1)
+    html = client.get("/centers?per_page=2&page=9").get_data(as_text=True)
+    assert "There are only 2 page(s)" in html and 'per_page=2&amp;page=2' in html
+
+
+@pytest.mark.parametrize("url", ["/centers/9223372036854775808", "/centers/%EF%BC%91",
+                                 "/centers/0", "/centers/007", "/admin/imports/99999999999999999999"])
+def test_odd_ids_are_404_not_500(client, url):
+    assert client.get(url).status_code == 404
+
+
+@pytest.mark.parametrize("query, field", [("near=a%00b", "near"), ("q=x%01", "q"),
+                                          ("page=1&page=2", "page"), ("unit=km&unit=mi", "unit")])
+def test_control_characters_and_repeats_are_400(client, query, field):
+    response = client.get(f"/centers?{query}")
+    assert response.status_code == 400 and f"<strong>{field}</strong>" in \
+        response.get_data(as_text=True)
+
+
+def test_punctuation_only_city_matches_nothing(client, make_center):
+    make_center("Somewhere", 1, 1, city="Boston")
+    html = client.get("/centers?city=%21%21").get_data(as_text=True)
+    assert "0 centers" in html
+
+
+def test_radius_without_near_is_explained(client, make_center):
+    make_center("Somewhere", 1, 1)
+    html = client.get("/centers?radius=50").get_data(as_text=True)
+    assert "only applies with a place" in html

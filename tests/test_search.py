@@ -208,3 +208,25 @@ def test_bulk_geodesic_matches_geopy_to_a_millimetre():
     for exact, bulk in zip([geodesic_km(origin, p) for p in points],
                            geodesic_km_many(origin, points)):
         assert bulk == pytest.approx(exact, abs=1e-6)
+
+
+def test_q_matches_word_starts_only_and_ranks_designated_centers(session, make_center):
+    from directory.vocabulary import sync_vocabulary  # noqa: F401 - vocabulary loaded by app
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    from directory.models import CenterDesignation, Designation
+
+    make_center("Ormskirk District General Hospital", 53.5, -2.9, country="GB")
+    make_center("MSK Regional", 40.7, -74.0)
+    make_center("Anderson County Hospital", 38.0, -95.0)
+    md = make_center("University of Texas MD Anderson Cancer Center", 29.7, -95.4)
+    nci = session.scalar(sa.select(Designation).where(Designation.slug == "nci-comprehensive"))
+    session.add(CenterDesignation(center_id=md.id, designation=nci, source="test",
+                                  as_of=dt.date(2024, 11, 6)))
+    session.commit()
+    assert names(find_centers(session, SearchQuery(q="msk"))) == ["MSK Regional"]
+    ranked = names(find_centers(session, SearchQuery(q="anderson")))
+    assert ranked == ["University of Texas MD Anderson Cancer Center",
+                      "Anderson County Hospital"]

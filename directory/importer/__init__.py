@@ -129,11 +129,18 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         except KeyError:
             raise FileError(f"unknown format {format!r}; choose one of "
                             f"{', '.join(FORMAT_NAMES)}") from None
+        if fmt.name != "native" and not mapping and fmt.detect(table.header) == 0:
+            raise FileError(f"the file does not look like {fmt.label} (format {fmt.name!r}): "
+                            f"its header lacks that format's columns. Header: "
+                            + ", ".join(h.strip() for h in table.header[:12])
+                            + ". Choose another format, or 'auto'.")
     source = source or fmt.default_source
     result = ImportResult(filename=filename, format=fmt.name, source=source,
                           encoding=decoded.encoding, delimiter=table.delimiter, sha256=sha,
                           rows=len(table.rows), dry_run=dry_run,
                           header=[h.strip() for h in table.header])
+    if decoded.note:
+        result.issues.append(Issue(1, None, "warning", decoded.note))
     vocabulary = vocabulary or load_vocabulary()
     if isinstance(fmt, ModalityListFormat):
         _import_claims(session, fmt, table, result, target_source or fmt.target_source)
@@ -173,6 +180,13 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
     for n, row in enumerate(table.rows, 1):
         if progress and n % 1000 == 0:
             progress(1000)
+        if row.swallowed_rows(table.delimiter, width):
+            result.issues.append(Issue(
+                row.line, None, "error",
+                f"a quoted cell runs from line {row.line} to line {row.end_line} and holds "
+                f"what look like whole rows: a quote is probably not closed; those lines "
+                f"were not imported"))
+            continue
         extra = row.cells[width:]
         if any(c.strip() for c in extra):
             result.issues.append(Issue(row.line, None, "error",
@@ -273,6 +287,10 @@ def _import_claims(session, fmt: ModalityListFormat, table, result: ImportResult
     for line, key in result.plan.unmatched_keys:
         result.issues.append(Issue(line, table.header[0], "warning",
                                    f"{key} matches no center of source {target_source!r}"))
+    for line, key, kind in result.plan.skipped_kinds:
+        result.issues.append(Issue(line, table.header[0], "warning",
+                                   f"{key} is a {kind.replace('-', ' ')} facility; its treatment "
+                                   f"claims are not applied"))
     result.added = len(result.plan.claim_adds)
     result.updated = len(result.plan.claim_updates)
     result.unchanged = len(result.plan.unchanged)

@@ -27,6 +27,7 @@ class Decoded:
     text: str
     encoding: str
     had_bom: bool
+    note: str | None = None
 
 
 def _mostly_non_latin(text: str) -> bool:
@@ -61,7 +62,8 @@ def decode_bytes(data: bytes) -> Decoded:
         # UTF-16 without a BOM: the NULs are all high bytes of BMP characters (binary files
         # have them at both even and odd offsets).
         for codec, low in (("utf-16-le", data[0::2]), ("utf-16-be", data[1::2])):
-            if len(data) % 2 == 0 and b"\x00" not in low:
+            if len(data) % 2 == 0 and b"\x00" not in low and \
+                    data.count(b"\x00") >= len(data) // 4:
                 try:
                     return Decoded(data.decode(codec), codec, False)
                 except UnicodeDecodeError:
@@ -87,10 +89,12 @@ def decode_bytes(data: bytes) -> Decoded:
         best = next((r for r in results if r.encoding.startswith("cp125")
                      and r.chaos <= best.chaos and _mostly_non_latin(str(r))), best)
         return Decoded(str(best), best.encoding, False)
-    try:
-        return Decoded(data.decode("cp1252"), "cp1252", False)
-    except UnicodeDecodeError:
-        pass
-    if best is not None:
-        return Decoded(str(best), best.encoding, False)
-    raise FileError("The file's text encoding could not be recognised. Re-save it as UTF-8.")
+    # Five bytes (0x81 0x8D 0x8F 0x90 0x9D) mean nothing in cp1252; a stray one must not turn
+    # the whole file into another code page's letters. Replace just those bytes and say so.
+    text = data.decode("cp1252", errors="replace")
+    undefined = text.count("\ufffd") - data.decode("cp1252", errors="ignore").count("\ufffd")
+    note = None
+    if undefined:
+        note = (f"{undefined} byte(s) that mean nothing in Windows-1252 were replaced with "
+                f"\ufffd; check the rows that show it, or re-save the file as UTF-8")
+    return Decoded(text, "cp1252", False, note)

@@ -344,6 +344,8 @@ class CmsQualityMeasures(ModalityListFormat):
             try:
                 verified = (dt.date.fromisoformat(period + "-01") if len(period) == 7
                             else dt.date(int(period), 1, 1))
+                if not 1990 <= verified.year <= dt.date.today().year + 1:
+                    raise ValueError(period)
             except ValueError:
                 issues.append((row.line, header[idx[period_col]], "error",
                                f"unreadable period {period!r}"))

@@ -30,6 +30,16 @@ class Row:
     line: int
     cells: list[str]
     too_long: list[int] = field(default_factory=list)
+    end_line: int = 0
+
+    def swallowed_rows(self, delimiter: str, width: int) -> bool:
+        """True when a quoted cell spans lines and one of its inner lines has as many
+        delimiters as a whole row: the mark of an unbalanced quote that ate later rows."""
+        if self.end_line <= self.line or width < 2:
+            return False
+        return any(inner.count(delimiter) >= width - 1
+                   for cell in self.cells if "\n" in cell or "\r" in cell
+                   for inner in cell.splitlines()[1:])
 
 
 @dataclass
@@ -80,7 +90,7 @@ def read_table(text: str, delimiter: str | None = None) -> Table:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None
     rows: list[Row] = []
-    for line, cells in _records(reader):
+    for line, end, cells in _records(reader):
         if header is None:
             if not any(c.strip() for c in cells):
                 continue
@@ -94,7 +104,7 @@ def read_table(text: str, delimiter: str | None = None) -> Table:
         too_long = [i for i, c in enumerate(cells) if len(c) > MAX_CELL]
         if too_long:
             cells = [c[:MAX_CELL] if len(c) > MAX_CELL else c for c in cells]
-        rows.append(Row(line, cells, too_long))
+        rows.append(Row(line, cells, too_long, end))
     if header is None:
         raise FileError("The file is empty or has no header row.")
     return Table(header, rows, delimiter)
@@ -109,5 +119,5 @@ def _records(reader) -> Iterator[tuple[int, list[str]]]:
             return
         except csv.Error as exc:
             raise FileError(f"line {reader.line_num}: the CSV cannot be parsed ({exc}).") from exc
-        yield start, cells
+        yield start, reader.line_num, cells
         start = reader.line_num + 1

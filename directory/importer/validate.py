@@ -18,6 +18,7 @@ import phonenumbers
 import pycountry
 
 from directory.importer.formats import RawRecord
+from directory.models import CENTER_KINDS
 from directory.importer.read import MAX_CELL
 from directory.text import fold, nfc
 from directory.vocabulary import Vocabulary, split_terms
@@ -30,10 +31,23 @@ _KEEP_AS_IS = {"country", "external_id"}
 # runs are collapsed line by line.
 _MULTILINE = {"address", "description"}
 KINDS = {
-    "hospital": "hospital", "general acute care": "hospital", "acute care hospitals": "hospital",
-    "critical access hospitals": "hospital", "cancer center": "cancer-center",
-    "cancer centre": "cancer-center", "cancer-center": "cancer-center",
-    "oncology center": "cancer-center", "clinic": "clinic", "outpatient clinic": "clinic",
+    # generic
+    "hospital": "hospital", "cancer center": "cancer-center", "cancer centre": "cancer-center",
+    "cancer-center": "cancer-center", "oncology center": "cancer-center", "clinic": "clinic",
+    "outpatient clinic": "clinic", "other": "other",
+    # CMS Hospital General Information "Hospital Type"
+    "acute care hospitals": "hospital", "critical access hospitals": "hospital",
+    "acute care - veterans administration": "hospital",
+    "acute care - department of defense": "hospital", "childrens": "childrens",
+    "psychiatric": "psychiatric", "long-term": "long-term-care",
+    "rural emergency hospital": "emergency",
+    # HIFLD "TYPE"
+    "general acute care": "hospital", "critical access": "hospital", "military": "hospital",
+    "women": "hospital", "special": "hospital", "children": "childrens",
+    "rehabilitation": "rehabilitation", "long term care": "long-term-care",
+    "chronic disease": "long-term-care",
+    # NHS Choices "SubType"
+    "mental health hospital": "psychiatric",
 }
 STATUSES = {"active": "active", "open": "active", "operational": "active",
             "closed": "closed", "inactive": "closed", "temporarily closed": "temporarily-closed",
@@ -114,10 +128,20 @@ def natural_key(name: str, postal_code: str | None, country: str | None) -> str:
     return f"{folded}|{(postal_code or '').upper().replace(' ', '')}|{(country or '').upper()}"
 
 
+# Invisible characters that only hide text: control characters, zero-width space, word
+# joiner, bidirectional overrides, BOM. (Zero-width joiners stay: some scripts need them.)
+_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f"
+                        "\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
+
+
 def _clean(value: str | None, fieldname: str) -> str:
     if value is None:
         return ""
-    value = value.replace("\x00", "")
+    value = _INVISIBLE.sub("", value)
+    # Our CSV export prefixes ' to cells that a spreadsheet would run as a formula; read
+    # them back unchanged (a leading ' before anything else is kept).
+    if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@", "\t", "\r"):
+        value = value[1:]
     if fieldname in _MULTILINE:
         value = "\n".join(filter(None, (nfc(line) for line in value.splitlines())))
     else:
@@ -230,9 +254,9 @@ def normalise_phone(value: str, country: str | None) -> tuple[str | None, str | 
     try:
         number = phonenumbers.parse(value, country or "US")
     except phonenumbers.NumberParseException:
-        return None, f"phone number {value!r} could not be read; left empty"
+        return None, f"phone number {value[:40]!r} could not be read; left empty"
     if not phonenumbers.is_possible_number(number):
-        return None, f"phone number {value!r} is not a possible number; left empty"
+        return None, f"phone number {value[:40]!r} is not a possible number; left empty"
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
@@ -246,9 +270,21 @@ def normalise_website(value: str) -> tuple[str | None, str | None]:
     if not re.match(r"^https?://", value, re.I):
         value = "https://" + value
     parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0..65535
+    except ValueError:
+        return None, f"website {value[:60]!r} has an invalid port; left empty"
     if not parts.netloc or " " in parts.netloc or "." not in parts.netloc:
         return None, f"website {value[:60]!r} is not a valid URL; left empty"
     return value, None
+
+
+MAX_MESSAGE = 300
+
+
+def _short(message: str) -> str:
+    """Cap a message (they quote cell values) at :data:`MAX_MESSAGE` characters."""
+    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
 
 
 class Validator:
@@ -271,10 +307,10 @@ class Validator:
             return cols.get(name, name)
 
         def err(name: str, message: str) -> None:
-            issues.append(Issue(raw.line, col(name), "error", message))
+            issues.append(Issue(raw.line, col(name), "error", _short(message)))
 
         def warn(name: str, message: str) -> None:
-            issues.append(Issue(raw.line, col(name), "warning", message))
+            issues.append(Issue(raw.line, col(name), "warning", _short(message)))
 
         for column in too_long or []:
             issues.append(Issue(raw.line, column, "error",
@@ -299,7 +335,11 @@ class Validator:
                                f"or an English name)")
         region = None
         if values.get("region"):
-            region = resolve_region(values["region"], country) or values["region"][:120]
+            region = resolve_region(values["region"], country) or values["region"]
+            if len(region) > 120:
+                warn("region", f"region {region[:30]!r}... is {len(region)} characters long "
+                               f"(max 120); left empty")
+                region = None
 
         lat_text, lon_text = values.get("latitude", ""), values.get("longitude", "")
         latitude = longitude = None
@@ -362,8 +402,9 @@ class Validator:
             if status is None:
                 warn("status", f"unknown status {values['status']!r}; read as active")
                 status = "active"
-        kind = KINDS.get(values.get("kind", "").casefold(), "hospital") \
-            if raw.defaults.get("kind") is None else raw.defaults["kind"]
+        kind_text = values.get("kind", "").strip().casefold()
+        kind = raw.defaults.get("kind") or KINDS.get(kind_text) or (
+            kind_text if kind_text in CENTER_KINDS else "hospital")
 
         modalities = []
         for term in split_terms(values.get("modalities", "")):

@@ -15,8 +15,8 @@ import sqlalchemy.orm as so
 
 from directory.importer.formats import ClaimRow
 from directory.importer.validate import CenterRecord
-from directory.models import (Center, CenterDesignation, CenterModality, DataSource,
-                              Designation, Modality, Organization)
+from directory.models import (NON_TREATING_KINDS, Center, CenterDesignation, CenterModality,
+                              DataSource, Designation, Modality, Organization)
 from directory.text import fold
 
 CENTER_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",
@@ -35,6 +35,7 @@ class Plan:
     claim_adds: list[tuple[Center, list[ClaimRow]]] = field(default_factory=list)
     claim_updates: list[tuple[Center, list[ClaimRow]]] = field(default_factory=list)
     unmatched_keys: list[tuple[int, str]] = field(default_factory=list)
+    skipped_kinds: list[tuple[int, str, str]] = field(default_factory=list)
 
 
 def ensure_source(session: so.Session, slug: str, name: str | None = None) -> DataSource:
@@ -114,6 +115,9 @@ def plan_claims(session: so.Session, claims: list[ClaimRow], claim_source: str,
         center = centers.get(key)
         if center is None:
             plan.unmatched_keys.append((rows[0].line, key))
+            continue
+        if center.kind in NON_TREATING_KINDS:
+            plan.skipped_kinds.append((rows[0].line, key, center.kind))
             continue
         wanted = _merge_claims(rows)
         have = {(cm.modality.slug, cm.evidence, cm.verified_on)
