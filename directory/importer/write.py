@@ -118,6 +118,8 @@ def plan_claims(session: so.Session, claims: list[ClaimRow], claim_source: str,
             continue
         if center.kind in NON_TREATING_KINDS:
             plan.skipped_kinds.append((rows[0].line, key, center.kind))
+            if any(cm.source == claim_source for cm in center.modalities):
+                plan.claim_updates.append((center, []))  # withdraw claims applied earlier
             continue
         wanted = _merge_claims(rows)
         have = {(cm.modality.slug, cm.evidence, cm.verified_on)
