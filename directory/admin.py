@@ -224,6 +224,28 @@ def import_revert(run_id: int):
     return redirect(url_for("admin.import_detail", run_id=run_id))
 
 
+@bp.route("/export.csv")
+@role_required("admin")
+def export_csv():
+    """The whole directory in the project's CSV template (formula cells neutralised)."""
+    from directory.export import directory_csv_bytes
+
+    stamp = dt.date.today().isoformat()
+    return Response(directory_csv_bytes(db.session), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="centers-{stamp}.csv"'})
+
+
+@bp.route("/export-hsds.zip")
+@role_required("admin")
+def export_hsds():
+    """The whole directory as an Open Referral HSDS 3.0 tabular package (zip)."""
+    from directory.export import hsds_zip
+
+    stamp = dt.date.today().isoformat()
+    return Response(hsds_zip(db.session), mimetype="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="centers-hsds-{stamp}.zip"'})
+
+
 # ---------------------------------------------------------------------------- duplicates
 
 @bp.route("/duplicates")

@@ -332,7 +332,7 @@ def csv_search_response() -> Response:
 
 # -- other resources -------------------------------------------------------------------
 
-@bp.get("/v1/centers/<int:center_id>")
+@bp.get("/v1/centers/<id:center_id>")
 def center(center_id: int):
     """One center (detail shape); 404 when there is none with ``center_id``."""
     c = db.session.scalar(sa.select(Center).where(Center.id == center_id).options(

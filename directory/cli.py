@@ -179,14 +179,16 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
     click.echo(f"{path.name}: {result.rows} rows, format {result.format}, source "
                f"{result.source}, encoding {result.encoding}, delimiter {result.delimiter!r}")
     click.echo(f"{prefix}added {result.added}, {prefix}updated {result.updated}, "
-               f"unchanged {result.unchanged}, rejected {result.rejected}")
+               f"unchanged {result.unchanged}, rejected {result.rejected}"
+               + (f"; {result.not_in_file} center(s) of source {result.source!r} are not in "
+                  f"this file and were left alone" if result.not_in_file else ""))
     for issue in result.errors:
         click.echo(f"{issue.line}:{issue.column or '-'}: {issue.message}")
     for issue in result.warnings:
         click.echo(f"{issue.line}:{issue.column or '-'}: warning: {issue.message}")
     for line, name, center_id, other in result.duplicates:
-        click.echo(f"{line}: likely duplicate: {name!r} looks like center {center_id} "
-                   f"from {other}")
+        click.echo(f"{line}:name: warning: likely duplicate: {name!r} looks like center "
+                   f"{center_id} from {other}")
     if errors_out is not None and result.rejected:
         errors_out.write_text(result.rejected_csv(), encoding="utf-8")
         click.echo(f"Rejected rows written to {errors_out}")

@@ -32,7 +32,7 @@ from directory.vocabulary import load_vocabulary
 TEMPLATE_COLUMNS = (
     "external_id", "name", "alternate_names", "kind", "address", "city", "region",
     "postal_code", "country", "latitude", "longitude", "phone", "website", "email",
-    "modalities", "designations", "status", "description",
+    "modalities", "designations", "status", "description", "organization",
 )
 # Search exports: the template columns, then what only a search result has.
 SEARCH_EXTRA_COLUMNS = ("inferred_modalities", "center_id", "url")
@@ -96,6 +96,7 @@ def template_row(center: Center, external_id: str | None = None) -> list[str]:
         center.phone or "", center.website or "", center.email or "",
         "; ".join(_modality_slugs(center, "reported")), "; ".join(designations),
         center.status or "", center.description or "",
+        center.organization.name if center.organization else "",
     ]
 
 

