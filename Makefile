@@ -21,12 +21,13 @@ install-test: $(VENV)/.installed
 
 ## make run: install, migrate the SQLite database, load the starter data if empty, serve.
 run: install
+	@test -s instance/secret_key || $(PY) -c "from directory.config import write_secret_file; write_secret_file('instance')"
 	$(FLASK) db upgrade
 	$(FLASK) seed --if-empty
 	@echo ""
 	@echo "  Oncology center directory: http://$(HOST):$(PORT)"
 	@echo ""
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
 
 ## make test: the whole suite on SQLite, then on PostgreSQL (TEST_DATABASE_URL).
 test: test-sqlite test-postgres
@@ -50,3 +51,10 @@ lint: install-test
 
 clean:
 	rm -rf $(VENV) instance/directory.sqlite* .pytest_cache
+
+## make bench: the quick benchmark profile (about 2 minutes); make bench FULL=1: the big runs
+## (100k-row import, 1M centers on PostgreSQL at BENCH_PG_URL). Results: bench/RESULTS.md.
+.PHONY: bench
+bench: install
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) bench/run.py --profile $(if $(FULL),full,quick)

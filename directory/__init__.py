@@ -28,11 +28,57 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     if config:
         app.config.from_mapping(config)
+    check_secret_key(app)
     register_extensions(app)
+    register_security_headers(app)
     register_blueprints(app)
     register_error_handlers(app)
     register_commands(app)
     return app
+
+
+class ConfigurationError(RuntimeError):
+    """The app cannot start with this configuration; the message says what to set."""
+
+
+def check_secret_key(app: Flask) -> None:
+    """Refuse to start without a secret key outside debug and testing (sessions and CSRF
+    tokens would be forgeable, or differ per process behind a load balancer). In debug and
+    testing a random per-process key is used. Cookies are https-only outside those modes."""
+    if app.debug or app.testing:
+        app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = False
+        if not app.config.get("SECRET_KEY"):
+            import secrets
+
+            app.config["SECRET_KEY"] = secrets.token_hex(32)
+    if app.config.get("SECRET_KEY"):
+        return
+    raise ConfigurationError(
+        "SECRET_KEY is not set. Set the SECRET_KEY environment variable (the same value on "
+        "every app process), or run `make run`, which writes instance/secret_key.")
+
+
+def register_security_headers(app: Flask) -> None:
+    """Content-Security-Policy (no inline or third-party script), no framing, no MIME
+    sniffing, a strict referrer policy, on every response."""
+    from urllib.parse import urlsplit
+
+    tiles = app.config.get("MAP_TILE_URL")
+    tile_host = urlsplit(tiles if tiles is not None else
+                         "https://tile.openstreetmap.org/").netloc
+    img_src = "'self' data:" + (f" https://{tile_host}" if tile_host else "")
+    policy = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+              f"img-src {img_src}; connect-src 'self'; font-src 'self'; object-src 'none'; "
+              "base-uri 'self'; form-action 'self'; frame-ancestors 'none'")
+
+    @app.after_request
+    def _headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", policy)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        return response
 
 
 def register_extensions(app: Flask) -> None:

@@ -4,7 +4,10 @@ Environment variables read here and nowhere else:
 
 - ``DATABASE_URL``: SQLAlchemy URL; default SQLite file ``instance/directory.sqlite``.
   ``postgres://`` is rewritten to ``postgresql+psycopg://`` (psycopg 3).
-- ``SECRET_KEY``: session signing key (a random per-process key is used when unset).
+- ``SECRET_KEY``: session signing key; else the key in ``instance/secret_key`` (``make run``
+  writes one). Outside debug and testing the app refuses to start without a key.
+- ``SESSION_COOKIE_SECURE``: ``0`` to send the session cookie over plain http (default: https
+  only, outside debug and testing).
 - ``GEOCODER``: ``offline`` (default, packaged data) or ``nominatim`` (opt-in, online).
 - ``GEOCODER_USER_AGENT``: the User-Agent sent to online geocoders.
 - ``GAZETTEER_PATH``: where the offline gazetteer index lives; default under ``instance/``.
@@ -31,13 +34,37 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+SECRET_FILE = "secret_key"
+
+
+def _secret_from_file(instance_path: str) -> str | None:
+    """The key in ``instance/secret_key`` (written by ``make run``), or ``None``."""
+    path = Path(instance_path) / SECRET_FILE
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    return key or None
+
+
+def write_secret_file(instance_path: str) -> Path:
+    """Create ``instance/secret_key`` with a random 256-bit key (mode 600) unless it exists."""
+    path = Path(instance_path) / SECRET_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    return path
+
+
 def default_config(instance_path: str) -> dict:
     """Build the configuration mapping from defaults and the process environment."""
     Path(instance_path).mkdir(parents=True, exist_ok=True)
     database_url = os.environ.get("DATABASE_URL") or (
         "sqlite:///" + os.path.join(instance_path, "directory.sqlite"))
     return {
-        "SECRET_KEY": os.environ.get("SECRET_KEY") or secrets.token_hex(32),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_from_file(instance_path),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "GEOCODER": os.environ.get("GEOCODER", "offline"),
@@ -57,6 +84,9 @@ def default_config(instance_path: str) -> dict:
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "1") not in ("0", ""),
+        "REMEMBER_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "1") not in ("0", ""),
+        "MAP_TILE_URL": os.environ.get("MAP_TILE_URL"),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
     }

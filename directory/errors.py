@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import current_app, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from directory.params import ParamError
@@ -42,6 +43,30 @@ def register_error_handlers(app) -> None:
                    f"Split the file or ask for a higher limit; nothing was written.")
         return render_template("errors/error.html", code=413, title="File too large",
                                field=None, message=message, retry=request.path), 413
+
+    @app.errorhandler(DBAPIError)
+    def database_unavailable(error: DBAPIError):
+        """A lost or refused database connection is a 503 with Retry-After (the pool
+        pre-pings, so the next request reconnects by itself); other database errors 500."""
+        from directory.extensions import db
+
+        db.session.rollback()
+        if not (getattr(error, "connection_invalidated", False)
+                or isinstance(error, OperationalError)):
+            raise error
+        current_app.logger.warning("database unavailable: %s", error.__class__.__name__)
+        message = ("The directory's database is not reachable right now. Please try again "
+                   "in a minute.")
+        if request.path.startswith("/api/"):
+            from directory.api import error_response
+
+            response = error_response(503, message)
+        else:
+            response = current_app.make_response((render_template(
+                "errors/error.html", code=503, title="Temporarily unavailable", field=None,
+                message=message), 503))
+        response.headers["Retry-After"] = "30"
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):

@@ -1,0 +1,116 @@
+"""Write bench/RESULTS.md from bench/results/{quick,full}.json (run by bench/run.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+TARGETS = {"radius": 4, "country": 10}
+
+
+def ok(flag: bool | None) -> str:
+    return "n/a" if flag is None else ("PASS" if flag else "**FAIL**")
+
+
+def f(x, digits=1) -> str:
+    return "–" if x is None else f"{x:,.{digits}f}"
+
+
+def section(res: dict) -> list[str]:
+    m = res["machine"]
+    out = [f"## Profile `{res['profile']}` — {res['started']}", "",
+           f"Machine: {m['cpu']}, {m['cpus']} CPUs, {m['ram_mb']:,} MB RAM, {m['os']}, "
+           f"Python {m['python']}, SQLite {m['sqlite']}"
+           + (f", PostgreSQL {m['postgresql']}" if m.get("postgresql") else "")
+           + f". Run took {res.get('elapsed_s', 0):.0f} s (last part run).", ""]
+    out += ["| measure | ours | reference | ratio | target | |", "|---|---|---|---|---|---|"]
+    imp = res.get("import")
+    if imp:
+        ratio = imp["ours_rows_per_s"] / imp["su_rows_per_s"]
+        out.append(f"| import {imp['rows']:,} rows, rows/s (median of {imp['rounds']}, "
+                   f"alternating) | {f(imp['ours_rows_per_s'], 0)} | sqlite-utils insert --csv "
+                   f"{f(imp['su_rows_per_s'], 0)} | {ratio:.2f}× | ≥ 2× | {ok(ratio >= 2)} |")
+        out.append(f"| import peak RSS, MB | {f(imp['ours_rss_mb'], 0)} | sqlite-utils "
+                   f"{f(imp['su_rss_mb'], 0)} | | < 300 | {ok(imp['ours_rss_mb'] < 300)} |")
+    http = res.get("http_sqlite")
+    n = res.get("search_rows", 0)
+    if http:
+        for name, s in http["ours"].items():
+            ds = http.get("datasette", {}).get(name)
+            ratio = ds["p50"] / s["p50"] if ds else None
+            target = TARGETS.get(name)
+            out.append(
+                f"| HTTP {name} @ {n // 1000}k, p50 / p95 ms (n={s['n']}) | {f(s['p50'])} / "
+                f"{f(s['p95'])} | Datasette {f(ds and ds['p50'])} / {f(ds and ds['p95'])} | "
+                f"{f(ratio, 2)}× faster | {f'≥ {target}×' if target else '–'} | "
+                f"{ok(ratio >= target) if target and ratio else ''} |")
+    inp = res.get("inprocess_sqlite")
+    if inp:
+        for name, s in inp.items():
+            ratio = s["find"]["p50"] / s["floor"]["p50"]
+            out.append(
+                f"| in-process find_centers {name} @ {n // 1000}k, p50 / p95 ms | "
+                f"{f(s['find']['p50'])} / {f(s['find']['p95'])} | raw SQL floor "
+                f"{f(s['floor']['p50'], 2)} | {ratio:.1f}× slower | ≤ 10× | "
+                f"{ok(ratio <= 10)} |")
+    if http:
+        workers = http["rss_workers_mb"]
+        out.append(f"| cold start to first answered search (gunicorn -w 2), s | "
+                   f"{f(http['cold_start_s'], 2)} | | | < 1 s | "
+                   f"{ok(http['cold_start_s'] < 1)} |")
+        out.append(f"| server RSS @ {n // 1000}k after the mix, MB: per worker (total with "
+                   f"master) | {' + '.join(f(w, 0) for w in workers)} "
+                   f"({f(http['rss_total_mb'], 0)}) | | | < 150 | "
+                   f"{ok(max(workers or [0]) < 150)} per worker, "
+                   f"{ok(http['rss_total_mb'] < 150)} total |")
+    pg = res.get("http_pg")
+    ipg = res.get("inprocess_pg")
+    if pg and ipg:
+        rows = res["pg_rows"]
+        for name, s in pg["ours"].items():
+            i = ipg[name]
+            out.append(f"| PostgreSQL {rows // 1000}k {name}: HTTP p50 / p95 ms (in-process "
+                       f"p50 / p95; floor p50) | {f(s['p50'])} / {f(s['p95'])} "
+                       f"({f(i['find']['p50'])} / {f(i['find']['p95'])}; "
+                       f"{f(i['floor']['p50'], 2)}) | | | p95 < 50 | {ok(s['p95'] < 50)} |")
+    out.append("")
+    if inp:
+        out += ["In-process detail (SQLite): statements per API request, slowest statement, "
+                "result total:", ""]
+        for name, s in inp.items():
+            out.append(f"- `{name}` total {s['total']:,}: {s['api_statements']} statements "
+                       f"per request, per-statement ms {s['statement_ms']}; slowest: "
+                       f"`{s['slowest_statement'][:160]}…`")
+        out.append("")
+    if ipg:
+        out += ["In-process detail (PostgreSQL):", ""]
+        for name, s in ipg.items():
+            out.append(f"- `{name}` total {s['total']:,}: {s['api_statements']} statements, "
+                       f"per-statement ms {s['statement_ms']}")
+        out.append("")
+    if http and http.get("ds_total"):
+        out.append("Result sizes, ours vs Datasette's nearest equivalent: "
+                   + ", ".join(f"{k} {http['ours_total'].get(k)} vs {v}"
+                               for k, v in http["ds_total"].items()) + ".")
+        out.append("")
+    return out
+
+
+def main() -> None:
+    lines = ["# Benchmark results", "",
+             "Written by `bench/report.py` from `bench/results/*.json`; re-run with `make bench`"
+             " (quick) or `make bench FULL=1`. Method and caveats: bench/README.md. EXPLAIN "
+             "output and pyinstrument profiles of the last run are in `bench/work/`.", ""]
+    for profile in ("full", "quick"):
+        path = BENCH / "results" / f"{profile}.json"
+        if path.exists():
+            lines += section(json.loads(path.read_text()))
+    notes = BENCH / "NOTES.md"
+    if notes.exists():
+        lines += [notes.read_text()]
+    (BENCH / "RESULTS.md").write_text("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+/* Compare shortlist: up to N centers (data-max on the compare form), kept in localStorage
+   so it survives paging and new searches. Without this script the "Compare" checkboxes
+   still submit the ticked centers of the current page to /compare. */
+(function () {
+  'use strict';
+  var KEY = 'compare-shortlist';
+
+  function load() {
+    try {
+      var list = JSON.parse(window.localStorage.getItem(KEY) || '[]');
+      return Array.isArray(list) ? list.filter(function (x) { return x && x.id; }) : [];
+    } catch (e) { return []; }
+  }
+
+  function save(list) {
+    try { window.localStorage.setItem(KEY, JSON.stringify(list)); } catch (e) { /* private mode */ }
+  }
+
+  function init() {
+    var form = document.querySelector('[data-compare-bar]');
+    if (!form) { return; }
+    var max = parseInt(form.getAttribute('data-max'), 10) || 3;
+    var status = form.querySelector('[data-compare-status]');
+    var clear = form.querySelector('[data-compare-clear]');
+    var boxes = document.querySelectorAll('input[data-compare]');
+    var shortlist = load().slice(0, max);
+
+    var jsOnly = document.querySelectorAll('[data-js-only]');
+    for (var j = 0; j < jsOnly.length; j++) { jsOnly[j].hidden = false; }
+
+    function has(id) { return shortlist.some(function (x) { return x.id === id; }); }
+
+    function update() {
+      var full = shortlist.length >= max;
+      for (var i = 0; i < boxes.length; i++) {
+        var box = boxes[i];
+        box.checked = has(box.value);
+        box.disabled = full && !box.checked;
+        box.closest('.compare-pick').classList.toggle('is-disabled', box.disabled);
+      }
+      if (!shortlist.length) {
+        status.textContent = 'Tick up to ' + max + ' centers to compare them side by side.';
+      } else {
+        status.textContent = shortlist.length + ' of ' + max + ' chosen: ' +
+          shortlist.map(function (x) { return x.name; }).join('; ') +
+          (full ? '. Untick one to choose another.' : '.');
+      }
+      form.hidden = false;
+      form.classList.toggle('has-picks', shortlist.length > 0);
+      clear.hidden = !shortlist.length;
+    }
+
+    for (var i = 0; i < boxes.length; i++) {
+      boxes[i].addEventListener('change', function (e) {
+        var box = e.target;
+        shortlist = shortlist.filter(function (x) { return x.id !== box.value; });
+        if (box.checked && shortlist.length < max) {
+          shortlist.push({id: box.value, name: box.getAttribute('data-name')});
+        }
+        save(shortlist);
+        update();
+      });
+    }
+
+    clear.addEventListener('click', function () {
+      shortlist = [];
+      save(shortlist);
+      update();
+    });
+
+    form.addEventListener('submit', function (e) {
+      if (!shortlist.length) { return; }
+      e.preventDefault();
+      var params = new URLSearchParams();
+      params.set('ids', shortlist.map(function (x) { return x.id; }).join(','));
+      var extra = form.querySelectorAll('input[type=hidden]');
+      for (var k = 0; k < extra.length; k++) { params.set(extra[k].name, extra[k].value); }
+      window.location.href = form.getAttribute('action') + '?' + params.toString();
+    });
+
+    window.addEventListener('pageshow', function () { shortlist = load().slice(0, max); update(); });
+    update();
+  }
+
+  if (document.readyState === 'loading') {
+    document.addEventListener('DOMContentLoaded', init);
+  } else {
+    init();
+  }
+}());
