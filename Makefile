@@ -8,7 +8,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-sqlite test-postgres install install-test lint clean
+.PHONY: run test test-sqlite test-postgres install install-test lint clean fuzz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,10 @@ test-postgres: install-test
 	else \
 	  echo ""; echo "*** SKIPPED: PostgreSQL pass (no server at $(TEST_DATABASE_URL)). Set TEST_DATABASE_URL to run it. ***"; echo ""; \
 	fi
+
+## make fuzz: the long fuzzing profile (hypothesis, 5 properties x 2,500 examples = 12,500 cases).
+fuzz: install-test
+	env -u TEST_DATABASE_URL HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz.py -q -p no:randomly
 
 lint: install-test
 	$(PY) -m ruff check directory tests

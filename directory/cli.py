@@ -18,8 +18,10 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 
 
+from directory.errors import database_problem
 from directory.extensions import db
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
 from directory.models import Center, CenterModality, DataSource, Modality
@@ -150,7 +152,8 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
                            mapping_pairs: tuple[str, ...], errors_out: Path | None) -> None:
     """Import a CSV of centers (or a modality list) and report each rejected row.
 
-    Exits 1 when any row was rejected, 2 when the file itself cannot be imported.
+    Exits 1 when any row was rejected, 2 when the file itself cannot be imported, 3 when the
+    database cannot be written (read-only, disk full, unreachable): then nothing is written.
     """
     mapping = parse_mapping(mapping_pairs)
     data = path.read_bytes()
@@ -168,13 +171,22 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
         db.session.rollback()
         click.echo(f"{path}: {exc}", err=True)
         sys.exit(2)
+    except DBAPIError as exc:
+        db.session.rollback()
+        click.echo(f"{path}: {database_problem(exc)}", err=True)
+        sys.exit(3)
     finally:
         if bar is not None:
             bar.__exit__(None, None, None)
     if dry_run:
         db.session.rollback()
     else:
-        db.session.commit()
+        try:
+            db.session.commit()
+        except DBAPIError as exc:
+            db.session.rollback()
+            click.echo(f"{path}: {database_problem(exc)}", err=True)
+            sys.exit(3)
     prefix = "would be " if dry_run else ""
     click.echo(f"{path.name}: {result.rows} rows, format {result.format}, source "
                f"{result.source}, encoding {result.encoding}, delimiter {result.delimiter!r}")

@@ -19,6 +19,18 @@ def human_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+def database_problem(error: Exception) -> str:
+    """A plain message for a database failure: read-only, disk full, or unreachable."""
+    text = str(getattr(error, "orig", error)).lower()
+    if "readonly" in text or "read-only" in text or "read only" in text:
+        return ("The directory's database is read-only right now, so nothing can be saved. "
+                "Nothing was changed; try again later.")
+    if "disk is full" in text or "no space" in text or "disk full" in text:
+        return ("The directory's database has no disk space left, so nothing can be saved. "
+                "Nothing was changed; try again later.")
+    return "The directory's database is not reachable right now. Please try again in a minute."
+
+
 def register_error_handlers(app) -> None:
     """Render HTML error pages for HTTP errors, :class:`ParamError` (400), CSRF failures
     (400, with a way back to the form) and uploads over ``MAX_CONTENT_LENGTH`` (413)."""
@@ -55,8 +67,7 @@ def register_error_handlers(app) -> None:
                 or isinstance(error, OperationalError)):
             raise error
         current_app.logger.warning("database unavailable: %s", error.__class__.__name__)
-        message = ("The directory's database is not reachable right now. Please try again "
-                   "in a minute.")
+        message = database_problem(error)
         if request.path.startswith("/api/"):
             from directory.api import error_response
 
