@@ -138,8 +138,21 @@ def parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
     return mapping
 
 
+def zip_folder(path: Path) -> bytes:
+    """A folder of HSDS CSV tables (and its datapackage.json) as zip bytes."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for member in sorted(path.iterdir()):
+            if member.is_file() and member.suffix.lower() in (".csv", ".json"):
+                zf.write(member, member.name)
+    return buffer.getvalue()
+
+
 @click.command("import-centers")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--format", "format_", type=click.Choice(FORMAT_NAMES), default="auto",
               show_default=True, help="File format; auto-detected from the header.")
 @click.option("--source", default=None, help="Data-source name that keys re-imports.")
@@ -150,13 +163,14 @@ def parse_mapping(pairs: tuple[str, ...]) -> dict[str, str]:
               help="Write the rejected rows (original columns + error) to this CSV file.")
 def import_centers_command(path: Path, format_: str, source: str | None, dry_run: bool,
                            mapping_pairs: tuple[str, ...], errors_out: Path | None) -> None:
-    """Import a CSV of centers (or a modality list) and report each rejected row.
+    """Import a CSV of centers, a modality list, or an HSDS package (zip or folder), and
+    report each rejected row.
 
     Exits 1 when any row was rejected, 2 when the file itself cannot be imported, 3 when the
     database cannot be written (read-only, disk full, unreachable): then nothing is written.
     """
     mapping = parse_mapping(mapping_pairs)
-    data = path.read_bytes()
+    data = zip_folder(path) if path.is_dir() else path.read_bytes()
     rows_estimate = data.count(b"\n")
     bar = None
     if rows_estimate > 3000 and sys.stderr.isatty():

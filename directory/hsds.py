@@ -58,7 +58,7 @@ TABLES = ("organization", "location", "address", "phone", "contact", "service",
 KINDS = ("hospital", "cancer-center", "clinic", "other")
 STATUSES = {"active": "active", "temporarily-closed": "temporarily closed",
             "closed": "defunct"}
-READ_COLUMNS = (*TEMPLATE_COLUMNS, "organization")
+READ_COLUMNS = TEMPLATE_COLUMNS  # the template ends with "organization"
 
 
 def _uuid(*parts: str) -> str:
@@ -274,11 +274,29 @@ def _zip(t: _Tables, schema: dict) -> bytes:
 
 # -- reader ----------------------------------------------------------------------------
 
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024
+MAX_MEMBERS = 200
+MAX_RATIO = 100
+
+
+class PackageError(ValueError):
+    """An HSDS package that cannot be read (too large when unpacked, not CSV)."""
+
+
 def _read_tables(data: bytes) -> dict[str, list[dict]]:
     """``{resource name: rows}`` from a package zip (paths from its datapackage.json, else
     the HSDS default file names); cells un-neutralised."""
     defaults = {r["name"]: r["path"] for r in load_schema()["resources"]}
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        total = sum(i.file_size for i in infos)
+        if len(infos) > MAX_MEMBERS or total > MAX_UNPACKED_BYTES or any(
+                i.file_size > 1_000_000 and i.file_size > MAX_RATIO * max(i.compress_size, 1)
+                for i in infos):
+            raise PackageError(
+                f"the zip would unpack to {total:,} bytes in {len(infos)} files; an HSDS "
+                f"package is accepted up to {MAX_UNPACKED_BYTES:,} bytes, {MAX_MEMBERS} files "
+                f"and a compression ratio of {MAX_RATIO} (this looks like a zip bomb)")
         names = {Path(n).name: n for n in zf.namelist()}
         paths = dict(defaults)
         if "datapackage.json" in names:
@@ -290,7 +308,10 @@ def _read_tables(data: bytes) -> dict[str, list[dict]]:
             member = names.get(Path(path).name)
             if member is None:
                 continue
-            text = zf.read(member).decode("utf-8-sig")
+            try:
+                text = zf.read(member).decode("utf-8-sig")
+            except UnicodeDecodeError as exc:
+                raise PackageError(f"{member} is not UTF-8 text") from exc
             tables[name] = [{k: unneutralise(v or "") for k, v in row.items() if k}
                             for row in csv.DictReader(io.StringIO(text, newline=""))]
     return tables

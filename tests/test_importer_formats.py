@@ -385,3 +385,37 @@ def test_claims_are_not_applied_to_psychiatric_hospitals(import_file, session):
     assert any("psychiatric facility" in i.message for i in result.warnings)
     calm = session.scalar(sa.select(Center).where(Center.external_id == "123456"))
     assert calm.kind == "psychiatric" and calm.modalities == []
+
+
+def test_hsds_example_package_imports_through_the_pipeline(import_file, tmp_path):
+    """The official HSDS 3.0 example (one fictional location whose latitude 100 is out of
+    range) goes through the HSDS reader: the row is rejected with the reason."""
+    import zipfile
+
+    folder = DATA / "export" / "example"
+    if not folder.exists():
+        pytest.skip("HSDS example tables not copied")
+    zpath = tmp_path / "hsds.zip"
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for member in folder.glob("*.csv"):
+            zf.write(member, member.name)
+    result = import_file(zpath, dry_run=True)
+    assert result.format == "hsds" and result.rows == 1 and result.rejected == 1
+    assert "latitude 100.0 is outside -90..90" in result.errors[0].message
+
+
+def test_zip_bombs_and_broken_zips_are_file_errors(import_file):
+    import io
+    import zipfile
+
+    from directory.importer import FileError
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("locations.csv", "a" * 20_000_000)
+    with pytest.raises(FileError, match="zip bomb"):
+        import_file(buffer.getvalue(), filename="bomb.zip")
+    with pytest.raises(FileError, match="cannot be read"):
+        import_file(b"PK\x03\x04 this is not really a zip", filename="broken.zip")
+    with pytest.raises(FileError, match="expects an Open Referral HSDS package"):
+        import_file(CASES / "01_bom_header.csv", format="hsds")

@@ -9,6 +9,7 @@ others; a :class:`~directory.importer.decode.FileError` means nothing was planne
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -116,6 +117,13 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         column. Nothing is written.
     """
     sha = hashlib.sha256(data).hexdigest()
+    package = data[:4] == b"PK\x03\x04"
+    if format == "hsds" and not package:
+        raise FileError("the 'hsds' format expects an Open Referral HSDS package: a zip of "
+                        "its CSV tables (organizations, locations, addresses, services, ...)")
+    if package:  # an Open Referral HSDS tabular package (zip)
+        data = _hsds_to_template(data, format)
+        format, source = "native", source or "hsds"
     decoded = decode_bytes(data)
     table = read_table(decoded.text)
     if format == "auto":
@@ -137,7 +145,8 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
                             + ", ".join(h.strip() for h in table.header[:12])
                             + ". Choose another format, or 'auto'.")
     source = source or fmt.default_source
-    result = ImportResult(filename=filename, format=fmt.name, source=source,
+    label = "hsds" if package else fmt.name
+    result = ImportResult(filename=filename, format=label, source=source,
                           encoding=decoded.encoding, delimiter=table.delimiter, sha256=sha,
                           rows=len(table.rows), dry_run=dry_run,
                           header=[h.strip() for h in table.header])
@@ -158,6 +167,22 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         result.run_id = _record_run(session, result, user)
         Writer(session, source, run_id=result.run_id, user=user).apply(result.plan)
     return result
+
+
+def _hsds_to_template(data: bytes, format: str) -> bytes:
+    """The CSV-template bytes of an HSDS package zip. Raises :class:`FileError`."""
+    import zipfile
+
+    from directory.hsds import PackageError, read_package
+
+    if format not in ("auto", "hsds", "native"):
+        raise FileError(f"this is a zip file (an HSDS package?), not the {format!r} format")
+    try:
+        return read_package(data)
+    except zipfile.BadZipFile as exc:
+        raise FileError(f"the zip file cannot be read ({exc})") from exc
+    except (PackageError, csv.Error) as exc:
+        raise FileError(f"the HSDS package cannot be read: {exc}") from exc
 
 
 def _import_centers(session, fmt: Format, table, result: ImportResult, vocabulary,

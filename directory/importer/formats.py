@@ -404,7 +404,7 @@ CENTER_FORMATS: dict[str, Format] = {f.name: f for f in (
     NhsChoicesHospitals(), HifldHospitals())}
 MODALITY_FORMATS: dict[str, ModalityListFormat] = {f.name: f for f in (
     CmsQualityMeasures(), CmsProviderOfServices())}
-FORMAT_NAMES = ("auto", *CENTER_FORMATS, *MODALITY_FORMATS)
+FORMAT_NAMES = ("auto", *CENTER_FORMATS, "hsds", *MODALITY_FORMATS)
 
 
 def detect_format(header: list[str]) -> Format | ModalityListFormat | None:

@@ -196,3 +196,11 @@ def login(page, email=ADMIN_EMAIL, password=ADMIN_PASSWORD):
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/admin/**")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark everything here ``browser`` (``pytest -m "not browser"`` leaves it out)."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.browser)
