@@ -185,6 +185,38 @@ def _hsds_to_template(data: bytes, format: str) -> bytes:
         raise FileError(f"the HSDS package cannot be read: {exc}") from exc
 
 
+def _assumed_country(table, columns: dict[int, str], result: ImportResult) -> str | None:
+    """``"US"`` for a file without a country column whose regions are all US states (or
+    whose postal codes are all 5-digit ZIPs), with a warning saying so; else ``None``."""
+    if "country" in columns.values():
+        return None
+    from directory.importer.validate import resolve_region
+
+    by_field = {f: i for i, f in columns.items()}
+    sample = table.rows[:500]
+    if not sample:
+        return None
+    if "region" in by_field:
+        i = by_field["region"]
+        hits = sum(1 for r in sample if i < len(r.cells) and r.cells[i].strip()
+                   and resolve_region(r.cells[i], "US"))
+        basis = "state"
+    elif "postal_code" in by_field:
+        i = by_field["postal_code"]
+        hits = sum(1 for r in sample if i < len(r.cells)
+                   and r.cells[i].strip().split(".")[0].split("-")[0].isdigit()
+                   and 3 <= len(r.cells[i].strip().split(".")[0].split("-")[0]) <= 5)
+        basis = "ZIP code"
+    else:
+        return None
+    if hits < 0.95 * len(sample):
+        return None
+    result.issues.append(Issue(1, None, "warning",
+                               f"the file has no country column; every row's {basis} is a US "
+                               f"one, so the country is taken to be US"))
+    return "US"
+
+
 def _import_centers(session, fmt: Format, table, result: ImportResult, vocabulary,
                     geocoder, mapping, as_of: dt.date, progress) -> None:
     columns, ignored = fmt.map_columns(table.header, mapping)
@@ -193,8 +225,9 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
     fields = set(columns.values())
     if "name" not in fields:
         raise FileError("missing required column(s): name")
+    default_country = fmt.country or _assumed_country(table, columns, result)
     if not ({"city", "country"} <= fields or {"latitude", "longitude"} <= fields
-            or ("city" in fields and fmt.country)):
+            or ("city" in fields and default_country)):
         raise FileError("missing required column(s): either city and country, or latitude "
                         "and longitude")
     if ignored:
@@ -227,6 +260,8 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
         cells = row.cells + [""] * (width - len(row.cells))
         raw = RawRecord(row.line, {f: cells[i] for i, f in columns.items()}, header_of)
         fmt.extras(raw)
+        if default_country and not raw.values.get("country"):
+            raw.defaults.setdefault("country", default_country)
         too_long = [table.header[i] for i in row.too_long if i < width]
         record, issues = validator.validate(raw, too_long)
         result.issues.extend(issues)

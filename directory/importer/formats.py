@@ -40,8 +40,8 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "postal_code": ("postal code", "zip", "zip code", "zipcode", "postcode", "post code",
                     "zip postal code", "postal"),
     "country": ("country", "country code", "nation"),
-    "latitude": ("latitude", "lat"),
-    "longitude": ("longitude", "lon", "lng", "long"),
+    "latitude": ("latitude", "lat", "y"),          # GIS exports: Y is latitude
+    "longitude": ("longitude", "lon", "lng", "long", "x"),
     "phone": ("phone", "telephone", "telephone number", "phone number", "tel"),
     "website": ("website", "url", "web", "web site", "homepage", "home page", "web address"),
     "email": ("email", "e mail", "email address"),

@@ -57,11 +57,11 @@ def main(base: str, out: str) -> None:
         for name, url in pages(base, api_get):
             for width, suffix in ((1280, ""), (375, "-375")):
                 page = context.new_page()
-                page.set_viewport_size({"width": width, "height": 900 if width > 400 else 812})
+                page.set_viewport_size({"width": width, "height": 1000 if width > 400 else 812})
                 page.goto(url)
                 page.wait_for_load_state("networkidle")
                 path = out_dir / f"{name}{suffix}.png"
-                page.screenshot(path=str(path), full_page=width > 400)
+                page.screenshot(path=str(path), full_page=width < 400)
                 print(path)
                 page.close()
         browser.close()
