@@ -8,7 +8,7 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-sqlite test-postgres install install-test lint clean fuzz
+.PHONY: run test test-sqlite test-postgres test-browser screenshots install install-test lint clean fuzz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,20 @@ test-postgres: install-test
 ## make fuzz: the long fuzzing profile (hypothesis, 5 properties x 2,500 examples = 12,500 cases).
 fuzz: install-test
 	env -u TEST_DATABASE_URL HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz.py -q -p no:randomly
+
+## make test-browser: only the Chromium tests (tests/browser; needs /usr/bin/chromium).
+test-browser: install-test
+	env -u TEST_DATABASE_URL $(PY) -m pytest tests/browser
+
+## make screenshots: serve the starter data on a spare port and shoot docs/screenshots/.
+SHOT_PORT ?= 5099
+screenshots: install
+	$(FLASK) db upgrade
+	$(FLASK) seed --if-empty
+	$(FLASK) run --host 127.0.0.1 --port $(SHOT_PORT) & pid=$$!; \
+	  for i in $$(seq 1 50); do curl -fs http://127.0.0.1:$(SHOT_PORT)/ >/dev/null && break; sleep 0.2; done; \
+	  $(PY) tests/browser/screenshots.py http://127.0.0.1:$(SHOT_PORT) docs/screenshots; status=$$?; \
+	  kill $$pid; exit $$status
 
 lint: install-test
 	$(PY) -m ruff check directory tests

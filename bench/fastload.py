@@ -73,7 +73,7 @@ def records(data: bytes, source: str, geocoder: OfflineGeocoder):
 
 def load(path: Path, source: str = "bench") -> int:
     app = create_app()
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     with app.app_context():
         session = db.session
         engine = db.engine

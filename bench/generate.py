@@ -80,8 +80,8 @@ def generate(n: int, out, *, seed: int = 5, gazetteer: Path, ungeocoded: float =
     places, cum = load_places(gazetteer)
     slugs = modality_slugs()
     mweights = [MODALITY_WEIGHTS.get(s, 2) for s in slugs]
-    kinds, kweights = zip(*KINDS)
-    desigs, dweights = zip(*DESIGNATIONS)
+    kinds, kweights = zip(*KINDS, strict=True)
+    desigs, dweights = zip(*DESIGNATIONS, strict=True)
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     total = cum[-1]

@@ -112,7 +112,7 @@ def main() -> None:
             db.session.rollback()
             find_stmts = list(stmts.rows)
             api_times = []
-            for i in range(args.rounds):
+            for _ in range(args.rounds):
                 t = time.perf_counter()
                 with stmts.capture():
                     resp = client.get("/api/v1/centers", query_string=spec["ours"])

@@ -23,7 +23,9 @@ def section(res: dict) -> list[str]:
            f"Machine: {m['cpu']}, {m['cpus']} CPUs, {m['ram_mb']:,} MB RAM, {m['os']}, "
            f"Python {m['python']}, SQLite {m['sqlite']}"
            + (f", PostgreSQL {m['postgresql']}" if m.get("postgresql") else "")
-           + f". Run took {res.get('elapsed_s', 0):.0f} s (last part run).", ""]
+           + f". Run took {res.get('elapsed_s', 0):.0f} s (last part run). Load average "
+           f"(1/5/15 min) at start {m.get('loadavg_at_start')}, at end {m.get('loadavg_at_end')}"
+           " — other jobs shared the machine when it is above the CPU count.", ""]
     out += ["| measure | ours | reference | ratio | target | |", "|---|---|---|---|---|---|"]
     imp = res.get("import")
     if imp:
@@ -103,9 +105,18 @@ def main() -> None:
              " (quick) or `make bench FULL=1`. Method and caveats: bench/README.md. EXPLAIN "
              "output and pyinstrument profiles of the last run are in `bench/work/`.", ""]
     for profile in ("full", "quick"):
-        path = BENCH / "results" / f"{profile}.json"
-        if path.exists():
-            lines += section(json.loads(path.read_text()))
+        # a profile's complete run, then newer partial runs (run.py --only ...) on top
+        paths = sorted((BENCH / "results").glob(f"{profile}*.json"),
+                       key=lambda p: p.stat().st_mtime)
+        if not paths:
+            continue
+        res: dict = {}
+        for path in paths:
+            part = json.loads(path.read_text())
+            if path.stem == profile:
+                res = {}
+            res.update(part)
+        lines += section(res)
     notes = BENCH / "NOTES.md"
     if notes.exists():
         lines += [notes.read_text()]

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
 import socket
 import sqlite3
 import statistics
@@ -34,8 +33,8 @@ PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432")
 
 PROFILES = {
     # ~2 minutes: import measured on 10k rows, searches at 100k, no PostgreSQL.
-    "quick": dict(import_rows=10_000, import_rounds=2, search_rows=100_000, http_rounds=15,
-                  inproc_rounds=15, pg_rows=0),
+    "quick": dict(import_rows=10_000, import_rounds=2, search_rows=100_000, http_rounds=12,
+                  inproc_rounds=10, pg_rows=0),
     # the numbers: import on 100k rows, 1M centers on PostgreSQL.
     "full": dict(import_rows=100_000, import_rounds=3, search_rows=100_000, http_rounds=60,
                  inproc_rounds=60, pg_rows=1_000_000, pg_rounds=30),
@@ -327,7 +326,8 @@ def bench_http(db_url: str, rounds: int, ds_db: Path | None) -> dict:
                         ds_lat[name].append(t * 1000)
                         if r == 0:
                             doc = json.loads(body)
-                            out.setdefault("ds_total", {})[name] = doc.get("filtered_table_rows_count")
+                            out.setdefault("ds_total", {})[name] = doc.get(
+                                "filtered_table_rows_count")
                             out.setdefault("ds_facets_timed_out", {})[name] = doc.get(
                                 "facets_timed_out")
         total, workers = rss_tree_mb(proc.pid)
@@ -356,7 +356,8 @@ def machine() -> dict:
                Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal"))
     info = {"cpu": cpu, "cpus": os.cpu_count(), "ram_mb": mem,
             "os": f"{platform.system()} {platform.release()}",
-            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version}
+            "python": platform.python_version(), "sqlite": sqlite3.sqlite_version,
+            "loadavg_at_start": [round(x, 1) for x in os.getloadavg()]}
     with contextlib.suppress(Exception):
         import psycopg
 
@@ -370,13 +371,20 @@ def main() -> None:
     ap.add_argument("--profile", choices=PROFILES, default="quick")
     ap.add_argument("--only", nargs="*", default=None,
                     help="parts to run: import search pg (default: all of the profile)")
+    ap.add_argument("--import-rounds", type=int, default=None,
+                    help="override the profile's number of alternating import rounds")
     args = ap.parse_args()
-    cfg = PROFILES[args.profile]
+    cfg = dict(PROFILES[args.profile])
+    if args.import_rounds:
+        cfg["import_rounds"] = args.import_rounds
     parts = set(args.only or ["import", "search", "pg"])
     for d in (DATA, WORK, RESULTS):
         d.mkdir(exist_ok=True)
     res_path = RESULTS / f"{args.profile}.json"
-    res = json.loads(res_path.read_text()) if res_path.exists() and args.only else {}
+    # a partial run (--only A B) writes results/<profile>-A-B.json; report.py merges them
+    if args.only:
+        res_path = RESULTS / f"{args.profile}-{'-'.join(sorted(parts))}.json"
+    res = {}
     res.update(profile=args.profile, started=dt.datetime.now().isoformat(timespec="seconds"),
                machine=machine(), config=cfg)
     t0 = time.perf_counter()
@@ -411,6 +419,7 @@ def main() -> None:
         res["http_pg"] = bench_http(url, cfg["pg_rounds"], None)
         res["pg_rows"] = n
     res["elapsed_s"] = time.perf_counter() - t0
+    res["machine"]["loadavg_at_end"] = [round(x, 1) for x in os.getloadavg()]
     res_path.write_text(json.dumps(res, indent=1))
     run([sys.executable, str(BENCH / "report.py")], check=True)
     log(f"done in {res['elapsed_s']:.0f} s; see bench/RESULTS.md")

@@ -159,7 +159,8 @@ def center_item(hit: CenterHit, unit: str = "km") -> dict:
     item = {"id": c.id, "name": c.name, "kind": c.kind, "address": c.address, "city": c.city,
             "region": c.region, "postal_code": c.postal_code, "country": c.country,
             "latitude": c.latitude, "longitude": c.longitude, "phone": c.phone,
-            "website": c.website, "status": c.status}
+            "website": c.website, "status": c.status,
+            "geocode_precision": c.geocode_precision}
     if hit.distance_km is not None:
         item["distance_km"] = _round(hit.distance_km)
         if unit == "mi":
@@ -198,7 +199,6 @@ def center_detail(c: Center) -> dict:
         "organization": {"name": c.organization.name, "website": c.organization.website}
         if c.organization else None,
         "source": c.source, "external_id": c.external_id,
-        "geocode_precision": c.geocode_precision,
         "updated_at": _utc_iso(c.updated_at),
         "verified_at": c.verified_at.isoformat() if c.verified_at else None,
     })

@@ -11,6 +11,8 @@ Environment variables read here and nowhere else:
 - ``GEOCODER``: ``offline`` (default, packaged data) or ``nominatim`` (opt-in, online).
 - ``GEOCODER_USER_AGENT``: the User-Agent sent to online geocoders.
 - ``GAZETTEER_PATH``: where the offline gazetteer index lives; default under ``instance/``.
+- ``MAP_TILE_URL``, ``MAP_TILE_ATTRIBUTION``: the map's tile server (default OpenStreetMap's;
+  an empty URL draws markers without tiles).
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def default_config(instance_path: str) -> dict:
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "1") not in ("0", ""),
         "REMEMBER_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "1") not in ("0", ""),
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL"),
+        "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION"),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
     }

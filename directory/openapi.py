@@ -64,6 +64,10 @@ def _schemas() -> dict:
         "phone": {"type": ["string", "null"], "description": "E.164 when it could be parsed"},
         "website": {"type": ["string", "null"]},
         "status": {"type": "string", "enum": ["active", "temporarily-closed", "closed"]},
+        "geocode_precision": {"type": "string",
+                              "enum": ["rooftop", "manual", "postal_code", "city", "none"],
+                              "description": "how the coordinates were found: postal_code "
+                                             "and city mean approximate"},
         "distance_km": {"type": "number", "minimum": 0,
                         "description": "geodesic (WGS-84) distance from `near`; absent "
                                        "without a place"},
@@ -83,8 +87,6 @@ def _schemas() -> dict:
         "source": {"type": "string", "description": "data source the center comes from"},
         "external_id": {"type": ["string", "null"],
                         "description": "the source's identifier (e.g. a CMS CCN)"},
-        "geocode_precision": {"type": "string",
-                              "enum": ["rooftop", "manual", "postal_code", "city", "none"]},
         "updated_at": {"type": ["string", "null"], "format": "date-time"},
         "verified_at": {"type": ["string", "null"], "format": "date"},
     }

@@ -107,6 +107,8 @@ def parse_search(args: MultiDict) -> ParsedSearch:
     unit = form.unit.data or "km"
     modalities = []
     for term in form.modality.data or []:
+        if not term.strip():
+            continue  # "Any treatment" in the form sends an empty value
         slug = vocabulary.resolve(term)
         if slug is None:
             raise ParamError("modality", f"unknown modality {term[:60]!r}")

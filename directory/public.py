@@ -14,8 +14,13 @@ from directory.geocoding import KM_PER_MILE
 from directory.guide import load_guide
 from directory.models import Center, CenterModality, DataSource
 from directory.params import parse_search
-from directory.search import (SearchError, country_has_centers, find_centers, modality_totals,
-                              nearest_centers)
+from directory.search import (
+    SearchError,
+    country_has_centers,
+    find_centers,
+    modality_totals,
+    nearest_centers,
+)
 from directory.vocabulary import load_vocabulary
 
 bp = Blueprint("public", __name__)

@@ -189,3 +189,9 @@ def test_radius_without_near_is_explained(client, make_center):
     make_center("Somewhere", 1, 1)
     html = client.get("/centers?radius=50").get_data(as_text=True)
     assert "only applies with a place" in html
+
+
+def test_any_treatment_sends_an_empty_modality_and_that_is_fine(client, make_center):
+    make_center("Somewhere", 42.36, -71.06, city="Boston")
+    response = client.get("/centers?near=Boston&radius=&unit=km&modality=")
+    assert response.status_code == 200 and "Somewhere" in response.get_data(as_text=True)

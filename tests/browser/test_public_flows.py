@@ -47,8 +47,6 @@ def test_search_by_typing_a_place_and_choosing_a_modality(page, centers):
     expect(approx).to_have_attribute("title", re.compile("approximate"))
 
 
-@pytest.mark.xfail(strict=False, reason="directory/params.py answers 400 'unknown modality' "
-                   "for the empty modality= that the form's 'Any treatment' option submits")
 def test_the_typed_text_submits_without_choosing_a_suggestion(page, centers):
     page.goto("/")
     near = page.get_by_label(re.compile("Near"))
