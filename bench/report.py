@@ -105,17 +105,14 @@ def main() -> None:
              " (quick) or `make bench FULL=1`. Method and caveats: bench/README.md. EXPLAIN "
              "output and pyinstrument profiles of the last run are in `bench/work/`.", ""]
     for profile in ("full", "quick"):
-        # a profile's complete run, then newer partial runs (run.py --only ...) on top
+        # the profile's runs, complete or partial (run.py --only ...), newest on top
         paths = sorted((BENCH / "results").glob(f"{profile}*.json"),
                        key=lambda p: p.stat().st_mtime)
         if not paths:
             continue
         res: dict = {}
         for path in paths:
-            part = json.loads(path.read_text())
-            if path.stem == profile:
-                res = {}
-            res.update(part)
+            res.update(json.loads(path.read_text()))
         lines += section(res)
     notes = BENCH / "NOTES.md"
     if notes.exists():
