@@ -98,6 +98,8 @@ class Center(Base):
         sa.Index("ix_center_lat_lon", "latitude", "longitude"),
         sa.Index("ix_center_source_natural_key", "source", "natural_key"),
         sa.Index("ix_center_country_region", "country", "region"),
+        sa.Index("ix_center_status_country_name", "status", "country", "name_folded"),
+        sa.Index("ix_center_status_name", "status", "name_folded"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -118,6 +120,11 @@ class Center(Base):
     latitude: so.Mapped[float | None] = so.mapped_column(sa.Double)
     longitude: so.Mapped[float | None] = so.mapped_column(sa.Double)
     geocode_precision: so.Mapped[str] = so.mapped_column(sa.String(16), default="none")
+    # One bit per vocabulary modality (its position in seeds/modalities.toml), ancestors
+    # included, kept in step with ``modalities`` by a flush hook: lets search filter and
+    # count modalities with ``modality_mask & bits`` instead of joins.
+    modality_mask: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0,
+                                                     server_default="0")
     phone: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     website: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     email: so.Mapped[str | None] = so.mapped_column(sa.String(254))
@@ -370,3 +377,34 @@ class PendingImport(Base):
     mapping: so.Mapped[str | None] = so.mapped_column(sa.Text)
     created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
                                                           default=utcnow)
+
+
+@sa.event.listens_for(so.Session, "before_flush")
+def _keep_modality_masks(session: so.Session, _context, _instances) -> None:
+    """Recompute :attr:`Center.modality_mask` for every center whose claims may have
+    changed in this flush (new or changed centers, and the centers of new, changed or
+    deleted claims)."""
+    from directory.vocabulary import load_vocabulary
+
+    centers = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, Center):
+            centers.add(obj)
+        elif isinstance(obj, CenterModality) and obj.center is not None:
+            centers.add(obj.center)
+    if not centers:
+        return
+    vocabulary = load_vocabulary()
+    for center in centers:
+        if center in session.deleted:
+            continue
+        slugs = []
+        for claim in center.modalities:
+            if claim in session.deleted:
+                continue
+            modality = claim.modality or session.get(Modality, claim.modality_id)
+            if modality is not None:
+                slugs.append(modality.slug)
+        mask = vocabulary.mask(slugs)
+        if center.modality_mask != mask:
+            center.modality_mask = mask

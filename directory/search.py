@@ -25,6 +25,7 @@ from directory.geocoding import Place, bounding_boxes, geodesic_km_many
 from directory.models import (Center, CenterDesignation, CenterModality, Designation, Modality,
                               ModalityClosure)
 from directory.text import fold, like_escape
+from directory.vocabulary import load_vocabulary
 
 SORTS = ("distance", "name", "relevance")
 # SQLite accepts 32,766 bound parameters per statement; stay well below.
@@ -150,16 +151,11 @@ def _filters(session: so.Session, query: SearchQuery) -> list:
     if query.region:
         conds.append(Center.region.in_(region_codes(query.region, query.country)))
     if query.modalities:
-        ids = dict(session.execute(sa.select(Modality.slug, Modality.id)
-                                   .where(Modality.slug.in_(query.modalities))).all())
-        for slug in query.modalities:
-            if slug not in ids:
+        vocabulary = load_vocabulary()
+        for slug in query.modalities:  # AND: every modality's bit (set for its children too)
+            if vocabulary.by_slug(slug) is None:
                 raise SearchError("modality", f"unknown modality {slug!r}")
-            conds.append(sa.exists(
-                sa.select(1).select_from(CenterModality)
-                .join(ModalityClosure, ModalityClosure.descendant_id == CenterModality.modality_id)
-                .where(CenterModality.center_id == Center.id,
-                       ModalityClosure.ancestor_id == ids[slug])))
+            conds.append(Center.modality_mask.op("&")(vocabulary.bit(slug)) != 0)
     if query.designation:
         conds.append(sa.exists(
             sa.select(1).select_from(CenterDesignation).join(Designation)
@@ -207,73 +203,87 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     conds = _filters(session, query)
     offset = (query.page - 1) * query.per_page
     if query.near is None:
-        base = sa.select(Center.id).where(*conds)
-        total = session.scalar(sa.select(sa.func.count()).select_from(base.subquery())) or 0
+        total, facets = _grouped_facets(session, conds)
         order = [Center.name_folded, Center.id]
         if sort == "relevance" and query.q:
             order = [*_relevance(fold(query.q)), *order]
         rows = session.scalars(_eager(sa.select(Center).where(*conds).order_by(*order)
-                                      .limit(query.per_page).offset(offset))).all()
-        items = [CenterHit(c) for c in rows]
-        facets = _facets(session, id_subquery=base)
-        return SearchPage(items, total, query.page, query.per_page, facets)
+                                      .limit(query.per_page).offset(offset))).all() \
+            if offset < total else []
+        return SearchPage([CenterHit(c) for c in rows], total, query.page, query.per_page,
+                          facets)
 
-    # Radius search: bounding-box prefilter in SQL, exact geodesic distance in Python.
+    # Radius search: bounding-box prefilter in SQL, exact geodesic distance in Python; the
+    # facets come from the same rows, so the filter runs once.
     radius = query.radius_km
     geo = [Center.latitude.is_not(None), Center.longitude.is_not(None)]
     if radius is not None:
         geo.append(_box_condition(query.near, radius))
     rows = session.execute(sa.select(Center.id, Center.latitude, Center.longitude,
-                                     Center.name_folded).where(*conds, *geo)).all()
-    distances = geodesic_km_many(query.near.point(), [(lat, lon) for _, lat, lon, _ in rows])
-    scored = [(d, name_folded, cid) for d, (cid, _, _, name_folded) in zip(distances, rows)
-              if radius is None or d <= radius]
+                                     Center.name_folded, Center.modality_mask,
+                                     Center.country).where(*conds, *geo)).all()
+    distances = geodesic_km_many(query.near.point(), [(r[1], r[2]) for r in rows])
+    kept = [(d, r) for d, r in zip(distances, rows) if radius is None or d <= radius]
     if sort == "name":
-        scored.sort(key=lambda t: (t[1], t[2]))
+        kept.sort(key=lambda t: (t[1][3], t[1][0]))
     else:
-        scored.sort()
-    page_ids = [cid for _, _, cid in scored[offset:offset + query.per_page]]
+        kept.sort(key=lambda t: (t[0], t[1][3], t[1][0]))
+    page_ids = [r[0] for _, r in kept[offset:offset + query.per_page]]
     by_id = {c.id: c for c in session.scalars(_eager(sa.select(Center)
                                                      .where(Center.id.in_(page_ids))))}
-    distance = {cid: d for d, _, cid in scored}
+    distance = {r[0]: d for d, r in kept}
     items = [CenterHit(by_id[cid], distance[cid]) for cid in page_ids]
-    facets = _facets(session, ids=[cid for _, _, cid in scored])
-    return SearchPage(items, len(scored), query.page, query.per_page, facets)
+    facets = _facets_from_rows([(r[4], r[5]) for _, r in kept])
+    return SearchPage(items, len(kept), query.page, query.per_page, facets)
 
 
-def _facets(session: so.Session, *, id_subquery=None, ids: list[int] | None = None
-            ) -> dict[str, dict[str, int]]:
-    """Counts per modality (a parent counts centers offering it or any child) and country."""
-    modality_counts: dict[str, int] = {}
-    country_counts: dict[str, int] = {}
-    chunks = [id_subquery] if id_subquery is not None else [
-        ids[i:i + _CHUNK] for i in range(0, len(ids or []), _CHUNK)]
-    for chunk in chunks:
-        in_chunk = (CenterModality.center_id.in_(chunk.scalar_subquery())
-                    if id_subquery is not None else CenterModality.center_id.in_(chunk))
-        stmt = (sa.select(Modality.slug, sa.func.count(sa.distinct(CenterModality.center_id)))
-                .select_from(CenterModality)
-                .join(ModalityClosure, ModalityClosure.descendant_id == CenterModality.modality_id)
-                .join(Modality, Modality.id == ModalityClosure.ancestor_id)
-                .where(in_chunk).group_by(Modality.slug))
-        for slug, n in session.execute(stmt):
-            modality_counts[slug] = modality_counts.get(slug, 0) + n
-        in_chunk_c = (Center.id.in_(chunk.scalar_subquery()) if id_subquery is not None
-                      else Center.id.in_(chunk))
-        stmt = (sa.select(Center.country, sa.func.count()).where(in_chunk_c)
-                .group_by(Center.country))
-        for country, n in session.execute(stmt):
-            if country:
-                country_counts[country] = country_counts.get(country, 0) + n
-    return {"modality": modality_counts,
-            "country": dict(sorted(country_counts.items(), key=lambda kv: -kv[1]))}
+def _facet_result(modality: dict[str, int], country: dict[str, int]) -> dict:
+    return {"modality": {k: v for k, v in modality.items() if v},
+            "country": dict(sorted(((k, v) for k, v in country.items() if k and v),
+                                   key=lambda kv: (-kv[1], kv[0])))}
+
+
+def _grouped_facets(session: so.Session, conds: list) -> tuple[int, dict]:
+    """Total and facets in one grouped statement: per country, the row count and, per
+    modality, how many rows have its bit (a parent's bit is set by its children)."""
+    vocabulary = load_vocabulary()
+    slugs = [m.slug for m in vocabulary.modalities]
+    columns = [sa.func.sum(sa.case((Center.modality_mask.op("&")(vocabulary.bit(slug)) != 0,
+                                    1), else_=0)) for slug in slugs]
+    # Grouping by an expression, not the bare column, keeps SQLite from walking the country
+    # index in order (one random row read per center) instead of scanning the filtered rows.
+    country_key = sa.func.coalesce(Center.country, "")
+    stmt = sa.select(country_key, sa.func.count(), *columns).where(*conds).group_by(country_key)
+    modality = dict.fromkeys(slugs, 0)
+    country: dict[str, int] = {}
+    total = 0
+    for row in session.execute(stmt):
+        total += row[1]
+        country[row[0]] = row[1]
+        for slug, n in zip(slugs, row[2:]):
+            modality[slug] += int(n or 0)
+    return total, _facet_result(modality, country)
+
+
+def _facets_from_rows(rows: list[tuple[int, str | None]]) -> dict:
+    """Facets of rows already in memory: ``[(modality_mask, country)]``."""
+    vocabulary = load_vocabulary()
+    bits = [(m.slug, vocabulary.bit(m.slug)) for m in vocabulary.modalities]
+    modality = dict.fromkeys((slug for slug, _ in bits), 0)
+    country: dict[str, int] = {}
+    for mask, code in rows:
+        country[code] = country.get(code, 0) + 1
+        if mask:
+            for slug, bit in bits:
+                if mask & bit:
+                    modality[slug] += 1
+    return _facet_result(modality, country)
 
 
 def modality_totals(session: so.Session) -> dict[str, int]:
     """Open centers per modality slug over the whole directory (parents count their
     children), for saying "no source reports this yet" instead of a bare empty list."""
-    base = sa.select(Center.id).where(Center.status != "closed")
-    return _facets(session, id_subquery=base)["modality"]
+    return _grouped_facets(session, [Center.status != "closed"])[1]["modality"]
 
 
 def country_has_centers(session: so.Session, country: str) -> bool:

@@ -78,6 +78,21 @@ class Vocabulary:
             current = self.by_slug(current.parent) if current.parent else None
         return out
 
+    def bit(self, slug: str) -> int:
+        """The modality's bit in :attr:`Center.modality_mask` (``1 << position``).
+
+        Positions follow ``seeds/modalities.toml``: add new modalities at the end."""
+        return 1 << next(i for i, m in enumerate(self.modalities) if m.slug == slug)
+
+    def mask(self, slugs) -> int:
+        """The mask for centers offering ``slugs``: each one's bit and its ancestors'."""
+        mask = 0
+        for slug in slugs:
+            if self.by_slug(slug) is not None:
+                for ancestor in self.ancestors(slug):
+                    mask |= self.bit(ancestor)
+        return mask
+
     def designation(self, slug: str) -> DesignationSpec | None:
         """The designation with ``slug``, or ``None``."""
         return next((d for d in self.designations if d.slug == slug), None)
