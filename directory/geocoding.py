@@ -166,6 +166,17 @@ def geodesic_km_many(origin: tuple[float, float],
     return [m / 1000.0 for m in metres]
 
 
+def geodesic_km_pairs(a: list[tuple[float, float]],
+                     b: list[tuple[float, float]]) -> list[float]:
+    """Geodesic km between ``a[i]`` and ``b[i]`` for each i (PROJ, as
+    :func:`geodesic_km_many`)."""
+    if not a:
+        return []
+    _, _, metres = _GEOD.inv([p[1] for p in a], [p[0] for p in a],
+                             [p[1] for p in b], [p[0] for p in b])
+    return [m / 1000.0 for m in metres]
+
+
 def bounding_boxes(lat: float, lon: float,
                    radius_km: float) -> list[tuple[float, float, float, float]]:
     """Boxes ``(min_lat, max_lat, min_lon, max_lon)`` (degrees) that together contain every

@@ -269,6 +269,8 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
             records.append(record)
     existing = ExistingCenters(session, result.source)
     if geocoder is not None:
+        if not hasattr(geocoder, "last_error"):  # online geocoders cache (and explain) alone
+            geocoder = MemoGeocoder(geocoder)
         kept = []
         for record in records:
             if reuse_coordinates(record, existing.match(record)):
@@ -287,6 +289,31 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
     result.added = len(result.plan.adds)
     result.updated = len(result.plan.updates)
     result.unchanged = len(result.plan.unchanged)
+
+
+class MemoGeocoder:
+    """Wraps a geocoder for one import: repeated postal codes and cities are looked up once
+    (files list many centers per city). Other attributes pass through."""
+
+    def __init__(self, geocoder):
+        self._geocoder = geocoder
+        self._postal: dict[tuple, object] = {}
+        self._city: dict[tuple, object] = {}
+
+    def __getattr__(self, name):
+        return getattr(self._geocoder, name)
+
+    def lookup_postal_code(self, code, country="US"):
+        key = (code, country)
+        if key not in self._postal:
+            self._postal[key] = self._geocoder.lookup_postal_code(code, country)
+        return self._postal[key]
+
+    def lookup_city(self, city, *, region=None, country=None):
+        key = (city, region, country)
+        if key not in self._city:
+            self._city[key] = self._geocoder.lookup_city(city, region=region, country=country)
+        return self._city[key]
 
 
 def geocode_record(record: CenterRecord, geocoder) -> Issue | None:
@@ -318,13 +345,13 @@ def geocode_record(record: CenterRecord, geocoder) -> Issue | None:
         precision = "city"
     if record.latitude is not None:
         if place is not None:
-            from directory.geocoding import geodesic_km
+            from directory.geocoding import geodesic_km_many
 
-            given = (record.latitude, record.longitude)
-            off = geodesic_km(given, place.point())
-            if off > SWAP_TOLERANCE_KM and -90 <= record.longitude <= 90 and \
-                    geodesic_km((record.longitude, record.latitude), place.point()) < \
-                    SWAP_TOLERANCE_KM:
+            swapped_ok = -90 <= record.longitude <= 90
+            points = [(record.latitude, record.longitude)] + (
+                [(record.longitude, record.latitude)] if swapped_ok else [])
+            off, *swapped = geodesic_km_many(place.point(), points)
+            if off > SWAP_TOLERANCE_KM and swapped and swapped[0] < SWAP_TOLERANCE_KM:
                 where = "/".join(filter(None, (record.country, (record.region or "")
                                                .split("-")[-1] or None)))
                 return Issue(record.line, col("latitude", "latitude"), "error",
