@@ -84,17 +84,31 @@ def register_security_headers(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind SQLAlchemy, Alembic (Flask-Migrate), CSRF protection, Flask-Login and the rate
     limiter to ``app``."""
-    from directory.extensions import csrf, db, limiter, login_manager, migrate
+    from directory.extensions import csrf, db, limiter, login_manager
 
     db.init_app(app)
     login_manager.init_app(app)
     limiter.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"),
-                     render_as_batch=True)
+    if _wants_migrations(app):
+        from flask_migrate import Migrate  # imports Alembic: ~0.5 s, so only where needed
+
+        Migrate(app, db, directory=str(Path(__file__).parent / "migrations"),
+                render_as_batch=True)
     csrf.init_app(app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             _configure_sqlite(db.engine)
+
+
+def _wants_migrations(app: Flask) -> bool:
+    """Flask-Migrate (Alembic) is needed by the ``flask`` command line and the tests, not
+    by a web worker; set ``MIGRATIONS=1`` to force it."""
+    import sys
+
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    return bool(app.testing or os.environ.get("MIGRATIONS") == "1"
+                or program.name in ("flask", "flask.exe")
+                or program.parts[-2:] == ("flask", "__main__.py"))
 
 
 def _configure_sqlite(engine) -> None:

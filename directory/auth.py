@@ -23,8 +23,16 @@ from directory.models import ROLES, User
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 MIN_PASSWORD = 12
-# Compared against when the email is unknown, so both paths take the same time.
-_DUMMY_HASH = generate_password_hash("not-a-real-password", method="scrypt")
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    """A hash to check against when the email is unknown, so both paths take the same time
+    (made on first use: scrypt is deliberately slow and would delay every app start)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = generate_password_hash("not-a-real-password", method="scrypt")
+    return _dummy_hash
 
 
 @login_manager.user_loader
@@ -66,7 +74,7 @@ def authenticate(session, email: str, password: str) -> User | None:
     """The active user whose email and password match, else ``None`` (constant work)."""
     user = session.scalar(sa.select(User).where(User.email == email.strip().lower()))
     if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy(), password)
         return None
     return user if check_password_hash(user.password_hash, password) else None
 
