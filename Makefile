@@ -20,8 +20,10 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed
 
 ## make run: install, migrate the SQLite database, load the starter data if empty, serve.
+SECRET := @test -s instance/secret_key || $(PY) -c "from directory.config import write_secret_file; write_secret_file('instance')"
+
 run: install
-	@test -s instance/secret_key || $(PY) -c "from directory.config import write_secret_file; write_secret_file('instance')"
+	$(SECRET)
 	$(FLASK) db upgrade
 	$(FLASK) seed --if-empty
 	@echo ""
@@ -57,9 +59,10 @@ test-browser: install-test
 ## make screenshots: serve the starter data on a spare port and shoot docs/screenshots/.
 SHOT_PORT ?= 5099
 screenshots: install
+	$(SECRET)
 	$(FLASK) db upgrade
 	$(FLASK) seed --if-empty
-	$(FLASK) run --host 127.0.0.1 --port $(SHOT_PORT) & pid=$$!; \
+	SESSION_COOKIE_SECURE=0 $(FLASK) run --host 127.0.0.1 --port $(SHOT_PORT) & pid=$$!; \
 	  for i in $$(seq 1 50); do curl -fs http://127.0.0.1:$(SHOT_PORT)/ >/dev/null && break; sleep 0.2; done; \
 	  $(PY) tests/browser/screenshots.py http://127.0.0.1:$(SHOT_PORT) docs/screenshots; status=$$?; \
 	  kill $$pid; exit $$status
@@ -75,4 +78,21 @@ clean:
 .PHONY: bench
 bench: install
 	$(PY) -m pip install --quiet -e '.[bench]'
+	$(SECRET)
 	$(PY) bench/run.py --profile $(if $(FULL),full,quick)
+
+## make load: gunicorn (4 workers) on SQLite and PostgreSQL, locust 50 users for 60 s on
+## 127.0.0.1 while a 10,000-row import commits. Results: bench/results/load.md.
+.PHONY: load faults
+load: install
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(SECRET)
+	$(FLASK) db upgrade
+	$(FLASK) seed --if-empty
+	$(PY) bench/load.py --seconds 60 --users 50
+
+## make faults: stop and start the local PostgreSQL cluster while the app serves (needs
+## pg_ctlcluster; never run it against a shared server). Results: bench/results/faults.md.
+faults: install
+	$(PY) -m pip install --quiet -e '.[bench]'
+	$(PY) bench/pg_restart.py

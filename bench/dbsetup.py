@@ -7,11 +7,13 @@ from __future__ import annotations
 import os
 import sys
 
-from flask_migrate import upgrade
+os.environ.setdefault("MIGRATIONS", "1")  # the app loads Flask-Migrate only when asked
 
-from directory import create_app
-from directory.extensions import db
-from directory.vocabulary import sync_vocabulary
+from flask_migrate import upgrade  # noqa: E402
+
+from directory import create_app  # noqa: E402
+from directory.extensions import db  # noqa: E402
+from directory.vocabulary import sync_vocabulary  # noqa: E402
 
 
 def main() -> None:

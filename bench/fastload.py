@@ -37,7 +37,7 @@ CENTER_COLS = ("id", "source", "external_id", "natural_key", "name", "name_folde
                "alternate_names", "search_text", "kind", "address", "city", "city_folded",
                "region", "postal_code", "country", "latitude", "longitude",
                "geocode_precision", "phone", "website", "email", "status", "description",
-               "created_at", "updated_at")
+               "created_at", "updated_at", "modality_mask")
 CM_COLS = ("center_id", "modality_id", "provenance", "source", "verified_on", "evidence")
 CD_COLS = ("center_id", "designation_id", "source", "as_of")
 
@@ -86,6 +86,7 @@ def load(path: Path, source: str = "bench") -> int:
         next_id = (session.scalar(sa.text("SELECT max(id) FROM center")) or 0) + 1
         session.commit()
         geocoder = OfflineGeocoder(app.config["GAZETTEER_PATH"])
+        vocabulary = load_vocabulary()
         centers, cms, cds = [], [], []
         stamp = now if pg else now.strftime("%Y-%m-%d %H:%M:%S.%f")
         for rec in records(path.read_bytes(), source, geocoder):
@@ -99,7 +100,8 @@ def load(path: Path, source: str = "bench") -> int:
                 rec.kind, rec.address, rec.city, fold(rec.city)[:120], rec.region,
                 rec.postal_code, rec.country, rec.latitude, rec.longitude,
                 rec.geocode_precision, rec.phone, rec.website, rec.email, rec.status,
-                rec.description, stamp, stamp))
+                rec.description, stamp, stamp,
+                vocabulary.mask(m.slug for m in rec.modalities)))
             for m in rec.modalities:
                 day = m.verified_on or dt.date.today()
                 cms.append((cid, mod_ids[m.slug], m.provenance, source,
@@ -125,10 +127,9 @@ def load(path: Path, source: str = "bench") -> int:
                 cur.execute("SELECT setval(pg_get_serial_sequence('center', 'id'), "
                             "(SELECT max(id) FROM center))")
             raw.commit()
-            if pg:  # what autovacuum would do shortly after a big load
-                cur = raw.cursor()
-                cur.execute("ANALYZE")
-                raw.commit()
+            cur = raw.cursor()  # what autovacuum / the import command does after a big load
+            cur.execute("ANALYZE")
+            raw.commit()
         finally:
             raw.close()
         return len(centers)

@@ -197,6 +197,9 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
     else:
         try:
             db.session.commit()
+            if result.added + result.updated >= 1000:  # fresh statistics for the planner
+                db.session.execute(sa.text("ANALYZE"))
+                db.session.commit()
         except DBAPIError as exc:
             db.session.rollback()
             click.echo(f"{path}: {database_problem(exc)}", err=True)
