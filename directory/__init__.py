@@ -127,10 +127,9 @@ def _configure_sqlite(engine) -> None:
 def register_blueprints(app: Flask) -> None:
     """Public pages; the JSON API (``/api/v1``, with CORS and JSON errors) and its docs."""
     from directory import api
-    from directory.public import bp as public_bp
-
     from directory.admin import bp as admin_bp
     from directory.auth import bp as auth_bp
+    from directory.public import bp as public_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)

@@ -11,8 +11,17 @@ import secrets
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
-                   request, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from directory.audit import history, record_changes, revert_import, snapshot
@@ -22,8 +31,16 @@ from directory.forms import CenterForm, ConfirmForm, ImportUploadForm, UserForm
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
 from directory.importer.formats import CANONICAL_FIELDS, CENTER_FORMATS, MODALITY_FORMATS
 from directory.merge import find_duplicate_pairs, merge_centers
-from directory.models import (CENTER_KINDS, CENTER_STATUSES, Center, CenterModality, ChangeRecord,
-                              ImportRun, PendingImport, User)
+from directory.models import (
+    CENTER_KINDS,
+    CENTER_STATUSES,
+    Center,
+    CenterModality,
+    ChangeRecord,
+    ImportRun,
+    PendingImport,
+    User,
+)
 from directory.params import get_import_geocoder
 from directory.text import fold
 from directory.vocabulary import load_vocabulary

@@ -14,8 +14,16 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.models import (Center, CenterDesignation, CenterModality, ChangeRecord,
-                              Designation, ImportRun, Modality, Organization)
+from directory.models import (
+    Center,
+    CenterDesignation,
+    CenterModality,
+    ChangeRecord,
+    Designation,
+    ImportRun,
+    Modality,
+    Organization,
+)
 from directory.text import fold
 
 SCALAR_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",

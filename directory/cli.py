@@ -20,7 +20,6 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-
 from directory.errors import database_problem
 from directory.extensions import db
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import

@@ -13,8 +13,7 @@ from flask import current_app
 from werkzeug.datastructures import MultiDict
 
 from directory.forms import SearchForm
-from directory.geocoding import KM_PER_MILE, GeocodingError, InvalidQuery, PlaceNotFound
-from directory.geocoding import Resolution
+from directory.geocoding import KM_PER_MILE, GeocodingError, InvalidQuery, PlaceNotFound, Resolution
 from directory.importer.validate import resolve_country
 from directory.search import SearchQuery
 from directory.vocabulary import load_vocabulary

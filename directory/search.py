@@ -22,8 +22,11 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from directory.geocoding import Place, bounding_boxes, geodesic_km_many
-from directory.models import (Center, CenterDesignation, CenterModality, Designation, Modality,
-                              ModalityClosure)
+from directory.models import (
+    Center,
+    CenterDesignation,
+    Designation,
+)
 from directory.text import fold, like_escape
 from directory.vocabulary import load_vocabulary
 

@@ -1,7 +1,7 @@
 """Tests for directory.geocoding (offline gazetteer behind geopy's interface).
 
-The gazetteer is built once into instance/gazetteer.sqlite (shared with the app) and reused while its
-format version matches (first build ~15 s).
+The gazetteer is built once into instance/gazetteer.sqlite (shared with the app) and
+reused while its format version matches (first build ~15 s).
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import random
 import sqlite3
 import threading
 import time
-from pathlib import Path
 
 import geopy.exc
 import pytest
@@ -34,7 +33,6 @@ from directory.geocoding import (
     geodesic_km,
     online_geocoder,
 )
-
 from tests.conftest import GAZETTEER_PATH as GAZETTEER
 
 

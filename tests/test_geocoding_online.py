@@ -80,9 +80,9 @@ def test_online_with_offline_fallback_for_addresses(session, import_file, geocod
     clock = FakeClock()
     fake = FakeGeocoder(clock)
     online = OnlineAddressGeocoder(limited(fake, clock), offline=geocoder)
-    csv = ("name,address,city,state,zip,country\n"
-           "A,1 Main St,Boston,MA,02115,US\n"
-           "B,2 Main St,Denver,CO,80202,US\n").encode()
+    csv = (b"name,address,city,state,zip,country\n"
+           b"A,1 Main St,Boston,MA,02115,US\n"
+           b"B,2 Main St,Denver,CO,80202,US\n")
     result = import_file(csv, filename="addresses.csv", geocoder=online)
     centers = {c.name: c for c in session.scalars(sa.select(Center))}
     assert centers["A"].geocode_precision == "rooftop"

@@ -323,7 +323,8 @@ def test_cli_file_error(runner, session, name, message):
 
 
 def test_cli_dry_run(runner, session):
-    result = runner.invoke(args=["import-centers", "--dry-run", str(CASES / "15_multivalue_services.csv")])
+    result = runner.invoke(args=["import-centers", "--dry-run",
+                                 str(CASES / "15_multivalue_services.csv")])
     assert result.exit_code == 0, result.output
     assert "would be added 4" in result.output
     assert "Dry run: nothing was written." in result.output
@@ -372,14 +373,14 @@ def test_claims_are_not_applied_to_psychiatric_hospitals(import_file, session):
 
     from directory.models import Center
 
-    csv = ("Facility ID,Facility Name,Address,City/Town,State,ZIP Code,County/Parish,"
-           "Telephone Number,Hospital Type\n"
-           "123456,CALM MINDS,1 MAIN ST,BOSTON,MA,02115,SUFFOLK,(617) 555-0100,Psychiatric\n"
-           "654321,GENERAL,2 MAIN ST,BOSTON,MA,02115,SUFFOLK,(617) 555-0101,"
-           "Acute Care Hospitals\n").encode()
+    csv = (b"Facility ID,Facility Name,Address,City/Town,State,ZIP Code,County/Parish,"
+           b"Telephone Number,Hospital Type\n"
+           b"123456,CALM MINDS,1 MAIN ST,BOSTON,MA,02115,SUFFOLK,(617) 555-0100,Psychiatric\n"
+           b"654321,GENERAL,2 MAIN ST,BOSTON,MA,02115,SUFFOLK,(617) 555-0101,"
+           b"Acute Care Hospitals\n")
     import_file(csv, filename="hgi.csv")
-    pos = ("facility_id,has_service_mask,pos_chemo,pos_radonc\n"
-           "123456,1,1,1\n654321,1,1,0\n").encode()
+    pos = (b"facility_id,has_service_mask,pos_chemo,pos_radonc\n"
+           b"123456,1,1,1\n654321,1,1,0\n")
     result = import_file(pos, filename="pos.csv", source="pos")
     assert result.added == 1
     assert any("psychiatric facility" in i.message for i in result.warnings)

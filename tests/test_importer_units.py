@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 
 from directory.geocoding import geodesic_km
@@ -11,8 +9,16 @@ from directory.importer.decode import FileError, decode_bytes
 from directory.importer.formats import RawRecord, detect_format, get_format, pad_ccn
 from directory.importer.read import MAX_CELL, read_table, sniff_delimiter
 from directory.importer.validate import (
-    Validator, natural_key, normalise_phone, normalise_postal_code, normalise_website,
-    parse_coordinate, recase, resolve_country, resolve_region)
+    Validator,
+    natural_key,
+    normalise_phone,
+    normalise_postal_code,
+    normalise_website,
+    parse_coordinate,
+    recase,
+    resolve_country,
+    resolve_region,
+)
 from directory.vocabulary import load_vocabulary
 
 

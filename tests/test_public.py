@@ -94,10 +94,12 @@ def test_center_page_shows_provenance_and_guide_links(client, session, import_fi
     if not nci.exists():
         pytest.skip("NCI excerpt not present")
     import_file(nci)
-    from directory.models import Center
     import sqlalchemy as sa
 
-    center = session.scalar(sa.select(Center).where(Center.name == "University of Texas MD Anderson Cancer Center"))
+    from directory.models import Center
+
+    center = session.scalar(sa.select(Center).where(
+        Center.name == "University of Texas MD Anderson Cancer Center"))
     html = client.get(f"/centers/{center.id}").get_data(as_text=True)
     assert "NCI-Designated Comprehensive Cancer Center" in html
     assert 'class="badge inferred">inferred' in html
@@ -166,7 +168,8 @@ def test_page_past_the_end_links_to_the_last_page(client, make_center):
 
 
 @pytest.mark.parametrize("url", ["/centers/9223372036854775808", "/centers/%EF%BC%91",
-                                 "/centers/0", "/centers/007", "/admin/imports/99999999999999999999"])
+                                 "/centers/0", "/centers/007",
+                                 "/admin/imports/99999999999999999999"])
 def test_odd_ids_are_404_not_500(client, url):
     assert client.get(url).status_code == 404
 

@@ -211,12 +211,12 @@ def test_bulk_geodesic_matches_geopy_to_a_millimetre():
 
 
 def test_q_matches_word_starts_only_and_ranks_designated_centers(session, make_center):
-    from directory.vocabulary import sync_vocabulary  # noqa: F401 - vocabulary loaded by app
     import datetime as dt
 
     import sqlalchemy as sa
 
     from directory.models import CenterDesignation, Designation
+    from directory.vocabulary import sync_vocabulary  # noqa: F401 - vocabulary loaded by app
 
     make_center("Ormskirk District General Hospital", 53.5, -2.9, country="GB")
     make_center("MSK Regional", 40.7, -74.0)

@@ -76,8 +76,8 @@ def test_login_without_token_is_rejected(app, client):
 
 
 def test_imported_markup_and_scripts_render_as_text(client, import_file):
-    data = ('name,city,country,website\n'
-            '"<script>alert(1)</script> Clinic",Boston,US,javascript:alert(1)\n').encode()
+    data = (b'name,city,country,website\n'
+            b'"<script>alert(1)</script> Clinic",Boston,US,javascript:alert(1)\n')
     import_file(data, filename="xss.csv")
     html = client.get("/centers?q=clinic").get_data(as_text=True)
     assert "<script>alert(1)" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html

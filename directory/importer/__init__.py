@@ -20,12 +20,25 @@ import sqlalchemy.orm as so
 
 from directory.importer.decode import FileError, decode_bytes
 from directory.importer.formats import (
-    CENTER_FORMATS, FORMAT_NAMES, Format, ModalityListFormat, RawRecord, detect_format, get_format)
+    FORMAT_NAMES,
+    Format,
+    ModalityListFormat,
+    RawRecord,
+    detect_format,
+    get_format,
+)
 from directory.importer.read import read_table
 from directory.importer.validate import CenterRecord, Issue, Validator
-from directory.importer.write import (ExistingCenters, Plan, Writer, ensure_source,
-                                      likely_duplicates, plan_centers, plan_claims,
-                                      reuse_coordinates)
+from directory.importer.write import (
+    ExistingCenters,
+    Plan,
+    Writer,
+    ensure_source,
+    likely_duplicates,
+    plan_centers,
+    plan_claims,
+    reuse_coordinates,
+)
 from directory.models import ImportIssue, ImportRun
 from directory.vocabulary import Vocabulary, load_vocabulary
 

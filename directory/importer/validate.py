@@ -18,8 +18,8 @@ import phonenumbers
 import pycountry
 
 from directory.importer.formats import RawRecord
-from directory.models import CENTER_KINDS
 from directory.importer.read import MAX_CELL
+from directory.models import CENTER_KINDS
 from directory.text import fold, nfc
 from directory.vocabulary import Vocabulary, split_terms
 

@@ -15,9 +15,18 @@ import sqlalchemy.orm as so
 
 from directory.importer.formats import ClaimRow
 from directory.importer.validate import CenterRecord
-from directory.models import (NON_TREATING_KINDS, Center, CenterDesignation, CenterModality,
-                              ChangeRecord, DataSource, Designation, Modality, Organization,
-                              utcnow)
+from directory.models import (
+    NON_TREATING_KINDS,
+    Center,
+    CenterDesignation,
+    CenterModality,
+    ChangeRecord,
+    DataSource,
+    Designation,
+    Modality,
+    Organization,
+    utcnow,
+)
 from directory.text import fold
 
 # Rows per multi-row INSERT (SQLite allows 32,766 parameters; a center row has ~25).

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urlparse
 
-import pytest
 from playwright.sync_api import expect
 
 
@@ -55,7 +54,8 @@ def test_the_typed_text_submits_without_choosing_a_suggestion(page, centers):
     near.press("Enter")
     page.wait_for_url("**/centers?**")
     assert "Bad request" not in page.title()
-    expect(page.locator(".result h3").first).to_have_text("Charles River Hospital")  # nearest to central Boston
+    expect(page.locator(".result h3").first).to_have_text(
+        "Charles River Hospital")  # the nearest to central Boston
 
 
 def test_open_a_center_and_come_back(page, centers):

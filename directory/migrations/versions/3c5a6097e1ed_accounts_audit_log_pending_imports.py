@@ -5,9 +5,8 @@ Revises: bf7a98c74108
 Create Date: 2026-11-29 16:16:49.559686
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '3c5a6097e1ed'

@@ -5,9 +5,8 @@ Revises: b21620b3cc3f
 Create Date: 2026-11-29 17:13:03.446051
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '4a32cfb3d60f'

@@ -5,9 +5,8 @@ Revises: 3c5a6097e1ed
 Create Date: 2026-11-29 16:20:04.163658
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'b21620b3cc3f'

@@ -5,9 +5,8 @@ Revises:
 Create Date: 2026-11-29 16:09:17.573458
 
 """
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'bf7a98c74108'
