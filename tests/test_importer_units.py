@@ -325,3 +325,15 @@ def test_utf8_with_a_stray_nul_is_binary_not_utf16():
 
     with pytest.raises(FileError, match="NUL bytes"):
         decode_bytes(b"name,city\nA\x00B,Boston\n")
+
+
+def test_float_ccn_in_a_generic_file_is_padded(import_file, session):
+    import sqlalchemy as sa
+
+    from directory.models import Center
+
+    data = (b"CMS Certification Number,Hospital Name,CITY,STATE,ZIP\n"
+            b"10139.0,Example Hospital,Birmingham,AL,35233\n")
+    result = import_file(data, filename="ccn.csv")
+    assert result.added == 1
+    assert session.scalar(sa.select(Center.external_id)) == "010139"

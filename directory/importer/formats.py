@@ -132,6 +132,18 @@ class NativeFormat(Format):
         fields = set(mapping.values())
         return 1 + len(fields) if "name" in fields else 0
 
+    def extras(self, record: RawRecord) -> None:
+        super().extras(record)
+        # A CMS Certification Number that a spreadsheet turned into a float ("10139.0").
+        if normalise_header(record.columns.get("external_id", "")) in _CCN_HEADERS:
+            value = record.values.get("external_id", "")
+            if value.strip():
+                record.values["external_id"] = pad_ccn(value)
+
+
+_CCN_HEADERS = {"ccn", "cms certification number", "facility id", "provider id",
+                "provider number"}
+
 
 class CmsHospitalGeneralInformation(Format):
     """CMS Provider Data Catalog *Hospital General Information* (current and older editions).
