@@ -48,6 +48,7 @@ def main() -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
         conn.execute(f'CREATE DATABASE "{name}"')
     env = {**os.environ, "DATABASE_URL": URL, "SECRET_KEY": "faults-only",
+           "API_RATE_LIMIT": "100000 per minute",
            "GAZETTEER_PATH": str(ROOT / "instance" / "gazetteer.sqlite")}
     flask = [str(BIN / "flask"), "--app", "directory"]
     subprocess.run([*flask, "db", "upgrade"], cwd=ROOT, env=env, check=True,
