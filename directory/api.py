@@ -22,8 +22,6 @@ import datetime as dt
 import json
 from urllib.parse import urlencode
 
-import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask import (
     Blueprint,
     Response,
@@ -39,9 +37,9 @@ from werkzeug.exceptions import HTTPException, NotFound
 from directory import export
 from directory.extensions import db, limiter
 from directory.geocoding import KM_PER_MILE, Place
-from directory.models import Center, CenterModality
+from directory.models import Center
 from directory.params import ParamError, get_geocoder, parse_search
-from directory.search import CenterHit, SearchError, SearchQuery, find_centers
+from directory.search import CenterHit, SearchError, SearchQuery, find_centers, get_center
 from directory.vocabulary import load_vocabulary
 
 API_VERSION = "1.0.0"
@@ -335,9 +333,7 @@ def csv_search_response() -> Response:
 @bp.get("/v1/centers/<id:center_id>")
 def center(center_id: int):
     """One center (detail shape); 404 when there is none with ``center_id``."""
-    c = db.session.scalar(sa.select(Center).where(Center.id == center_id).options(
-        so.selectinload(Center.modalities).joinedload(CenterModality.modality),
-        so.selectinload(Center.designations), so.joinedload(Center.organization)))
+    c = get_center(db.session, center_id)
     if c is None:
         raise NotFound(f"There is no center with id {center_id}.")
     return json_response(center_detail(c))

@@ -6,7 +6,6 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 import sqlalchemy as sa
-import sqlalchemy.orm as so
 from flask import Blueprint, abort, render_template, request, url_for
 
 from directory.extensions import db
@@ -18,6 +17,7 @@ from directory.search import (
     SearchError,
     country_has_centers,
     find_centers,
+    get_center,
     modality_totals,
     nearest_centers,
 )
@@ -132,9 +132,7 @@ def centers_csv():
 @bp.route("/centers/<id:center_id>")
 def center(center_id: int):
     """One center: contact, modalities with provenance, designations, source, nearest."""
-    c = db.session.scalar(sa.select(Center).where(Center.id == center_id).options(
-        so.selectinload(Center.modalities).joinedload(CenterModality.modality),
-        so.selectinload(Center.designations), so.joinedload(Center.organization)))
+    c = get_center(db.session, center_id)
     if c is None:
         abort(404, description=f"There is no center with id {center_id}.")
     sources = {s.slug: s for s in db.session.scalars(sa.select(DataSource))}

@@ -25,6 +25,7 @@ from directory.geocoding import Place, bounding_boxes, geodesic_km_many
 from directory.models import (
     Center,
     CenterDesignation,
+    CenterModality,
     Designation,
 )
 from directory.text import fold, like_escape
@@ -281,6 +282,14 @@ def _facets_from_rows(rows: list[tuple[int, str | None]]) -> dict:
                 if mask & bit:
                     modality[slug] += 1
     return _facet_result(modality, country)
+
+
+def get_center(session: so.Session, center_id: int) -> Center | None:
+    """One center with what its page shows (claims with their modality, designations,
+    organization) loaded in three statements, or ``None``."""
+    return session.scalar(sa.select(Center).where(Center.id == center_id).options(
+        so.selectinload(Center.modalities).joinedload(CenterModality.modality),
+        so.selectinload(Center.designations), so.joinedload(Center.organization)))
 
 
 def modality_totals(session: so.Session) -> dict[str, int]:
