@@ -29,7 +29,7 @@ from directory.auth import role_required, upsert_user
 from directory.extensions import db
 from directory.forms import CenterForm, ConfirmForm, ImportUploadForm, UserForm
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
-from directory.importer.formats import CANONICAL_FIELDS, CENTER_FORMATS, MODALITY_FORMATS
+from directory.importer.formats import CENTER_FORMATS, MAPPABLE_FIELDS, MODALITY_FORMATS
 from directory.merge import find_duplicate_pairs, merge_centers
 from directory.models import (
     CENTER_KINDS,
@@ -128,7 +128,7 @@ def import_preview(token: str):
         if action == "remap":
             mapping = {}
             for key, value in request.form.items():
-                if key.startswith("map-") and value in (*CANONICAL_FIELDS, "ignore"):
+                if key.startswith("map-") and value in (*MAPPABLE_FIELDS, "ignore"):
                     mapping[request.form.get("col-" + key[4:], "")] = value
             pending.mapping = json.dumps({k: v for k, v in mapping.items() if k})
             db.session.commit()
@@ -154,7 +154,7 @@ def import_preview(token: str):
                                form=form), 400
     db.session.rollback()
     return render_template("admin/import_preview.html", pending=pending, result=result,
-                           form=form, fields=CANONICAL_FIELDS, centers=_names(result))
+                           form=form, fields=MAPPABLE_FIELDS, centers=_names(result))
 
 
 def _names(result: ImportResult) -> dict[int, str]:

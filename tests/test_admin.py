@@ -352,3 +352,22 @@ def test_admin_export_neutralises_formulas(admin, import_file):
     assert {"'+1+1 Example Clinic", "'-2+3 Example Clinic", "'@SUM(1;1) Example Clinic"} <= names
     assert "-71.1066" in {r[header.index("longitude")] for r in rows[1:]}
     assert admin.get("/admin/export-hsds.zip").headers["Content-Type"] == "application/zip"
+
+
+def test_reapplying_the_shown_mapping_changes_nothing(admin, session):
+    """The preview's selects show every field a format uses (NHS address lines too), so
+    submitting the mapping as shown keeps the import the same."""
+    from tests.conftest import DATA
+
+    token = preview_token(upload(admin, DATA / "excerpts" / "nhs_excerpt.csv"))
+    page = admin.get(f"/admin/imports/preview/{token}").get_data(as_text=True)
+    form = {"action": "remap"}
+    for index, header in re.findall(r'name="col-(\d+)" value="([^"]*)"', page):
+        select = re.search(rf'name="map-{index}">(.*?)</select>', page, re.S).group(1)
+        chosen = re.search(r'<option value="([^"]+)" selected', select).group(1)
+        form[f"col-{index}"], form[f"map-{index}"] = header, chosen
+    assert "address_2" in form.values()
+    before = re.findall(r"<strong>(\d+)</strong> (added|rejected)", page)
+    admin.post(f"/admin/imports/preview/{token}", data=form)
+    after = admin.get(f"/admin/imports/preview/{token}").get_data(as_text=True)
+    assert re.findall(r"<strong>(\d+)</strong> (added|rejected)", after) == before

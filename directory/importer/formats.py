@@ -21,6 +21,11 @@ CANONICAL_FIELDS = (
     "modalities", "designations", "status", "description", "organization",
 )
 
+# Fields some formats map to before folding them into the canonical ones (NHS address lines,
+# GIS X/Y); offered in the admin's column mapping too.
+FORMAT_FIELDS = ("address_2", "address_3", "x", "y")
+MAPPABLE_FIELDS = (*CANONICAL_FIELDS, *FORMAT_FIELDS)
+
 # Header aliases, compared after fold(): case, accents, spacing and punctuation ignored.
 ALIASES: dict[str, tuple[str, ...]] = {
     "external_id": ("external id", "id", "identifier", "facility id", "ccn", "provider id",
