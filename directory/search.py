@@ -32,8 +32,6 @@ from directory.text import fold, like_escape
 from directory.vocabulary import load_vocabulary
 
 SORTS = ("distance", "name", "relevance")
-# SQLite accepts 32,766 bound parameters per statement; stay well below.
-_CHUNK = 10_000
 
 
 class SearchError(ValueError):

@@ -82,6 +82,27 @@ def empty_database() -> None:
             conn.execute(table.delete())
 
 
+def seeded_app(database_url, geocoder):
+    """A context manager: an app on the test database holding the real starter data
+    (``flask seed``), yielding ``(app, seed output)``; empties the database after."""
+    import contextlib
+
+    @contextlib.contextmanager
+    def _seeded():
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                          "GAZETTEER_PATH": str(GAZETTEER_PATH), "SECRET_KEY": "test"})
+        app.extensions["geocoder"] = geocoder
+        with app.app_context():
+            empty_database()
+            result = app.test_cli_runner().invoke(args=["seed"])
+            assert result.exit_code == 0, result.output
+            yield app, result.output
+            empty_database()
+            _db.session.remove()
+
+    return _seeded()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -12,8 +12,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 
 from directory import create_app
-from directory.extensions import db, limiter
-from tests.conftest import CASES, DATA, GAZETTEER_PATH, empty_database
+from directory.extensions import limiter
+from tests.conftest import CASES, DATA, GAZETTEER_PATH, seeded_app
 
 ROOT = Path(__file__).resolve().parent.parent
 ENVELOPE = {"items", "total", "page", "per_page", "pages", "distance_unit", "radius", "facets",
@@ -76,19 +76,10 @@ def test_near_boston_chemotherapy_in_miles(client, boston):
 @pytest.fixture(scope="module")
 def seeded_client(_migrated, database_url, geocoder):
     """The real starter data (flask seed), once for this module's slow tests."""
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
-                      "GAZETTEER_PATH": str(GAZETTEER_PATH), "SECRET_KEY": "test"})
-    app.extensions["geocoder"] = geocoder
-    with app.app_context():
-        empty_database()
-        result = app.test_cli_runner().invoke(args=["seed"])
-        assert result.exit_code == 0, result.output
+    with seeded_app(database_url, geocoder) as (app, _output):
         yield app.test_client()
-        empty_database()
-        db.session.remove()
 
 
-@pytest.mark.slow
 def test_done_when_on_the_starter_data(seeded_client):
     body = get_json(seeded_client, "/api/v1/centers?near=Boston,+MA&radius=25&unit=mi"
                                    "&modality=chemotherapy&per_page=100")

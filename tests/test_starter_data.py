@@ -8,23 +8,15 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from directory import create_app
 from directory.extensions import db
 from directory.models import Center, CenterModality
-from tests.conftest import GAZETTEER_PATH, empty_database
+from tests.conftest import seeded_app
 
 
 @pytest.fixture(scope="module")
 def seeded(_migrated, database_url, geocoder):
-    app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
-                      "GAZETTEER_PATH": str(GAZETTEER_PATH), "SECRET_KEY": "test"})
-    app.extensions["geocoder"] = geocoder
-    with app.app_context():
-        empty_database()
-        result = app.test_cli_runner().invoke(args=["seed"])
-        assert result.exit_code == 0, result.output
-        yield app, result.output
-        db.session.remove()
+    with seeded_app(database_url, geocoder) as app_and_output:
+        yield app_and_output
 
 
 @pytest.fixture
