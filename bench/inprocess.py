@@ -54,20 +54,23 @@ class StatementLog:
 
 
 def floors(pg: bool, mod_ids: dict, place) -> dict[str, tuple[str, tuple]]:
+    """The filter of each search alone, by hand: the same conditions find_centers uses
+    (modality bits of ``center.modality_mask``), without facets, paging or Python."""
+    from directory.vocabulary import load_vocabulary
+
     (lat0, lat1, lon0, lon1), = bounding_boxes(place.latitude, place.longitude, RADIUS_KM)
-    chemo, radio = mod_ids["chemotherapy"], mod_ids["radiation-therapy"]
+    vocabulary = load_vocabulary()
+    chemo, radio = vocabulary.bit("chemotherapy"), vocabulary.bit("radiation-therapy")
     offset = (int(MIX["deep_page"]["ours"]["page"]) - 1) * 20
-    sub = ("SELECT cm.center_id FROM center_modality cm JOIN modality_closure mc ON "
-           "mc.descendant_id = cm.modality_id WHERE mc.ancestor_id = ?")
     q = {
         "radius": ("SELECT id, latitude, longitude FROM center WHERE latitude BETWEEN ? AND ? "
                    "AND longitude BETWEEN ? AND ?", (lat0, lat1, lon0, lon1)),
-        "country": (f"SELECT id FROM center WHERE country = ? AND status <> 'closed' AND id IN "
-                    f"({sub})", ("US", radio)),
+        "country": ("SELECT id FROM center WHERE country = ? AND status <> 'closed' AND "
+                    "(modality_mask & ?) <> 0", ("US", radio)),
         "text": ("SELECT id FROM center WHERE status <> 'closed' AND (search_text LIKE ? OR "
                  "search_text LIKE ?)", ("anderson%", "% anderson%")),
-        "deep_page": (f"SELECT id FROM center WHERE status <> 'closed' AND id IN ({sub}) "
-                      f"ORDER BY name_folded, id LIMIT 20 OFFSET {offset}", (chemo,)),
+        "deep_page": ("SELECT id FROM center WHERE status <> 'closed' AND (modality_mask & ?) "
+                      f"<> 0 ORDER BY name_folded, id LIMIT 20 OFFSET {offset}", (chemo,)),
     }
     if pg:
         q = {k: (s.replace("?", "%s"), p) for k, (s, p) in q.items()}

@@ -3,9 +3,9 @@
 - :class:`Center` is an HSDS *location* with its *address*: one physical site where patients
   are treated. Coordinates are WGS-84 degrees; ``geocode_precision`` says how they were found.
 - :class:`Organization` is the health system a center belongs to (HSDS *organization*).
-- :class:`Modality` is the controlled, hierarchical treatment vocabulary;
-  :class:`ModalityClosure` holds every (ancestor, descendant) pair, self included, so a search
-  for a parent matches centers offering any of its children in one indexed join.
+- :class:`Modality` is the controlled, hierarchical treatment vocabulary. Each center's
+  ``modality_mask`` has the bit of every modality it offers and of their ancestors, so a search
+  for a parent matches centers offering any of its children without a join.
 - :class:`CenterModality` is a claim that a center offers a modality (HSDS
   *service_at_location*), with provenance (``reported`` or ``inferred``), source and date.
   A missing claim means "not reported", never "not offered".
@@ -173,17 +173,6 @@ class Modality(Base):
 
     def __repr__(self) -> str:
         return f"<Modality {self.slug}>"
-
-
-class ModalityClosure(Base):
-    """Transitive closure of the modality tree: one row per (ancestor, descendant), self too."""
-
-    __tablename__ = "modality_closure"
-
-    ancestor_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("modality.id"),
-                                                   primary_key=True)
-    descendant_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("modality.id"),
-                                                     primary_key=True, index=True)
 
 
 class CenterModality(Base):

@@ -125,9 +125,9 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR) -> Vocabulary:
 
 
 def sync_vocabulary(session, vocabulary: Vocabulary | None = None) -> None:
-    """Insert or update the modality, modality_closure and designation rows to match the
-    vocabulary. Idempotent; flushes, never commits."""
-    from directory.models import Designation, Modality, ModalityClosure
+    """Insert or update the modality and designation rows to match the vocabulary.
+    Idempotent; flushes, never commits."""
+    from directory.models import Designation, Modality
 
     vocabulary = vocabulary or load_vocabulary()
     existing = {m.slug: m for m in session.scalars(sa.select(Modality))}
@@ -140,15 +140,6 @@ def sync_vocabulary(session, vocabulary: Vocabulary | None = None) -> None:
     session.flush()
     for spec in vocabulary.modalities:
         existing[spec.slug].parent_id = existing[spec.parent].id if spec.parent else None
-    wanted = {(existing[a].id, existing[m.slug].id)
-              for m in vocabulary.modalities for a in vocabulary.ancestors(m.slug)}
-    have = set(session.execute(sa.select(ModalityClosure.ancestor_id,
-                                         ModalityClosure.descendant_id)).all())
-    for anc, desc in wanted - have:
-        session.add(ModalityClosure(ancestor_id=anc, descendant_id=desc))
-    for anc, desc in have - wanted:
-        session.execute(sa.delete(ModalityClosure).where(ModalityClosure.ancestor_id == anc,
-                                                         ModalityClosure.descendant_id == desc))
     des = {d.slug: d for d in session.scalars(sa.select(Designation))}
     for spec in vocabulary.designations:
         row = des.get(spec.slug) or Designation(slug=spec.slug)

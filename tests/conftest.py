@@ -52,9 +52,10 @@ def _migrated(database_url, geocoder):
                       "GAZETTEER_PATH": str(GAZETTEER_PATH), "SECRET_KEY": "test"})
     with app.app_context():
         engine = _db.engine
-        with engine.begin() as conn:
-            Base.metadata.drop_all(conn)
-            conn.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        with engine.begin() as conn:  # every table there, including ones dropped since
+            existing = sa.MetaData()
+            existing.reflect(conn)
+            existing.drop_all(conn)
         upgrade()
         _db.session.remove()
     return app
