@@ -95,13 +95,17 @@ class Center(Base):
     __tablename__ = "center"
     __table_args__ = (
         sa.UniqueConstraint("source", "external_id", name="uq_center_source_external_id"),
-        sa.Index("ix_center_lat_lon", "latitude", "longitude"),
         sa.Index("ix_center_source_natural_key", "source", "natural_key"),
         sa.Index("ix_center_country_region", "country", "region"),
-        # Covering index for country searches: the page walks it in name order and the
-        # facet statement reads only the index (no row lookups).
-        sa.Index("ix_center_country_name_status_mask", "country", "name_folded", "status",
+        # Covering indexes: each search reads its candidates from one index alone (no row
+        # lookups) and, ordered by (name_folded, id), walks it in page order. Radius: the
+        # bounding box on (latitude, longitude) with what the distance sort and the facets
+        # need; country: name order within a country; everything else: name order.
+        sa.Index("ix_center_lat_lon_cover", "latitude", "longitude", "status",
+                 "modality_mask", "country", "name_folded", "id"),
+        sa.Index("ix_center_country_name_cover", "country", "name_folded", "id", "status",
                  "modality_mask"),
+        sa.Index("ix_center_name_cover", "name_folded", "id", "status", "modality_mask"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -109,7 +113,7 @@ class Center(Base):
     external_id: so.Mapped[str | None] = so.mapped_column(sa.String(128))
     natural_key: so.Mapped[str] = so.mapped_column(sa.String(400))
     name: so.Mapped[str] = so.mapped_column(sa.String(300))
-    name_folded: so.Mapped[str] = so.mapped_column(sa.String(300), index=True)
+    name_folded: so.Mapped[str] = so.mapped_column(sa.String(300))
     alternate_names: so.Mapped[str | None] = so.mapped_column(sa.Text)
     search_text: so.Mapped[str] = so.mapped_column(sa.Text, default="")
     kind: so.Mapped[str] = so.mapped_column(sa.String(32), default="hospital")
@@ -368,6 +372,18 @@ class PendingImport(Base):
     mapping: so.Mapped[str | None] = so.mapped_column(sa.Text)
     created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
                                                           default=utcnow)
+
+
+class DataVersion(Base):
+    """One row (``id`` 1) whose ``version`` grows with every change to the searchable data:
+    database triggers on ``center`` and ``center_designation`` bump it in the writing
+    transaction, whatever wrote (ORM, bulk import, SQL). Search keys its cache of counts
+    and facets on it, so every app process sees a change at its next request."""
+
+    __tablename__ = "data_version"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    version: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
 
 
 @sa.event.listens_for(so.Session, "before_flush")

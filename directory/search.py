@@ -2,21 +2,28 @@
 
 :func:`find_centers` takes a session and a :class:`SearchQuery` and returns a
 :class:`SearchPage`. Semantics (DESIGN.md): text ``q`` on name / alternate names /
-organization (case- and accent-insensitive, LIKE wildcards literal); ``city`` prefix match
-on the folded city; ``region`` by ISO 3166-2 code, bare code or name; ``country`` ISO
-alpha-2; ``modalities`` combine as AND and a parent matches its children (via the
-``modality_closure`` table); radius search prefilters with bounding boxes on the indexed
-latitude/longitude columns (split at the antimeridian), then keeps and sorts by exact
-geodesic distance (WGS-84, km). Closed centers are left out unless asked for. Facet counts
-(per modality, parents included, and per country) cover every result, not just the page.
+organization: every word must start a word of the text (case- and accent-insensitive, LIKE
+wildcards literal), found through the full-text index (SQLite FTS5, PostgreSQL GIN tsvector)
+and checked exactly with LIKE; ``city`` prefix match on the folded city; ``region`` by
+ISO 3166-2 code, bare code or name; ``country`` ISO alpha-2; ``modalities`` combine as AND
+and a parent matches its children (``Center.modality_mask`` bits); radius search prefilters
+with bounding boxes on the indexed latitude/longitude columns (split at the antimeridian),
+then keeps and sorts by exact geodesic distance (WGS-84, km). Closed centers are left out
+unless asked for. Facet counts (per modality, parents included, and per country) cover
+every result, not just the page; outside radius searches the total and facets are cached
+per process, keyed by the database's ``data_version`` (bumped by triggers on every change),
+so a change made by any process is seen at the next request.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import threading
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import cachetools
 import pycountry
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -26,12 +33,24 @@ from directory.models import (
     Center,
     CenterDesignation,
     CenterModality,
+    DataVersion,
     Designation,
 )
 from directory.text import fold, like_escape
 from directory.vocabulary import load_vocabulary
 
 SORTS = ("distance", "name", "relevance")
+
+# The indexed tsvector expression of migration c4e1f0a2b9d7 (PostgreSQL), written out as a
+# constant so the planner matches it to ix_center_search_tsv: punctuation becomes spaces, so
+# the words are the runs of letters and digits, as in SQLite's FTS5 unicode61 tokenizer.
+PG_TSVECTOR = ("to_tsvector('simple'::regconfig, "
+               "regexp_replace(search_text, '[^[:alnum:]]+', ' ', 'g'))")
+_WORD_PARTS = re.compile(r"[A-Za-z0-9]+")
+
+# (database URL, data version, filters) -> (total, facets); see _cached_totals.
+_TOTALS: cachetools.LRUCache = cachetools.LRUCache(maxsize=1024)
+_TOTALS_LOCK = threading.Lock()
 
 
 class SearchError(ValueError):
@@ -140,6 +159,9 @@ def _filters(session: so.Session, query: SearchQuery) -> list:
         tokens = fold(query.q).split()[:10]
         if not tokens:  # only punctuation: nothing can match it literally
             conds.append(sa.false())
+        fulltext = _fulltext_condition(session, tokens)
+        if fulltext is not None:
+            conds.append(fulltext)
         for token in tokens:  # each word must start a word of the name (MSK != Ormskirk)
             escaped = like_escape(token)
             conds.append(sa.or_(Center.search_text.like(f"{escaped}%", escape="\\"),
@@ -164,6 +186,28 @@ def _filters(session: so.Session, query: SearchQuery) -> list:
             .where(CenterDesignation.center_id == Center.id,
                    Designation.slug == query.designation)))
     return conds
+
+
+def _fulltext_condition(session: so.Session, tokens: list[str]):
+    """A full-text-index condition matching a superset of the word-prefix LIKE filter, or
+    ``None`` when no token can use the index (the LIKE filter then scans).
+
+    Only ASCII tokens are used: the LIKE filter requires each token at the start of a
+    space-separated word, so the token's first run of letters/digits starts an index word
+    there (both tokenizers split at every non-alphanumeric character) and its later runs are
+    whole index words, the last a prefix. Non-ASCII letters may tokenize differently (the
+    PostgreSQL locale decides ``[:alnum:]``), so such tokens are left to LIKE alone."""
+    parts = [p for t in tokens if t.isascii() for p in _WORD_PARTS.findall(t)]
+    if not parts:
+        return None
+    if session.get_bind().dialect.name == "postgresql":
+        tsquery = " & ".join(f"'{p}':*" for p in parts)
+        return sa.literal_column(PG_TSVECTOR).op("@@")(
+            sa.func.to_tsquery(sa.literal_column("'simple'::regconfig"), tsquery))
+    match = " ".join(f'"{p}"*' for p in parts)
+    return Center.id.in_(sa.select(sa.literal_column("rowid"))
+                         .select_from(sa.table("center_fts"))
+                         .where(sa.literal_column("center_fts").op("MATCH")(match)))
 
 
 def _relevance(folded_q: str) -> list:
@@ -205,7 +249,7 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     conds = _filters(session, query)
     offset = (query.page - 1) * query.per_page
     if query.near is None:
-        total, facets = _grouped_facets(session, conds)
+        total, facets = _cached_totals(session, query, conds)
         order = [Center.name_folded, Center.id]
         if sort == "relevance" and query.q:
             order = [*_relevance(fold(query.q)), *order]
@@ -267,6 +311,33 @@ def _grouped_facets(session: so.Session, conds: list) -> tuple[int, dict]:
     return total, _facet_result(modality, country)
 
 
+def data_version(session: so.Session) -> int | None:
+    """The database's data version (``data_version`` row 1), or ``None`` if it is missing."""
+    return session.scalar(sa.select(DataVersion.version).where(DataVersion.id == 1))
+
+
+def _cached_totals(session: so.Session, query: SearchQuery, conds: list) -> tuple[int, dict]:
+    """:func:`_grouped_facets` of a search without ``near``, from a per-process LRU cache
+    keyed by the data version: a country-wide count over a million centers costs hundreds
+    of milliseconds, and the same few treatment/country combinations are asked again and
+    again. The version is read before the counts, so a cached entry is never older than
+    its key (a change committed in between only makes the entry newer than its key)."""
+    version = data_version(session)
+    if version is None:
+        return _grouped_facets(session, conds)
+    key = (str(session.get_bind().url), version, query.q, query.city, query.country,
+           query.region, tuple(sorted(query.modalities)), query.designation,
+           query.include_closed)
+    with _TOTALS_LOCK:
+        found = _TOTALS.get(key)
+    if found is None:
+        found = _grouped_facets(session, conds)
+        with _TOTALS_LOCK:
+            _TOTALS[key] = found
+    total, facets = found
+    return total, {name: dict(counts) for name, counts in facets.items()}
+
+
 def _facets_from_rows(rows: list[tuple[int, str | None]]) -> dict:
     """Facets of rows already in memory: ``[(modality_mask, country)]``."""
     vocabulary = load_vocabulary()
@@ -293,7 +364,7 @@ def get_center(session: so.Session, center_id: int) -> Center | None:
 def modality_totals(session: so.Session) -> dict[str, int]:
     """Open centers per modality slug over the whole directory (parents count their
     children), for saying "no source reports this yet" instead of a bare empty list."""
-    return _grouped_facets(session, [Center.status != "closed"])[1]["modality"]
+    return _cached_totals(session, SearchQuery(), [Center.status != "closed"])[1]["modality"]
 
 
 def country_has_centers(session: so.Session, country: str) -> bool:

@@ -230,3 +230,95 @@ def test_q_matches_word_starts_only_and_ranks_designated_centers(session, make_c
     ranked = names(find_centers(session, SearchQuery(q="anderson")))
     assert ranked == ["University of Texas MD Anderson Cancer Center",
                       "Anderson County Hospital"]
+
+
+# Names whose tokenization differs between the word-prefix LIKE rule and the full-text
+# indexes (punctuation, digits, underscores, non-Latin scripts, mixed scripts).
+TRICKY_NAMES = [
+    "St. Jude Children's Research Hospital", "O'Brien-Lacey Cancer Center", "Saint-Luc Oncology",
+    "Hôpital Köln-Merheim", "東京がん研究センター", "東京abc Clinic", "x_ray Imaging Clinic",
+    "Clinic 123abc", "MSK Sloan", "Ormskirk General", "Anderson.com Clinic", "(Paren) Center",
+    "Москва Онкоцентр", "A&B Radiology", "1st Choice 24/7 Care",
+]
+TRICKY_QUERIES = [
+    "st", "st.", "st. jude", "jude", "o'brien", "brien", "lacey", "o'brien-lacey", "saint-l",
+    "koln", "köln-mer", "merheim", "東京", "東京abc", "abc", "x_ray", "ray", "x", "123",
+    "123ab", "msk", "ormsk", "anderson", "anderson.c", "com", "(paren", "paren", "москва",
+    "онко", "a&b", "b", "24/7", "7", "care", "1st choice", "clinic", "_", "&",
+]
+
+
+def _like_only(session, q):
+    """The LIKE rule alone (no full-text prefilter): the reference the index must match."""
+    import sqlalchemy as sa
+
+    from directory import search
+    from directory.models import Center
+    from directory.text import fold, like_escape
+
+    tokens = fold(q).split()
+    if not tokens:  # only punctuation: matches nothing
+        return []
+    conds = [Center.status != "closed"]
+    for token in tokens:
+        escaped = like_escape(token)
+        conds.append(sa.or_(Center.search_text.like(f"{escaped}%", escape="\\"),
+                            Center.search_text.like(f"% {escaped}%", escape="\\")))
+    assert search  # the module under test
+    return sorted(session.scalars(sa.select(Center.name).where(*conds)))
+
+
+def test_full_text_index_finds_exactly_what_the_word_prefix_rule_finds(session, make_center):
+    """The FTS5 / tsvector prefilter never loses a match of the LIKE rule (and adds none,
+    since LIKE still checks every candidate), whatever the punctuation or script."""
+    for i, name in enumerate(TRICKY_NAMES):
+        make_center(name, 1, 1 + i / 100)
+    for q in TRICKY_QUERIES:
+        found = sorted(h.center.name for h in find_centers(
+            session, SearchQuery(q=q, per_page=100)).items)
+        assert found == _like_only(session, q), q
+    assert names(find_centers(session, SearchQuery(q="o'brien"))) == \
+        ["O'Brien-Lacey Cancer Center"]
+    assert names(find_centers(session, SearchQuery(q="東京"))) == \
+        ["東京abc Clinic", "東京がん研究センター"]
+
+
+def test_full_text_index_follows_renames_and_deletes(session, make_center):
+    """The SQLite FTS5 table is kept by triggers (the PostgreSQL index by the database)."""
+    center = make_center("Riverside Oncology", 1, 1)
+    assert find_centers(session, SearchQuery(q="riverside")).total == 1
+    center.name, center.search_text = "Lakeside Oncology", "lakeside oncology"
+    session.commit()
+    assert find_centers(session, SearchQuery(q="riverside")).total == 0
+    assert find_centers(session, SearchQuery(q="lakeside")).total == 1
+    session.delete(center)
+    session.commit()
+    assert find_centers(session, SearchQuery(q="lakeside")).total == 0
+
+
+def test_cached_counts_follow_every_kind_of_write(session, make_center, import_file):
+    """Totals and facets are cached per data version; ORM writes, bulk imports and plain
+    SQL all bump the version (database triggers), so no search shows stale counts."""
+    import sqlalchemy as sa
+
+    from directory.search import data_version
+
+    query = SearchQuery(country="US", modalities=("chemotherapy",))
+    assert find_centers(session, query).total == 0
+    v0 = data_version(session)
+    center = make_center("One", 1, 1, modalities=["chemotherapy"])
+    assert data_version(session) > v0
+    assert find_centers(session, query).total == 1
+    assert find_centers(session, query).facets["modality"]["chemotherapy"] == 1
+    import_file(CASES / "21_antimeridian_units.csv")  # bulk (Core) inserts
+    with_import = find_centers(session, SearchQuery()).total
+    assert with_import > 1
+    session.execute(sa.text("UPDATE center SET status = 'closed' WHERE id = :id"),
+                    {"id": center.id})
+    session.commit()
+    assert find_centers(session, query).total == 0
+    assert find_centers(session, SearchQuery()).total == with_import - 1
+    session.execute(sa.text("DELETE FROM center_modality"))
+    session.execute(sa.text("DELETE FROM center"))
+    session.commit()
+    assert find_centers(session, SearchQuery()).total == 0
