@@ -17,6 +17,15 @@ def f(x, digits=1) -> str:
     return "–" if x is None else f"{x:,.{digits}f}"
 
 
+def cold_note(s: dict) -> str:
+    return "; cold: cache miss p50 / p95" if "find_cold" in s else ""
+
+
+def cold(s: dict) -> str:
+    c = s.get("find_cold")
+    return f"; cold {f(c['p50'])} / {f(c['p95'])}" if c else ""
+
+
 def section(res: dict) -> list[str]:
     m = res["machine"]
     out = [f"## Profile `{res['profile']}` — {res['started']}", "",
@@ -52,8 +61,9 @@ def section(res: dict) -> list[str]:
         for name, s in inp.items():
             ratio = s["find"]["p50"] / s["floor"]["p50"]
             out.append(
-                f"| in-process find_centers {name} @ {n // 1000}k, p50 / p95 ms | "
-                f"{f(s['find']['p50'])} / {f(s['find']['p95'])} | raw SQL floor "
+                f"| in-process find_centers {name} @ {n // 1000}k, p50 / p95 ms"
+                f"{cold_note(s)} | "
+                f"{f(s['find']['p50'])} / {f(s['find']['p95'])}{cold(s)} | raw SQL floor "
                 f"{f(s['floor']['p50'], 2)} | {ratio:.1f}× slower | ≤ 10× | "
                 f"{ok(ratio <= 10)} |")
     if http:
@@ -73,8 +83,8 @@ def section(res: dict) -> list[str]:
         for name, s in pg["ours"].items():
             i = ipg[name]
             out.append(f"| PostgreSQL {rows // 1000}k {name}: HTTP p50 / p95 ms (in-process "
-                       f"p50 / p95; floor p50) | {f(s['p50'])} / {f(s['p95'])} "
-                       f"({f(i['find']['p50'])} / {f(i['find']['p95'])}; "
+                       f"p50 / p95{cold_note(i)}; floor p50) | {f(s['p50'])} / {f(s['p95'])} "
+                       f"({f(i['find']['p50'])} / {f(i['find']['p95'])}{cold(i)}; "
                        f"{f(i['floor']['p50'], 2)}) | | | p95 < 50 | {ok(s['p95'] < 50)} |")
     out.append("")
     if inp:

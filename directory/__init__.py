@@ -98,6 +98,9 @@ def register_extensions(app: Flask) -> None:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         with app.app_context():
             _configure_sqlite(db.engine)
+    elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        with app.app_context():
+            _configure_postgresql(db.engine)
 
 
 def _wants_migrations(app: Flask) -> bool:
@@ -122,6 +125,20 @@ def _configure_sqlite(engine) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+def _configure_postgresql(engine) -> None:
+    """No parallel query plans on the app's connections: a search touches a few thousand
+    rows at most, and starting parallel workers for each costs more than it saves when
+    requests already keep the CPUs busy (bench: text search at 1M centers, in-process p50
+    81 -> 43 ms). Batch work (imports, exports) runs on the same setting."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
+        dbapi_connection.commit()
 
 
 def register_blueprints(app: Flask) -> None:

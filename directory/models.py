@@ -22,6 +22,8 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.orm import DeclarativeBase
 
+from directory.geocoding import GRID_CELL_SQL
+
 
 def utcnow() -> dt.datetime:
     """Current time, timezone-aware UTC (used as a column default callable)."""
@@ -99,9 +101,9 @@ class Center(Base):
         sa.Index("ix_center_country_region", "country", "region"),
         # Covering indexes: each search reads its candidates from one index alone (no row
         # lookups) and, ordered by (name_folded, id), walks it in page order. Radius: the
-        # bounding box on (latitude, longitude) with what the distance sort and the facets
-        # need; country: name order within a country; everything else: name order.
-        sa.Index("ix_center_lat_lon_cover", "latitude", "longitude", "status",
+        # grid cells of the bounding box, then latitude, with what the distance sort and the
+        # facets need; country: name order within a country; everything else: name order.
+        sa.Index("ix_center_geo_cell_cover", "geo_cell", "latitude", "longitude", "status",
                  "modality_mask", "country", "name_folded", "id"),
         sa.Index("ix_center_country_name_cover", "country", "name_folded", "id", "status",
                  "modality_mask"),
@@ -126,6 +128,12 @@ class Center(Base):
     latitude: so.Mapped[float | None] = so.mapped_column(sa.Double)
     longitude: so.Mapped[float | None] = so.mapped_column(sa.Double)
     geocode_precision: so.Mapped[str] = so.mapped_column(sa.String(16), default="none")
+    # The 1-degree grid cell of the coordinates (directory.geocoding.grid_cell), computed
+    # by the database: a radius search reads only the cells its bounding box touches
+    # instead of a whole band of latitude round the world. (PostgreSQL's expression is in
+    # directory.geocoding.GRID_CELL_SQL; Alembic does not compare generated expressions.)
+    geo_cell: so.Mapped[int | None] = so.mapped_column(
+        sa.Integer, sa.Computed(GRID_CELL_SQL["sqlite"], persisted=False))
     # One bit per vocabulary modality (its position in seeds/modalities.toml), ancestors
     # included, kept in step with ``modalities`` by a flush hook: lets search filter and
     # count modalities with ``modality_mask & bits`` instead of joins.

@@ -28,7 +28,13 @@ import pycountry
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.geocoding import Place, bounding_boxes, geodesic_km_many
+from directory.geocoding import (
+    Place,
+    bounding_boxes,
+    geodesic_km_many,
+    grid_cell,
+    grid_cells,
+)
 from directory.models import (
     Center,
     CenterDesignation,
@@ -226,15 +232,26 @@ def _relevance(folded_q: str) -> list:
 
 
 def _box_condition(place: Place, radius_km: float):
-    boxes = bounding_boxes(place.latitude, place.longitude, radius_km)
-    return sa.or_(*[sa.and_(Center.latitude.between(lat0, lat1),
-                            Center.longitude.between(lon0, lon1))
-                    for lat0, lat1, lon0, lon1 in boxes])
+    """Rows inside the bounding boxes of the circle, found through the grid cells they
+    touch (or, for very wide boxes, whole latitude rows of cells) and the coordinates."""
+    parts = []
+    for box in bounding_boxes(place.latitude, place.longitude, radius_km):
+        lat0, lat1, lon0, lon1 = box
+        cells = grid_cells(box)
+        cell = Center.geo_cell.in_(cells) if cells is not None else Center.geo_cell.between(
+            grid_cell(lat0, -180.0), grid_cell(lat1, 180.0))
+        parts.append(sa.and_(cell, Center.latitude.between(lat0, lat1),
+                             Center.longitude.between(lon0, lon1)))
+    return sa.or_(*parts)
 
 
-def _eager(stmt):
-    return stmt.options(so.selectinload(Center.modalities),
-                        so.selectinload(Center.designations))
+def _load(session: so.Session, ids: list[int]) -> dict[int, Center]:
+    """Centers by id with the claims and designations a result shows (three statements)."""
+    if not ids:
+        return {}
+    return {c.id: c for c in session.scalars(
+        sa.select(Center).where(Center.id.in_(ids))
+        .options(so.selectinload(Center.modalities), so.selectinload(Center.designations)))}
 
 
 def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
@@ -253,11 +270,14 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
         order = [Center.name_folded, Center.id]
         if sort == "relevance" and query.q:
             order = [*_relevance(fold(query.q)), *order]
-        rows = session.scalars(_eager(sa.select(Center).where(*conds).order_by(*order)
-                                      .limit(query.per_page).offset(offset))).all() \
+        # The page's ids first, from the covering indexes alone (skipping `offset` rows
+        # costs no row reads), then those rows with what the page shows.
+        page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(*order)
+                                   .limit(query.per_page).offset(offset)).all() \
             if offset < total else []
-        return SearchPage([CenterHit(c) for c in rows], total, query.page, query.per_page,
-                          facets)
+        by_id = _load(session, page_ids)
+        return SearchPage([CenterHit(by_id[i]) for i in page_ids if i in by_id], total,
+                          query.page, query.per_page, facets)
 
     # Radius search: bounding-box prefilter in SQL, exact geodesic distance in Python; the
     # facets come from the same rows, so the filter runs once.
@@ -275,8 +295,7 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     else:
         kept.sort(key=lambda t: (t[0], t[1][3], t[1][0]))
     page_ids = [r[0] for _, r in kept[offset:offset + query.per_page]]
-    by_id = {c.id: c for c in session.scalars(_eager(sa.select(Center)
-                                                     .where(Center.id.in_(page_ids))))}
+    by_id = _load(session, page_ids)
     distance = {r[0]: d for d, r in kept}
     items = [CenterHit(by_id[cid], distance[cid]) for cid in page_ids]
     facets = _facets_from_rows([(r[4], r[5]) for _, r in kept])

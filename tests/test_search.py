@@ -322,3 +322,42 @@ def test_cached_counts_follow_every_kind_of_write(session, make_center, import_f
     session.execute(sa.text("DELETE FROM center"))
     session.commit()
     assert find_centers(session, SearchQuery()).total == 0
+
+
+def test_grid_cell_in_sql_matches_python(session, make_center):
+    """The database's generated geo_cell equals geocoding.grid_cell at cell edges too."""
+    import sqlalchemy as sa
+
+    from directory.geocoding import grid_cell
+    from directory.models import Center
+
+    points = [(-90, -180), (90, 180), (0, 0), (-0.5, -0.5), (45.999999, -73.000001),
+              (-33.9, 151.2), (89.99, 179.99), (-89.99, -179.99), (1e-9, -1e-9)]
+    for i, (lat, lon) in enumerate(points):
+        make_center(f"P{i}", lat, lon)
+    make_center("No coordinates")
+    rows = session.execute(sa.select(Center.name, Center.latitude, Center.longitude,
+                                     Center.geo_cell)).all()
+    for name, lat, lon, cell in rows:
+        assert cell == (None if lat is None else grid_cell(lat, lon)), name
+
+
+@pytest.mark.parametrize("origin, radius", [
+    ((40.7, -74.0), 100), ((-17.0, 179.8), 400), ((78.2, 15.6), 800), ((0.0, 0.0), 3000),
+    ((-89.0, 0.0), 300), ((51.5, -0.1), 1),
+])
+def test_radius_search_equals_brute_force(session, make_center, origin, radius):
+    """Grid cells + bounding boxes never lose a center inside the circle (poles,
+    antimeridian, tiny and continent-sized radii)."""
+    import random
+
+    rng = random.Random(7)
+    expected = set()
+    for i in range(60):
+        lat, lon = point_at(origin, rng.uniform(0, radius * 1.6), rng.uniform(0, 360))
+        make_center(f"R{i}", lat, lon)
+        if geodesic(origin, (lat, lon)).km <= radius:
+            expected.add(f"R{i}")
+    page = find_centers(session, SearchQuery(near=place(*origin), radius_km=radius,
+                                             per_page=100))
+    assert set(names(page)) == expected

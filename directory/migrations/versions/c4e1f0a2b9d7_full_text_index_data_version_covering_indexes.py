@@ -53,7 +53,7 @@ def upgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"CREATE INDEX ix_center_search_tsv ON center USING gin ({PG_TSVECTOR})")
         op.execute("""
-            CREATE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
+            CREATE OR REPLACE FUNCTION bump_data_version() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 UPDATE data_version SET version = version + 1 WHERE id = 1;
                 RETURN NULL;
