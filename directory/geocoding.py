@@ -28,7 +28,7 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import geopy.exc
@@ -42,7 +42,7 @@ from directory.text import fold
 __all__ = [
     "FORMAT_VERSION", "KM_PER_MILE", "PRECISIONS", "GeocodingError", "InvalidQuery",
     "OfflineGeocoder", "Place", "PlaceNotFound", "Resolution", "bounding_boxes",
-    "build_gazetteer", "geodesic_km", "geodesic_km_many", "online_geocoder",
+    "build_gazetteer", "geodesic_km", "geodesic_km_many", "geodesic_km_from", "online_geocoder",
 ]
 
 #: Bump when the gazetteer schema or content rules change: stale files are rebuilt.
@@ -163,6 +163,17 @@ def geodesic_km_many(origin: tuple[float, float],
     n = len(points)
     _, _, metres = _GEOD.inv([origin[1]] * n, [origin[0]] * n,
                              [p[1] for p in points], [p[0] for p in points])
+    return [m / 1000.0 for m in metres]
+
+
+def geodesic_km_from(origin: tuple[float, float], lats: Sequence[float],
+                     lons: Sequence[float]) -> list[float]:
+    """:func:`geodesic_km_many` for points given as two sequences, latitudes and
+    longitudes (degrees); km, geodesic on WGS-84."""
+    if not lats:
+        return []
+    n = len(lats)
+    _, _, metres = _GEOD.inv([origin[1]] * n, [origin[0]] * n, lons, lats)
     return [m / 1000.0 for m in metres]
 
 

@@ -17,9 +17,11 @@ so a change made by any process is seen at the next request.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -31,6 +33,7 @@ import sqlalchemy.orm as so
 from directory.geocoding import (
     Place,
     bounding_boxes,
+    geodesic_km_from,
     geodesic_km_many,
     grid_cell,
     grid_cells,
@@ -288,17 +291,20 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     rows = session.execute(sa.select(Center.id, Center.latitude, Center.longitude,
                                      Center.name_folded, Center.modality_mask,
                                      Center.country).where(*conds, *geo)).all()
-    distances = geodesic_km_many(query.near.point(), [(r[1], r[2]) for r in rows])
-    kept = [(d, r) for d, r in zip(distances, rows) if radius is None or d <= radius]
-    if sort == "name":
-        kept.sort(key=lambda t: (t[1][3], t[1][0]))
-    else:
-        kept.sort(key=lambda t: (t[0], t[1][3], t[1][0]))
-    page_ids = [r[0] for _, r in kept[offset:offset + query.per_page]]
+    ids, lats, lons, names, masks, countries = zip(*rows) if rows else ((),) * 6
+    km = geodesic_km_from(query.near.point(), lats, lons)
+    kept = range(len(ids)) if radius is None else [i for i, d in enumerate(km) if d <= radius]
+    # (key, id) tuples compare in C; only the rows up to the end of the page are ordered.
+    keys = ((names[i], ids[i]) if sort == "name" else (km[i], names[i], ids[i])
+            for i in kept)
+    end = offset + query.per_page
+    first = heapq.nsmallest(end, keys) if end < len(kept) // 4 else sorted(keys)[:end]
+    page_ids = [key[-1] for key in first[offset:end]]
     by_id = _load(session, page_ids)
-    distance = {r[0]: d for d, r in kept}
-    items = [CenterHit(by_id[cid], distance[cid]) for cid in page_ids]
-    facets = _facets_from_rows([(r[4], r[5]) for _, r in kept])
+    position = {cid: i for i, cid in enumerate(ids)} if page_ids else {}
+    items = [CenterHit(by_id[cid], km[position[cid]]) for cid in page_ids if cid in by_id]
+    facets = _facets_from_counts(Counter(masks[i] for i in kept),
+                                 Counter(countries[i] for i in kept))
     return SearchPage(items, len(kept), query.page, query.per_page, facets)
 
 
@@ -357,19 +363,18 @@ def _cached_totals(session: so.Session, query: SearchQuery, conds: list) -> tupl
     return total, {name: dict(counts) for name, counts in facets.items()}
 
 
-def _facets_from_rows(rows: list[tuple[int, str | None]]) -> dict:
-    """Facets of rows already in memory: ``[(modality_mask, country)]``."""
+def _facets_from_counts(masks: Counter, countries: Counter) -> dict:
+    """Facets of rows already in memory, from how many rows have each modality mask and
+    each country (many rows share a mask, so each distinct mask is decoded once)."""
     vocabulary = load_vocabulary()
     bits = [(m.slug, vocabulary.bit(m.slug)) for m in vocabulary.modalities]
     modality = dict.fromkeys((slug for slug, _ in bits), 0)
-    country: dict[str, int] = {}
-    for mask, code in rows:
-        country[code] = country.get(code, 0) + 1
+    for mask, n in masks.items():
         if mask:
             for slug, bit in bits:
                 if mask & bit:
-                    modality[slug] += 1
-    return _facet_result(modality, country)
+                    modality[slug] += n
+    return _facet_result(modality, dict(countries))
 
 
 def get_center(session: so.Session, center_id: int) -> Center | None:
