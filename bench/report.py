@@ -71,11 +71,14 @@ def section(res: dict) -> list[str]:
         out.append(f"| cold start to first answered search (gunicorn -w 2), s | "
                    f"{f(http['cold_start_s'], 2)} | | | < 1 s | "
                    f"{ok(http['cold_start_s'] < 1)} |")
-        out.append(f"| server RSS @ {n // 1000}k after the mix, MB: per worker (total with "
-                   f"master) | {' + '.join(f(w, 0) for w in workers)} "
-                   f"({f(http['rss_total_mb'], 0)}) | | | < 150 | "
+        pss = http.get("pss_total_mb")
+        out.append(f"| server memory @ {n // 1000}k after the mix, MB: RSS per worker (sum of "
+                   f"RSS with the master{'; PSS of all, shared pages once' if pss else ''}) | "
+                   f"{' + '.join(f(w, 0) for w in workers)} ({f(http['rss_total_mb'], 0)}"
+                   f"{f'; PSS {pss:,.0f}' if pss else ''}) | | | < 150 | "
                    f"{ok(max(workers or [0]) < 150)} per worker, "
-                   f"{ok(http['rss_total_mb'] < 150)} total |")
+                   + (f"{ok(pss < 150)} PSS total |" if pss else
+                      f"{ok(http['rss_total_mb'] < 150)} total |"))
     pg = res.get("http_pg")
     ipg = res.get("inprocess_pg")
     if pg and ipg:

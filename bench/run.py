@@ -211,6 +211,33 @@ def get(url: str, timeout: float = 30) -> tuple[int, bytes, float]:
     return status, body, time.perf_counter() - started
 
 
+def pss_tree_mb(pid: int) -> float:
+    """Sum of the proportional set size (``Pss`` of /proc/PID/smaps_rollup) of ``pid`` and
+    its children, MB: the memory the server takes from the machine, pages shared between
+    the preloaded master and its forked workers counted once (RSS counts them per process)."""
+    def pss(p: int) -> float:
+        try:
+            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            pass
+        return 0.0
+    return pss(pid) + sum(pss(c) for c in children_of(pid))
+
+
+def children_of(pid: int) -> list[int]:
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
 def rss_tree_mb(pid: int) -> tuple[float, list[float]]:
     """(sum of VmRSS over ``pid`` and its children, [each child's VmRSS]) in MB."""
     def rss(p: int) -> float:
@@ -221,15 +248,7 @@ def rss_tree_mb(pid: int) -> tuple[float, list[float]]:
         except OSError:
             pass
         return 0.0
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    kids = [rss(c) for c in children]
+    kids = [rss(c) for c in children_of(pid)]
     return rss(pid) + sum(kids), kids
 
 
@@ -267,7 +286,10 @@ def server(cmd: list[str], env: dict, probe: str, timeout: float = 60):
 def gunicorn_cmd(port: int) -> list[str]:
     # The rate limit is lifted for the benchmark client (otherwise 600/min gives 429s).
     factory = "directory:create_app({'API_RATE_LIMIT': '1000000 per minute'})"
-    return [str(VENV_BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", factory]
+    # --preload: the app is imported once in the master and the workers share its pages
+    # (the deployment README recommends it).
+    return [str(VENV_BIN / "gunicorn"), "--preload", "-w", "2", "-b", f"127.0.0.1:{port}",
+            factory]
 
 
 def ours_url(port: int, params: dict) -> str:
@@ -360,6 +382,7 @@ def bench_http(db_url: str, rounds: int, ds_db: Path | None) -> dict:
                                 "facets_timed_out")
         total, workers = rss_tree_mb(proc.pid)
         out["rss_total_mb"], out["rss_workers_mb"] = total, workers
+        out["pss_total_mb"] = pss_tree_mb(proc.pid)
         out["ours"] = {k: summary(v) for k, v in lat.items()}
         if ds is not None:
             out["datasette"] = {k: summary(v) for k, v in ds_lat.items()}
