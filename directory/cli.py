@@ -176,10 +176,11 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
         bar = click.progressbar(length=rows_estimate, label="Validating", file=sys.stderr)
         bar.__enter__()
     try:
-        result = run_import(db.session, data, filename=path.name, format=format_,
+        payload, data = [data], None  # run_import frees the bytes once decoded
+        result = run_import(db.session, payload.pop(), filename=path.name, format=format_,
                             source=source, geocoder=get_import_geocoder(), dry_run=dry_run,
                             user="cli", mapping=mapping or None,
-                            progress=bar.update if bar else None)
+                            progress=bar.update if bar else None, parallel=True)
     except FileError as exc:
         db.session.rollback()
         click.echo(f"{path}: {exc}", err=True)

@@ -27,10 +27,15 @@ def fold(value: str | None) -> str:
     """
     if not value:
         return ""
-    decomposed = unicodedata.normalize("NFKD", value)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    # A few letters have no decomposition but are written differently in ASCII.
-    stripped = stripped.translate(_EXTRA_LETTERS).casefold()
+    if value.isascii():
+        # NFKD, the combining marks and _EXTRA_LETTERS change nothing in ASCII, and there
+        # casefold() is lower().
+        stripped = value.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", value)
+        stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+        # A few letters have no decomposition but are written differently in ASCII.
+        stripped = stripped.translate(_EXTRA_LETTERS).casefold()
     stripped = _PUNCT.sub(" ", stripped).replace("_", " ")
     return _SPACES.sub(" ", stripped).strip()
 

@@ -10,6 +10,7 @@ others; a :class:`~directory.importer.decode.FileError` means nothing was planne
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -113,7 +114,8 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
                user: str | None = None, mapping: dict[str, str] | None = None,
                vocabulary: Vocabulary | None = None, as_of: dt.date | None = None,
                target_source: str | None = None,
-               progress: Callable[[int], None] | None = None) -> ImportResult:
+               progress: Callable[[int], None] | None = None,
+               parallel: bool = False) -> ImportResult:
     """Import one file of centers or modality claims.
 
     :param data: the file's bytes (any of UTF-8 +/- BOM, UTF-16, cp1252; delimiters
@@ -125,6 +127,8 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
     :param source: data-source slug that keys re-imports; default from the format.
     :param as_of: the date of the evidence (for modality claims and designations); default today.
     :param target_source: for modality lists, the source whose centers the keys name.
+    :param parallel: let a large file's cities be looked up in a helper process (forked)
+        while the rows are validated; for the command line, not for web workers.
     :returns: :class:`ImportResult`; the session holds the changes unless ``dry_run``.
     :raises FileError: empty / binary / undecodable file, unknown format, missing required
         column. Nothing is written.
@@ -138,7 +142,9 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         data = _hsds_to_template(data, format)
         format, source = "native", source or "hsds"
     decoded = decode_bytes(data)
+    data = None  # noqa: F841 - the text is decoded; free the bytes if the caller let go
     table = read_table(decoded.text)
+    decoded = dataclasses.replace(decoded, text="")  # the rows hold it now; free the copy
     if format == "auto":
         fmt = detect_format(table.header)
         if fmt is None and mapping:
@@ -170,11 +176,12 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         _import_claims(session, fmt, table, result, target_source or fmt.target_source)
     else:
         _import_centers(session, fmt, table, result, vocabulary, geocoder, mapping,
-                        as_of or dt.date.today(), progress)
+                        as_of or dt.date.today(), progress, parallel)
     rejected_lines = {i.line for i in result.errors}
     result.rejected = len(rejected_lines)
     result.rejected_rows = {row.line: row.cells for row in table.rows
                             if row.line in rejected_lines}
+    table = None  # noqa: F841 - the rows are not needed any more; free them before writing
     if not dry_run:
         ensure_source(session, source)
         result.run_id = _record_run(session, result, user)
@@ -231,7 +238,7 @@ def _assumed_country(table, columns: dict[int, str], result: ImportResult) -> st
 
 
 def _import_centers(session, fmt: Format, table, result: ImportResult, vocabulary,
-                    geocoder, mapping, as_of: dt.date, progress) -> None:
+                    geocoder, mapping, as_of: dt.date, progress, parallel: bool = False) -> None:
     columns, ignored = fmt.map_columns(table.header, mapping)
     result.ignored_columns = ignored
     result.column_map = [(h.strip(), columns.get(i)) for i, h in enumerate(table.header)]
@@ -248,29 +255,44 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
                                    "ignored column(s): " + ", ".join(ignored)))
     header_of = {f: table.header[i].strip() for i, f in columns.items()}
     validator = Validator(vocabulary, source=result.source, today=as_of)
+    prefetch = _CityPrefetch.start(geocoder, len(table.rows)) if parallel else None
+    try:
+        records = _validate_rows(table, columns, header_of, fmt, default_country, validator,
+                                 result, progress, prefetch)
+        _geocode_and_plan(session, records, result, geocoder, prefetch)
+    finally:
+        if prefetch is not None:
+            prefetch.close()
+
+
+def _validate_rows(table, columns, header_of, fmt, default_country, validator,
+                   result: ImportResult, progress, prefetch) -> list[CenterRecord]:
     records: list[CenterRecord] = []
     width = len(table.header)
     for n, row in enumerate(table.rows, 1):
         if progress and n % 1000 == 0:
             progress(1000)
-        if row.swallowed_rows(table.delimiter, width):
+        if prefetch is not None and n % _CityPrefetch.EVERY == 0:
+            prefetch.send(records)
+        row_cells = row.cells
+        if row.end_line > row.line and row.swallowed_rows(table.delimiter, width):
             result.issues.append(Issue(
                 row.line, None, "error",
                 f"a quoted cell runs from line {row.line} to line {row.end_line} and holds "
                 f"what look like whole rows: a quote is probably not closed; those lines "
                 f"were not imported"))
             continue
-        extra = row.cells[width:]
+        extra = row_cells[width:]
         if any(c.strip() for c in extra):
             result.issues.append(Issue(row.line, None, "error",
-                                       f"row has {len(row.cells)} cells but the header has "
+                                       f"row has {len(row_cells)} cells but the header has "
                                        f"{width}; check quoting and delimiters"))
             continue
-        if len(row.cells) < width:
+        if len(row_cells) < width:
             result.issues.append(Issue(row.line, None, "warning",
-                                       f"row has {len(row.cells)} cells, header has {width}; "
+                                       f"row has {len(row_cells)} cells, header has {width}; "
                                        f"missing cells read as empty"))
-        cells = row.cells + [""] * (width - len(row.cells))
+        cells = row_cells + [""] * (width - len(row_cells))
         raw = RawRecord(row.line, {f: cells[i] for i, f in columns.items()}, header_of)
         fmt.extras(raw)
         if default_country and not raw.values.get("country"):
@@ -280,16 +302,27 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
         result.issues.extend(issues)
         if record is not None:
             records.append(record)
+    return records
+
+
+def _geocode_and_plan(session, records: list[CenterRecord], result: ImportResult, geocoder,
+                      prefetch) -> None:
     existing = ExistingCenters(session, result.source)
     if geocoder is not None:
         if not hasattr(geocoder, "last_error"):  # online geocoders cache (and explain) alone
             geocoder = MemoGeocoder(geocoder)
+            if prefetch is not None:
+                prefetch.send(records)
+                geocoder.prime_cities(prefetch.results())
         kept = []
-        for record in records:
-            if reuse_coordinates(record, existing.match(record)):
+        reused = [reuse_coordinates(r, existing.match(r)) for r in records]
+        issues = iter(geocode_records([r for r, done in zip(records, reused) if not done],
+                                      geocoder))
+        for record, done in zip(records, reused):
+            if done:
                 kept.append(record)
                 continue
-            issue = geocode_record(record, geocoder)
+            issue = next(issues)
             if issue is not None:
                 result.issues.append(issue)
                 if issue.severity == "error":
@@ -316,6 +349,12 @@ class MemoGeocoder:
     def __getattr__(self, name):
         return getattr(self._geocoder, name)
 
+    def prime_cities(self, places: dict[tuple, tuple | None]) -> None:
+        """Take ``{(city, region, country): (name, latitude, longitude) or None}`` looked up
+        elsewhere (by :class:`_CityPrefetch`) as the answers of :meth:`lookup_city`."""
+        for key, place in places.items():
+            self._city.setdefault(key, _Found(_CityPlace(*place)) if place is not None else None)
+
     def lookup_postal_code(self, code, country="US"):
         key = (code, country)
         if key not in self._postal:
@@ -327,6 +366,225 @@ class MemoGeocoder:
         if key not in self._city:
             self._city[key] = self._geocoder.lookup_city(city, region=region, country=country)
         return self._city[key]
+
+
+@dataclass(frozen=True)
+class _Found:
+    """A city lookup's answer as geocode_record reads it (``resolution.place``)."""
+
+    place: object
+
+
+class _CityPlace:
+    """The part of a :class:`~directory.geocoding.Place` the importer reads (a third of
+    the memory)."""
+
+    __slots__ = ("name", "latitude", "longitude")
+
+    def __init__(self, name: str, latitude: float, longitude: float):
+        self.name, self.latitude, self.longitude = name, latitude, longitude
+
+    def point(self) -> tuple[float, float]:
+        return (self.latitude, self.longitude)
+
+
+class _CityPrefetch:
+    """Looks up the cities of a large file in a second process (fork) while this one
+    validates the rows: the offline gazetteer's ``lookup_city`` is a third of the work of a
+    large import and the machine usually has a spare CPU. The answers only fill the
+    :class:`MemoGeocoder` cache, keyed as the lookups made afterwards; a key the helper
+    could not answer (or a helper that failed) is looked up here as before. The helper
+    exits when this process goes away (even killed), and :meth:`close` stops it."""
+
+    EVERY = 2000       # rows validated between two batches of cities sent
+    MIN_ROWS = 2000    # smaller files: not worth a process
+
+    def __init__(self, path: str):
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.keys = context.Queue()
+        self.reader, writer = context.Pipe(duplex=False)
+        self.process = context.Process(target=_prefetch_cities, daemon=True,
+                                       args=(path, self.keys, self.reader, writer))
+        self.process.start()
+        writer.close()  # the helper holds the only writing end: EOF here if it dies
+        self.sent: set[tuple] = set()
+        self.done = 0
+
+    @classmethod
+    def start(cls, geocoder, rows: int) -> _CityPrefetch | None:
+        import multiprocessing
+        import os
+
+        from directory.geocoding import OfflineGeocoder
+
+        if type(geocoder) is not OfflineGeocoder or rows < cls.MIN_ROWS or \
+                (os.cpu_count() or 1) < 2 or \
+                "fork" not in multiprocessing.get_all_start_methods():
+            return None
+        try:
+            return cls(geocoder.path)
+        except OSError:
+            return None
+
+    def send(self, records: list[CenterRecord]) -> None:
+        """Queue the cities of ``records[self.done:]`` not sent yet."""
+        batch = []
+        for record in records[self.done:]:
+            key = (record.city, record.region, record.country)
+            if record.city and key not in self.sent:
+                self.sent.add(key)
+                batch.append(key)
+        self.done = len(records)
+        if batch:
+            self.keys.put(batch)
+
+    def results(self) -> dict[tuple, tuple | None]:
+        """``{key: (name, latitude, longitude) or None}`` for every key answered; ``{}`` if
+        the helper failed."""
+        self.keys.put(None)
+        try:
+            answers = self.reader.recv()
+        except (EOFError, OSError):  # the helper died without answering
+            answers = {}
+        self.close()
+        return answers
+
+    def close(self) -> None:
+        """Stop the helper (it has answered, or its answers are not wanted any more) and
+        release the pipes. Idempotent."""
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join()
+        self.reader.close()
+        self.keys.close()
+        self.keys.cancel_join_thread()
+
+
+def _prefetch_cities(path: str, keys, reader, writer) -> None:
+    """The helper process: ``lookup_city`` for each batch of keys received until ``None``,
+    then all answers at once through ``writer``."""
+    import os
+    import queue
+
+    from directory.geocoding import OfflineGeocoder
+
+    reader.close()  # the parent's end, inherited: without it a dead parent is not noticed
+    parent = os.getppid()
+    out: dict[tuple, object] = {}
+    try:
+        geocoder = OfflineGeocoder(path, build_if_missing=False)
+        while True:
+            try:
+                batch = keys.get(timeout=1)
+            except queue.Empty:
+                if os.getppid() != parent:
+                    return  # the importer is gone
+                continue
+            if batch is None:
+                break
+            for city, region, country in batch:
+                try:
+                    resolution = geocoder.lookup_city(city, region=region, country=country)
+                except Exception:  # noqa: BLE001 - the importer repeats it and reports
+                    continue
+                place = resolution.place if resolution else None
+                out[(city, region, country)] = (place.name, place.latitude, place.longitude) \
+                    if place is not None else None
+    except Exception:  # noqa: BLE001 - the importer looks everything up itself
+        out = {}
+    try:
+        writer.send(out)
+    except OSError:  # the importer is gone
+        pass
+
+
+def geocode_records(records: list[CenterRecord], geocoder) -> list[Issue | None]:
+    """:func:`geocode_record` for each record (same results, same order), with the
+    coordinate consistency checks computed in one batch."""
+    if hasattr(geocoder, "lookup_address"):
+        return [geocode_record(record, geocoder) for record in records]
+    out: list[Issue | None] = []
+    checks = []  # (index in out, record, place, swapped_ok)
+    for record in records:
+        place = _lookup_place(record, geocoder)
+        if record.latitude is not None:
+            if place is not None:
+                checks.append((len(out), record, place[0], -90 <= record.longitude <= 90))
+            out.append(None)
+            if len(checks) == 5000:  # in slices: bounded memory
+                _check_coordinates(checks, out)
+                checks = []
+        else:
+            out.append(_fill_coordinates(record, geocoder, place))
+    _check_coordinates(checks, out)
+    return out
+
+
+def _check_coordinates(checks: list[tuple], out: list[Issue | None]) -> None:
+    """Set ``out[i]`` to the consistency issue of each ``(i, record, place, swapped_ok)``
+    (one batch of geodesic distances)."""
+    from directory.geocoding import geodesic_km_pairs
+
+    origins, points = [], []
+    for _, record, place, swapped_ok in checks:
+        origins.append(place.point())
+        points.append((record.latitude, record.longitude))
+        if swapped_ok:
+            origins.append(place.point())
+            points.append((record.longitude, record.latitude))
+    distances = iter(geodesic_km_pairs(origins, points))
+    for i, record, place, swapped_ok in checks:
+        off = next(distances)
+        swapped = [next(distances)] if swapped_ok else []
+        out[i] = _consistency_issue(record, place, off, swapped)
+
+
+def _lookup_place(record: CenterRecord, geocoder) -> tuple | None:
+    """``(place, precision)`` for the record's US ZIP code, else its city; or ``None``."""
+    place = None
+    if record.postal_code and record.country == "US":
+        place = geocoder.lookup_postal_code(record.postal_code, "US")
+        precision = "postal_code"
+    if place is None and record.city:
+        resolution = geocoder.lookup_city(record.city, region=record.region,
+                                          country=record.country)
+        place = resolution.place if resolution else None
+        precision = "city"
+    return (place, precision) if place is not None else None
+
+
+def _fill_coordinates(record: CenterRecord, geocoder, found: tuple | None) -> Issue | None:
+    """Put the looked-up place's coordinates on a record without any, or say why not."""
+    if found is None:
+        what = record.postal_code or record.city or record.name
+        why = getattr(geocoder, "last_error", None)
+        return Issue(record.line, record.columns.get("city", "city"), "warning",
+                     f"place {what!r} could not be geocoded"
+                     f"{f' ({why})' if why else ''}; imported without coordinates "
+                     f"(not shown in radius searches)")
+    place, precision = found
+    record.latitude, record.longitude = place.latitude, place.longitude
+    record.geocode_precision = precision
+    return None
+
+
+def _consistency_issue(record: CenterRecord, place, off: float,
+                       swapped: list[float]) -> Issue | None:
+    """The issue for given coordinates ``off`` km from the place named in the row
+    (``swapped``: the distance with latitude and longitude exchanged, when that is valid)."""
+    col = record.columns.get
+    if off > SWAP_TOLERANCE_KM and swapped and swapped[0] < SWAP_TOLERANCE_KM:
+        where = "/".join(filter(None, (record.country, (record.region or "")
+                                       .split("-")[-1] or None)))
+        return Issue(record.line, col("latitude", "latitude"), "error",
+                     f"coordinates inconsistent with {where or record.city}; possibly "
+                     f"swapped (latitude and longitude); not imported")
+    if off > SWAP_TOLERANCE_KM:
+        return Issue(record.line, col("latitude", "latitude"), "warning",
+                     f"coordinates are {off:.0f} km from {place.name}")
+    return None
 
 
 def geocode_record(record: CenterRecord, geocoder) -> Issue | None:
@@ -348,42 +606,18 @@ def geocode_record(record: CenterRecord, geocoder) -> Issue | None:
                                      f"street address not geocoded ({online_error}); "
                                      f"placed at the {record.geocode_precision.replace('_', ' ')}"
                                      f" centre instead")
-    if record.postal_code and record.country == "US":
-        place = geocoder.lookup_postal_code(record.postal_code, "US")
-        precision = "postal_code"
-    if place is None and record.city:
-        resolution = geocoder.lookup_city(record.city, region=record.region,
-                                          country=record.country)
-        place = resolution.place if resolution else None
-        precision = "city"
+    found = _lookup_place(record, geocoder)
     if record.latitude is not None:
-        if place is not None:
+        if found is not None:
             from directory.geocoding import geodesic_km_many
 
             swapped_ok = -90 <= record.longitude <= 90
             points = [(record.latitude, record.longitude)] + (
                 [(record.longitude, record.latitude)] if swapped_ok else [])
-            off, *swapped = geodesic_km_many(place.point(), points)
-            if off > SWAP_TOLERANCE_KM and swapped and swapped[0] < SWAP_TOLERANCE_KM:
-                where = "/".join(filter(None, (record.country, (record.region or "")
-                                               .split("-")[-1] or None)))
-                return Issue(record.line, col("latitude", "latitude"), "error",
-                             f"coordinates inconsistent with {where or record.city}; possibly "
-                             f"swapped (latitude and longitude); not imported")
-            if off > SWAP_TOLERANCE_KM:
-                return Issue(record.line, col("latitude", "latitude"), "warning",
-                             f"coordinates are {off:.0f} km from {place.name}")
+            off, *swapped = geodesic_km_many(found[0].point(), points)
+            return _consistency_issue(record, found[0], off, swapped)
         return None
-    if place is None:
-        what = record.postal_code or record.city or record.name
-        why = getattr(geocoder, "last_error", None)
-        return Issue(record.line, col("city", "city"), "warning",
-                     f"place {what!r} could not be geocoded"
-                     f"{f' ({why})' if why else ''}; imported without coordinates "
-                     f"(not shown in radius searches)")
-    record.latitude, record.longitude = place.latitude, place.longitude
-    record.geocode_precision = precision
-    return None
+    return _fill_coordinates(record, geocoder, found)
 
 
 def _import_claims(session, fmt: ModalityListFormat, table, result: ImportResult,

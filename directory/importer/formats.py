@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from directory.text import fold
 
@@ -62,6 +63,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 _ALIAS_INDEX = {fold(alias): f for f, aliases in ALIASES.items() for alias in aliases}
 
 
+@lru_cache(maxsize=1024)
 def normalise_header(cell: str) -> str:
     """Fold a header cell for matching: BOM, case, accents, spaces, ``_``/``-``/``/`` ignored."""
     return fold(cell.replace("\ufeff", "").replace("_", " "))

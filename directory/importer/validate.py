@@ -89,7 +89,7 @@ class ModalityClaim:
     verified_on: dt.date | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class CenterRecord:
     """A validated center, ready to geocode and write. Coordinates are WGS-84 degrees."""
 
@@ -115,6 +115,15 @@ class CenterRecord:
     modalities: list[ModalityClaim] = field(default_factory=list)
     designations: list[str] = field(default_factory=list)
     columns: dict[str, str] = field(default_factory=dict)
+    _folded: str | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def name_folded(self) -> str:
+        """``fold(name)`` (computed once: the writer and the duplicate check both use it;
+        slots, not a cached_property, keep 100k records ~10 % smaller)."""
+        if self._folded is None:
+            self._folded = fold(self.name)
+        return self._folded
 
     @property
     def natural_key(self) -> str:
@@ -130,6 +139,7 @@ def natural_key(name: str, postal_code: str | None, country: str | None) -> str:
 
 # Invisible characters that only hide text: control characters, zero-width space, word
 # joiner, bidirectional overrides, BOM. (Zero-width joiners stay: some scripts need them.)
+_SPACES = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f"
                         "\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
 
@@ -137,6 +147,17 @@ _INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f"
 def _clean(value: str | None, fieldname: str) -> str:
     if value is None:
         return ""
+    if value.isascii() and value.isprintable():
+        # The common case, same result as below: printable ASCII has no invisible
+        # characters and no line breaks, is already NFC, and its only whitespace is " ".
+        if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@"):
+            value = value[1:]
+        if "  " in value:
+            value = _SPACES.sub(" ", value)
+        value = value.strip(" ")
+        if fieldname not in _KEEP_AS_IS and value.lower() in PLACEHOLDERS:
+            return ""
+        return value
     value = _INVISIBLE.sub("", value)
     # Our CSV export prefixes ' to cells that a spreadsheet would run as a formula; read
     # them back unchanged (a leading ' before anything else is kept).
@@ -149,6 +170,28 @@ def _clean(value: str | None, fieldname: str) -> str:
     if fieldname not in _KEEP_AS_IS and value.casefold() in PLACEHOLDERS:
         return ""
     return value
+
+
+_LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
+
+
+def _clean_values(values: dict[str, str | None]) -> dict[str, str]:
+    """``{field: _clean(value, field)}``, with the commonest cells (plain printable ASCII,
+    no doubled spaces, no leading quote) cleaned inline: the same result, a tenth the time."""
+    out = {}
+    for key, value in values.items():
+        if not value:
+            out[key] = ""
+        elif type(value) is str and value.isascii() and value.isprintable() and \
+                value[0] != "'" and "  " not in value:
+            value = value.strip(" ")
+            if len(value) <= _LONGEST_PLACEHOLDER and key not in _KEEP_AS_IS and \
+                    value.lower() in PLACEHOLDERS:
+                value = ""
+            out[key] = value
+        else:
+            out[key] = _clean(value, key)
+    return out
 
 
 @lru_cache(maxsize=512)
@@ -260,14 +303,24 @@ def normalise_phone(value: str, country: str | None) -> tuple[str | None, str | 
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
 
 
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
+_HTTP = re.compile(r"^https?://", re.I)
+_BARE_DOMAIN = re.compile(r"^[\w.-]+\.[a-z]{2,}(:\d+)?(/|$)", re.I)
+# http(s)://host.name[/path] with no port, user, query or unusual character.
+_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[A-Za-z0-9._~/%-]*)?", re.I)
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
 def normalise_website(value: str) -> tuple[str | None, str | None]:
     """An http(s) URL; a bare domain gets ``https://``; other schemes are refused."""
     if not value:
         return None, None
-    if re.match(r"^[a-z][a-z0-9+.-]*:", value, re.I) and not re.match(r"^https?://", value, re.I):
-        if not re.match(r"^[\w.-]+\.[a-z]{2,}(:\d+)?(/|$)", value, re.I):
+    if _PLAIN_URL.fullmatch(value):  # what the checks below accept unchanged, found faster
+        return value, None
+    if _SCHEME.match(value) and not _HTTP.match(value):
+        if not _BARE_DOMAIN.match(value):
             return None, f"website {value[:60]!r} is not an http(s) URL; left empty"
-    if not re.match(r"^https?://", value, re.I):
+    if not _HTTP.match(value):
         value = "https://" + value
     parts = urlsplit(value)
     try:
@@ -296,6 +349,44 @@ class Validator:
         self.today = today or dt.date.today()
         self.seen_ids: dict[str, int] = {}
         self.seen_keys: dict[str, int] = {}
+        self._modality_cells: dict[str, tuple] = {}
+        self._designation_terms: dict[str, object] = {}
+        self._columns_of: dict | None = None
+        self._columns_copy: dict[str, str] = {}
+
+    def _modality_terms(self, cell: str) -> tuple[tuple[ModalityClaim, ...], tuple[str, ...]]:
+        """The reported claims of a modalities cell (one per slug, in order) and its unknown
+        terms. Cells repeat from row to row, so each distinct one is resolved once."""
+        hit = self._modality_cells.get(cell)
+        if hit is None:
+            claims, unknown, have = [], [], set()
+            for term in split_terms(cell) if cell else ():
+                slug = self.vocabulary.resolve(term)
+                if slug is None:
+                    unknown.append(term)
+                elif slug not in have:
+                    have.add(slug)
+                    claims.append(ModalityClaim(slug, "reported", None, self.today))
+            hit = (tuple(claims), tuple(unknown))
+            if len(self._modality_cells) < 50_000:
+                self._modality_cells[cell] = hit
+        return hit
+
+    def _columns(self, cols: dict[str, str]) -> dict[str, str]:
+        """A copy of the record's column names, shared by the records of one file (they
+        all have the same header; a dict per record was ~1 KB each)."""
+        if cols is not self._columns_of:
+            self._columns_of, self._columns_copy = cols, dict(cols)
+        elif cols != self._columns_copy:  # the caller changed its dict in between
+            self._columns_copy = dict(cols)
+        return self._columns_copy
+
+    def _designation(self, term: str):
+        """The designation a term names (slug or name, folded), or ``None``; memoised."""
+        if term not in self._designation_terms:
+            self._designation_terms[term] = self.vocabulary.designation(term) or next(
+                (d for d in self.vocabulary.designations if fold(d.name) == fold(term)), None)
+        return self._designation_terms[term]
 
     def validate(self, raw: RawRecord, too_long: list[str] | None = None
                  ) -> tuple[CenterRecord | None, list[Issue]]:
@@ -315,7 +406,7 @@ class Validator:
         for column in too_long or []:
             issues.append(Issue(raw.line, column, "error",
                                 f"field too long at line {raw.line} (max {MAX_CELL} characters)"))
-        values = {k: _clean(v, k) for k, v in raw.values.items()}
+        values = _clean_values(raw.values)
         for key, value in raw.defaults.items():
             if not values.get(key):
                 values[key] = value
@@ -380,7 +471,7 @@ class Validator:
         if note:
             warn("website", note)
         email = values.get("email") or None
-        if email and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+        if email and not _EMAIL.fullmatch(email):
             warn("email", f"email {email[:60]!r} is not an address; left empty")
             email = None
         # Column sizes (PostgreSQL refuses longer values and the whole flush would fail).
@@ -406,17 +497,14 @@ class Validator:
         kind = raw.defaults.get("kind") or KINDS.get(kind_text) or (
             kind_text if kind_text in CENTER_KINDS else "hospital")
 
-        modalities = []
-        for term in split_terms(values.get("modalities", "")):
-            slug = self.vocabulary.resolve(term)
-            if slug is None:
-                warn("modalities", f"unknown modality {term!r}")
-            elif slug not in {m.slug for m in modalities}:
-                modalities.append(ModalityClaim(slug, "reported", None, self.today))
+        claims, unknown = self._modality_terms(values.get("modalities", ""))
+        modalities = list(claims)
+        for term in unknown:
+            warn("modalities", f"unknown modality {term!r}")
         designations = []
-        for term in split_terms(values.get("designations", "")):
-            spec = self.vocabulary.designation(term) or next(
-                (d for d in self.vocabulary.designations if fold(d.name) == fold(term)), None)
+        for term in split_terms(values.get("designations", "")) \
+                if values.get("designations") else ():
+            spec = self._designation(term)
             if spec is None:
                 warn("designations", f"unknown designation {term!r}")
             elif spec.slug not in designations:
@@ -444,7 +532,7 @@ class Validator:
             phone=phone, website=website, email=email, status=status,
             description=values.get("description") or None,
             organization=organization,
-            modalities=modalities, designations=designations, columns=dict(cols))
+            modalities=modalities, designations=designations, columns=self._columns(cols))
         # In-file duplicates: same id, or (no id) same natural key.
         if external_id:
             first = self.seen_ids.setdefault(external_id, raw.line)
