@@ -286,10 +286,10 @@ def server(cmd: list[str], env: dict, probe: str, timeout: float = 60):
 def gunicorn_cmd(port: int) -> list[str]:
     # The rate limit is lifted for the benchmark client (otherwise 600/min gives 429s).
     factory = "directory:create_app({'API_RATE_LIMIT': '1000000 per minute'})"
-    # --preload: the app is imported once in the master and the workers share its pages
-    # (the deployment README recommends it).
-    return [str(VENV_BIN / "gunicorn"), "--preload", "-w", "2", "-b", f"127.0.0.1:{port}",
-            factory]
+    # The deployment settings README recommends: the app imported once in the master and
+    # its objects frozen before each fork, so the workers share its pages.
+    return [str(VENV_BIN / "gunicorn"), "-c", "python:directory.gunicorn_conf", "-w", "2",
+            "-b", f"127.0.0.1:{port}", factory]
 
 
 def ours_url(port: int, params: dict) -> str:
