@@ -198,8 +198,14 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
         try:
             db.session.commit()
             if result.added + result.updated >= 1000:  # fresh statistics for the planner
-                db.session.execute(sa.text("ANALYZE"))
-                db.session.commit()
+                try:
+                    db.session.execute(sa.text("ANALYZE"))
+                    db.session.commit()
+                except KeyboardInterrupt:  # the import itself is committed: say so
+                    db.session.rollback()
+                    click.echo(f"{path}: interrupted after the import was committed; the "
+                               f"planner statistics were not refreshed (run ANALYZE)",
+                               err=True)
         except DBAPIError as exc:
             db.session.rollback()
             click.echo(f"{path}: {database_problem(exc)}", err=True)

@@ -394,6 +394,31 @@ class DataVersion(Base):
     version: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
 
 
+def search_text_of(name: str | None, alternate_names: str | None,
+                   organization: str | None) -> str:
+    """``Center.search_text``: the folded name, alternate names and organization name."""
+    from directory.text import fold
+
+    return " ".join(filter(None, (fold(name), fold(alternate_names), fold(organization))))
+
+
+@sa.event.listens_for(so.Session, "before_flush")
+def _keep_search_columns(session: so.Session, _context, _instances) -> None:
+    """Recompute the derived search columns (``name_folded``, ``city_folded``,
+    ``search_text``) of every new or changed center, whatever changed it (edit, merge,
+    revert, import): a center is always found by its current names."""
+    from directory.text import fold
+
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, Center) or obj in session.deleted:
+            continue
+        organization = obj.organization.name if obj.organization is not None else None
+        wanted = (fold(obj.name)[:300], fold(obj.city)[:120],
+                  search_text_of(obj.name, obj.alternate_names, organization))
+        if (obj.name_folded, obj.city_folded, obj.search_text) != wanted:
+            obj.name_folded, obj.city_folded, obj.search_text = wanted
+
+
 @sa.event.listens_for(so.Session, "before_flush")
 def _keep_modality_masks(session: so.Session, _context, _instances) -> None:
     """Recompute :attr:`Center.modality_mask` for every center whose claims may have

@@ -165,7 +165,7 @@ def _filters(session: so.Session, query: SearchQuery) -> list:
     if not query.include_closed:
         conds.append(Center.status != "closed")
     if query.q:
-        tokens = fold(query.q).split()[:10]
+        tokens = fold(query.q).split()  # every word counts (q is at most 200 characters)
         if not tokens:  # only punctuation: nothing can match it literally
             conds.append(sa.false())
         fulltext = _fulltext_condition(session, tokens)

@@ -337,3 +337,24 @@ def test_float_ccn_in_a_generic_file_is_padded(import_file, session):
     result = import_file(data, filename="ccn.csv")
     assert result.added == 1
     assert session.scalar(sa.select(Center.external_id)) == "010139"
+
+
+def test_a_zero_coordinate_is_the_equator_or_greenwich_but_zero_zero_is_missing(
+        import_file, session):
+    """"0" is a placeholder in other fields; in a coordinate it is a real value (Quito's
+    latitude is about 0, Greenwich's longitude 0). Only the pair 0,0 is read as missing."""
+    import sqlalchemy as sa
+
+    from directory.models import Center
+
+    result = import_file(b"name,city,country,latitude,longitude\n"
+                         b"Equator Clinic,Quito,EC,0,-78.5\n"
+                         b"Greenwich Clinic,London,GB,51.48,0\n"
+                         b"Null Island Clinic,Boston,US,0,0\n")
+    assert result.rejected == 0
+    coords = dict((n, (lat, lon)) for n, lat, lon in session.execute(
+        sa.select(Center.name, Center.latitude, Center.longitude)))
+    assert coords["Equator Clinic"] == (0.0, -78.5)
+    assert coords["Greenwich Clinic"] == (51.48, 0.0)
+    assert coords["Null Island Clinic"] != (0.0, 0.0)  # geocoded from Boston instead
+    assert any("0,0 are a placeholder" in i.message for i in result.warnings)

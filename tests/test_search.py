@@ -361,3 +361,12 @@ def test_radius_search_equals_brute_force(session, make_center, origin, radius):
     page = find_centers(session, SearchQuery(near=place(*origin), radius_km=radius,
                                              per_page=100))
     assert set(names(page)) == expected
+
+
+def test_every_word_of_q_counts(session, make_center):
+    """No silent cut after ten words: an eleventh word that matches nothing empties the
+    result."""
+    make_center("Cancer Care Center", 1, 1)
+    words = "cancer " * 10
+    assert find_centers(session, SearchQuery(q=words)).total == 1
+    assert find_centers(session, SearchQuery(q=words + "xqzzy")).total == 0

@@ -25,8 +25,13 @@ from directory.vocabulary import Vocabulary, split_terms
 
 PLACEHOLDERS = {"not available", "n/a", "na", "n a", "none", "null", "nil", "-", "--", "?",
                 "-999", "-999.0", "unknown", "not applicable", "#n/a", "0"}
-# Fields where a placeholder-looking value is real data ("NA" is Namibia, "0" a valid count).
+# Fields where a placeholder-looking value is real data ("NA" is Namibia, "0" a valid id);
+# in a coordinate "0" is the equator or Greenwich (the pair 0,0 is a placeholder, below).
 _KEEP_AS_IS = {"country", "external_id"}
+# The placeholders of each field: none in _KEEP_AS_IS, all but "0" in a coordinate.
+_FIELD_PLACEHOLDERS = {**dict.fromkeys(_KEEP_AS_IS, frozenset()),
+                       **dict.fromkeys(("latitude", "longitude"),
+                                       frozenset(PLACEHOLDERS - {"0"}))}
 # Fields whose line breaks are kept (a quoted multi-line address cell); other whitespace
 # runs are collapsed line by line.
 _MULTILINE = {"address", "description"}
@@ -155,7 +160,7 @@ def _clean(value: str | None, fieldname: str) -> str:
         if "  " in value:
             value = _SPACES.sub(" ", value)
         value = value.strip(" ")
-        if fieldname not in _KEEP_AS_IS and value.lower() in PLACEHOLDERS:
+        if value.lower() in _FIELD_PLACEHOLDERS.get(fieldname, PLACEHOLDERS):
             return ""
         return value
     value = _INVISIBLE.sub("", value)
@@ -167,7 +172,7 @@ def _clean(value: str | None, fieldname: str) -> str:
         value = "\n".join(filter(None, (nfc(line) for line in value.splitlines())))
     else:
         value = nfc(value)
-    if fieldname not in _KEEP_AS_IS and value.casefold() in PLACEHOLDERS:
+    if value.casefold() in _FIELD_PLACEHOLDERS.get(fieldname, PLACEHOLDERS):
         return ""
     return value
 
@@ -185,8 +190,8 @@ def _clean_values(values: dict[str, str | None]) -> dict[str, str]:
         elif type(value) is str and value.isascii() and value.isprintable() and \
                 value[0] != "'" and "  " not in value:
             value = value.strip(" ")
-            if len(value) <= _LONGEST_PLACEHOLDER and key not in _KEEP_AS_IS and \
-                    value.lower() in PLACEHOLDERS:
+            if len(value) <= _LONGEST_PLACEHOLDER and \
+                    value.lower() in _FIELD_PLACEHOLDERS.get(key, PLACEHOLDERS):
                 value = ""
             out[key] = value
         else:

@@ -391,7 +391,12 @@ class Writer:
         next_id = None
         if sqlite:
             raw = connection.connection.driver_connection
-            next_id = (raw.execute("SELECT max(id) FROM center").fetchone()[0] or 0) + 1
+            # Never an id the audit log already names: SQLite would reuse the id of a
+            # deleted (merged, reverted) center, and the log's records of the old center
+            # (its history, a revert of its import) would then act on the new one.
+            next_id = raw.execute("SELECT max(coalesce((SELECT max(id) FROM center), 0), "
+                                  "coalesce((SELECT max(center_id) FROM change_record), 0))"
+                                  ).fetchone()[0] + 1
             loader = _SqliteBulkLoad(raw, len(records), next_id)
             loader.begin()
         try:
