@@ -119,13 +119,15 @@ def main() -> None:
              "output and pyinstrument profiles of the last run are in `bench/work/`.", ""]
     for profile in ("full", "quick"):
         # the profile's runs, complete or partial (run.py --only ...), newest on top
-        paths = sorted((BENCH / "results").glob(f"{profile}*.json"),
-                       key=lambda p: p.stat().st_mtime)
-        if not paths:
+        # ordered by when each run started (file times change with a git checkout)
+        runs = sorted((json.loads(p.read_text()) for p in
+                       (BENCH / "results").glob(f"{profile}*.json")),
+                      key=lambda r: r.get("started", ""))
+        if not runs:
             continue
         res: dict = {}
-        for path in paths:
-            res.update(json.loads(path.read_text()))
+        for run in runs:
+            res.update(run)
         lines += section(res)
     notes = BENCH / "NOTES.md"
     if notes.exists():
