@@ -183,12 +183,17 @@ def search_export(session: so.Session, query: SearchQuery,
                   limit: int = DEFAULT_EXPORT_MAX_ROWS) -> SearchExport:
     """Every result of ``query`` (its ``page``/``per_page`` ignored), in search order, up to
     ``limit``, fetched ``_CHUNK`` at a time through :func:`find_centers` (the same search as
-    the web page). The first chunk is read now, so ``total`` is known before streaming."""
-    first = find_centers(session, dataclasses.replace(query, page=1, per_page=_CHUNK))
+    the web page) while ``hits`` is iterated. ``total`` is known before streaming."""
+    # The total now (the headers need it); the rows later, inside the streamed response:
+    # a streamed body runs in a new application context with a new session, so centers
+    # loaded here would be detached there (a lazy attribute would then fail mid-file).
+    total = find_centers(session, dataclasses.replace(query, page=1, per_page=1)).total
 
     def hits() -> Iterator[CenterHit]:
-        page, sent = first, 0
+        number, sent = 1, 0
         while True:
+            page = find_centers(session, dataclasses.replace(query, page=number,
+                                                             per_page=_CHUNK))
             for hit in page.items:
                 if sent >= limit:
                     return
@@ -197,10 +202,9 @@ def search_export(session: so.Session, query: SearchQuery,
             if not page.has_next or sent >= limit:
                 return
             session.expunge_all()  # keep memory flat on big exports
-            page = find_centers(session, dataclasses.replace(
-                query, page=page.page + 1, per_page=_CHUNK))
+            number += 1
 
-    return SearchExport(first.total, limit, hits())
+    return SearchExport(total, limit, hits())
 
 
 def search_csv_header(unit: str | None) -> list[str]:

@@ -249,12 +249,14 @@ def _box_condition(place: Place, radius_km: float):
 
 
 def _load(session: so.Session, ids: list[int]) -> dict[int, Center]:
-    """Centers by id with the claims and designations a result shows (three statements)."""
+    """Centers by id with what a result or an export row shows: claims, designations and
+    organization (three statements, whatever the number of centers)."""
     if not ids:
         return {}
     return {c.id: c for c in session.scalars(
         sa.select(Center).where(Center.id.in_(ids))
-        .options(so.selectinload(Center.modalities), so.selectinload(Center.designations)))}
+        .options(so.selectinload(Center.modalities), so.selectinload(Center.designations),
+                 so.joinedload(Center.organization)))}
 
 
 def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:

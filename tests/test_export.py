@@ -259,3 +259,28 @@ def test_hsds_reader_accepts_the_official_example(import_file):
     rows = read_csv(read_package(buffer.getvalue()))
     assert [r["name"] for r in rows] == ["MyCity Civic Center"]
     assert rows[0]["city"] and rows[0]["country"]
+
+
+@pytest.mark.parametrize("url", ["/centers.csv?q=clinic", "/api/v1/centers?q=clinic&format=csv",
+                                 "/api/v1/centers?q=clinic&format=ndjson"])
+def test_streamed_exports_hold_every_row_with_organizations(app, import_file, url):
+    """The body streams after the view returns, in a new application context: every row
+    must still be written (centers with an organization once broke it after the header).
+    A second app, as a server has no application context around its requests."""
+    from directory import create_app
+
+    rows = "".join(f"X{i},Riverside Clinic {i},Riverside Health {i % 3},Boston,MA,US\n"
+                   for i in range(25))
+    import_file(("external_id,name,organization,city,region,country\n" + rows).encode())
+    server = create_app({key: app.config[key] for key in (
+        "TESTING", "SQLALCHEMY_DATABASE_URI", "GAZETTEER_PATH", "SECRET_KEY")})
+    response = server.test_client().get(url)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    if "ndjson" in url:
+        assert len(body.splitlines()) == 25
+    else:
+        records = read_csv(response.data)
+        assert len(records) == 25
+        assert {r["organization"] for r in records} == {f"Riverside Health {i}"
+                                                        for i in range(3)}

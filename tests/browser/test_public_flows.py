@@ -263,3 +263,14 @@ def test_print_stylesheet(page, centers):
         after = link.evaluate("a => getComputedStyle(a, '::after').content")
         assert link.get_attribute("href") in after and after.startswith('" <http'), after
         assert page.pdf(format="A4")[:4] == b"%PDF"
+
+
+def test_api_docs_render_the_interactive_reference(page, centers):
+    """Swagger UI starts from a script file: the Content-Security-Policy (no inline
+    script) once left /api/docs with its static table only."""
+    errors = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto("/api/docs")
+    expect(page.locator("#swagger-ui .opblock").first).to_be_visible(timeout=10_000)
+    expect(page.locator("#swagger-ui")).to_contain_text("Oncology center directory API")
+    assert not [e for e in errors if "Content Security Policy" in e], errors
