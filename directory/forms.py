@@ -19,7 +19,7 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import AnyOf, DataRequired, Email, Length, NumberRange, Optional
 
 UNITS = [SelectChoice("km", "km"), SelectChoice("mi", "miles")]
 SORT_CHOICES = [SelectChoice("", "Best match"), SelectChoice("distance", "Distance"),
@@ -48,14 +48,19 @@ class SearchForm(FlaskForm):
                                                                        Length(max=200)])
     radius = FloatField("Within", validators=[Optional(), NumberRange(
         min=0.1, max=20000, message="radius must be between 0.1 and 20,000")])
-    unit = SelectField("Unit", choices=UNITS, default="km", validators=[Optional()])
+    unit = SelectField("Unit", choices=UNITS, default="km", validate_choice=False,
+                       validators=[Optional(), AnyOf(["km", "mi"],
+                                                     message="unit must be km or mi")])
     city = StringField("City", validators=[Optional(), Length(max=200)])
     region = StringField("State / region", validators=[Optional(), Length(max=200)])
     country = StringField("Country", validators=[Optional(), Length(max=100)])
     modality = SelectMultipleField("Treatment", choices=[], validate_choice=False)
     designation = SelectField("Designation", choices=[], validate_choice=False,
                               validators=[Optional()])
-    sort = SelectField("Sort by", choices=SORT_CHOICES, validators=[Optional()])
+    sort = SelectField("Sort by", choices=SORT_CHOICES, validate_choice=False,
+                       validators=[Optional(), AnyOf(
+                           ["distance", "name", "relevance"],
+                           message="sort must be distance, name or relevance")])
     page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(
         min=1, max=100000, message="page must be a whole number of at least 1")])
     per_page = IntegerField("Results per page", default=20, validators=[Optional()])

@@ -378,3 +378,12 @@ def test_docs_page_uses_local_assets(client):
     assert (vendor / "LICENSE").read_text().startswith("\n") or \
         "Apache License" in (vendor / "LICENSE").read_text()
     assert 'href="/api/docs"' in client.get("/").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query, field, words", [
+    ("near=Boston,+MA&unit=miles", "unit", ["km", "mi"]),
+    ("q=clinic&sort=best", "sort", ["distance", "name", "relevance"]),
+])
+def test_a_bad_choice_names_the_valid_values(client, query, field, words):
+    body = client.get(f"/api/v1/centers?{query}").get_json()
+    assert body["field"] == field and all(w in body["message"] for w in words), body

@@ -198,3 +198,10 @@ def test_any_treatment_sends_an_empty_modality_and_that_is_fine(client, make_cen
     make_center("Somewhere", 42.36, -71.06, city="Boston")
     response = client.get("/centers?near=Boston&radius=&unit=km&modality=")
     assert response.status_code == 200 and "Somewhere" in response.get_data(as_text=True)
+
+
+def test_pages_name_an_icon_that_exists(client):
+    """Browsers ask for /favicon.ico unless the page names an icon (a 404 on every page)."""
+    page = client.get("/").get_data(as_text=True)
+    assert 'rel="icon"' in page
+    assert client.get("/static/favicon.svg").status_code == 200
