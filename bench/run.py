@@ -211,19 +211,15 @@ def get(url: str, timeout: float = 30) -> tuple[int, bytes, float]:
     return status, body, time.perf_counter() - started
 
 
-def pss_tree_mb(pid: int) -> float:
-    """Sum of the proportional set size (``Pss`` of /proc/PID/smaps_rollup) of ``pid`` and
-    its children, MB: the memory the server takes from the machine, pages shared between
-    the preloaded master and its forked workers counted once (RSS counts them per process)."""
-    def pss(p: int) -> float:
-        try:
-            for line in Path(f"/proc/{p}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
-    return pss(pid) + sum(pss(c) for c in children_of(pid))
+def proc_mb(pid: int, file: str, key: str) -> float:
+    """The ``key:`` line of /proc/PID/``file`` (kB there), in MB; 0 if the process is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/{file}").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def children_of(pid: int) -> list[int]:
@@ -238,18 +234,17 @@ def children_of(pid: int) -> list[int]:
     return children
 
 
+def pss_tree_mb(pid: int) -> float:
+    """Sum of the proportional set size (``Pss`` of /proc/PID/smaps_rollup) of ``pid`` and
+    its children, MB: the memory the server takes from the machine, pages shared between
+    the preloaded master and its forked workers counted once (RSS counts them per process)."""
+    return sum(proc_mb(p, "smaps_rollup", "Pss") for p in (pid, *children_of(pid)))
+
+
 def rss_tree_mb(pid: int) -> tuple[float, list[float]]:
     """(sum of VmRSS over ``pid`` and its children, [each child's VmRSS]) in MB."""
-    def rss(p: int) -> float:
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        except OSError:
-            pass
-        return 0.0
-    kids = [rss(c) for c in children_of(pid)]
-    return rss(pid) + sum(kids), kids
+    kids = [proc_mb(c, "status", "VmRSS") for c in children_of(pid)]
+    return proc_mb(pid, "status", "VmRSS") + sum(kids), kids
 
 
 @contextlib.contextmanager

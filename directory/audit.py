@@ -24,7 +24,6 @@ from directory.models import (
     Modality,
     Organization,
 )
-from directory.text import fold
 
 SCALAR_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",
                  "latitude", "longitude", "geocode_precision", "phone", "website", "email",
@@ -128,14 +127,7 @@ def apply_field(session: so.Session, center: Center, name: str, value: str | Non
         center.designations = keep
     else:
         setattr(center, name, value)
-    if name == "name":
-        center.name_folded = fold(value)[:300]
-    if name == "city":
-        center.city_folded = fold(value)[:120]
-    if name in ("name", "alternate_names", "organization"):
-        center.search_text = " ".join(filter(None, (
-            fold(center.name), fold(center.alternate_names),
-            fold(center.organization.name if center.organization else None))))
+    # name_folded, city_folded and search_text follow at flush (models._keep_search_columns)
 
 
 @dataclass

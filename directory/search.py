@@ -390,7 +390,8 @@ def get_center(session: so.Session, center_id: int) -> Center | None:
 def modality_totals(session: so.Session) -> dict[str, int]:
     """Open centers per modality slug over the whole directory (parents count their
     children), for saying "no source reports this yet" instead of a bare empty list."""
-    return _cached_totals(session, SearchQuery(), [Center.status != "closed"])[1]["modality"]
+    query = SearchQuery()
+    return _cached_totals(session, query, _filters(session, query))[1]["modality"]
 
 
 def country_has_centers(session: so.Session, country: str) -> bool:

@@ -29,6 +29,7 @@ from directory.models import (
     Designation,
     Modality,
     Organization,
+    search_text_of,
     utcnow,
 )
 from directory.text import fold
@@ -264,12 +265,8 @@ class Writer:
             setattr(center, f, getattr(record, f))
         center.alternate_names = _alt_text(record.alternate_names)
         center.natural_key = record.natural_key
-        center.name_folded = fold(record.name)[:300]
-        center.city_folded = fold(record.city)[:120]
         center.organization = self._organization(record.organization)
-        center.search_text = " ".join(filter(None, (
-            fold(record.name), fold(" ".join(record.alternate_names)),
-            fold(record.organization))))
+        # name_folded, city_folded and search_text follow at flush (models hook)
         today = dt.date.today()
         self._set_claims(center, [(m.slug, m.provenance, m.evidence, m.verified_on or today)
                                   for m in record.modalities])
@@ -416,9 +413,8 @@ class Writer:
                         r.email, r.status, r.description, source, r.external_id,
                         r.natural_key, name_folded[:300], city_folded(r.city)[:120], alternate,
                         org_ids.get(r.organization) if r.organization else None,
-                        " ".join(filter(None, (name_folded, fold(" ".join(r.alternate_names)),
-                                               fold(r.organization))))
-                        if r.alternate_names or r.organization else name_folded,
+                        search_text_of(r.name, alternate, r.organization)
+                        if alternate or r.organization else name_folded,
                         mask, stamp, stamp))
                 if sqlite:
                     ids = range(next_id, next_id + len(rows))
