@@ -164,7 +164,7 @@ def center_item(hit: CenterHit, unit: str = "km") -> dict:
         if unit == "mi":
             item["distance_mi"] = _round(hit.distance_km / KM_PER_MILE)
     position = {m.slug: i for i, m in enumerate(load_vocabulary().modalities)}
-    claims = sorted(c.modalities, key=lambda cm: (position.get(cm.modality.slug, 999),
+    claims = sorted(hit.modalities, key=lambda cm: (position.get(cm.modality.slug, 999),
                                                   cm.provenance, cm.source))
     item["modalities"] = [{"slug": cm.modality.slug, "name": cm.modality.name,
                            "provenance": cm.provenance, "source": cm.source,
@@ -173,7 +173,7 @@ def center_item(hit: CenterHit, unit: str = "km") -> dict:
     item["designations"] = [{"slug": cd.designation.slug, "name": cd.designation.name,
                              "source": cd.source,
                              "as_of": cd.as_of.isoformat() if cd.as_of else None}
-                            for cd in sorted(c.designations, key=lambda d: d.designation.slug)]
+                            for cd in sorted(hit.designations, key=lambda d: d.designation.slug)]
     item["url"] = url_for("public.center", center_id=c.id, _external=True)
     return item
 

@@ -73,20 +73,24 @@ def _number(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def _modality_slugs(center: Center, provenance: str) -> list[str]:
+def _modality_slugs(claims: Iterable, provenance: str) -> list[str]:
     position = {m.slug: i for i, m in enumerate(load_vocabulary().modalities)}
-    slugs = {cm.modality.slug for cm in center.modalities if cm.provenance == provenance}
+    slugs = {cm.modality.slug for cm in claims if cm.provenance == provenance}
     return sorted(slugs, key=lambda s: (position.get(s, len(position)), s))
 
 
-def template_row(center: Center, external_id: str | None = None) -> list[str]:
+def template_row(center: Center, external_id: str | None = None, *,
+                 claims: Iterable | None = None, held: Iterable | None = None) -> list[str]:
     """``center`` as a row of the CSV template (values not yet neutralised).
 
     ``modalities`` holds the *reported* claims only: inferred ones come back from
-    ``designations`` on import, so an export re-imports to the same claims.
+    ``designations`` on import, so an export re-imports to the same claims. ``claims`` and
+    ``held`` (a search hit's rows) replace the center's own relationships when given.
     """
+    claims = center.modalities if claims is None else claims
+    held = center.designations if held is None else held
     position = {d.slug: i for i, d in enumerate(load_vocabulary().designations)}
-    designations = sorted({cd.designation.slug for cd in center.designations},
+    designations = sorted({cd.designation.slug for cd in held},
                           key=lambda s: (position.get(s, len(position)), s))
     return [
         external_id if external_id is not None else (center.external_id or ""),
@@ -94,7 +98,7 @@ def template_row(center: Center, external_id: str | None = None) -> list[str]:
         center.city or "", center.region or "", center.postal_code or "",
         center.country or "", _number(center.latitude), _number(center.longitude),
         center.phone or "", center.website or "", center.email or "",
-        "; ".join(_modality_slugs(center, "reported")), "; ".join(designations),
+        "; ".join(_modality_slugs(claims, "reported")), "; ".join(designations),
         center.status or "", center.description or "",
         center.organization.name if center.organization else "",
     ]
@@ -221,13 +225,13 @@ def search_csv_lines(export: SearchExport, *, unit: str | None,
     yield ("\ufeff" if bom else "") + csv_line(search_csv_header(unit))
     for hit in export.hits:
         c = hit.center
-        row = template_row(c)
+        row = template_row(c, claims=hit.modalities, held=hit.designations)
         if unit:
             d = hit.distance_km
             if d is not None and unit == "mi":
                 d = d / KM_PER_MILE
             row.append("" if d is None else f"{d:.2f}")
-        row += ["; ".join(_modality_slugs(c, "inferred")), str(c.id), url_of(c)]
+        row += ["; ".join(_modality_slugs(hit.modalities, "inferred")), str(c.id), url_of(c)]
         yield csv_line(row)
 
 

@@ -17,13 +17,16 @@ so a change made by any process is seen at the next request.
 
 from __future__ import annotations
 
+import datetime as dt
 import heapq
 import math
 import re
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import NamedTuple
 
 import cachetools
 import pycountry
@@ -44,6 +47,7 @@ from directory.models import (
     CenterModality,
     DataVersion,
     Designation,
+    Modality,
 )
 from directory.text import fold, like_escape
 from directory.vocabulary import load_vocabulary
@@ -100,12 +104,58 @@ class SearchQuery:
         return "relevance" if self.q else "name"
 
 
+class ModalityRef(NamedTuple):
+    """The part of a :class:`~directory.models.Modality` a result shows."""
+
+    slug: str
+    name: str
+    position: int
+
+
+class ClaimView(NamedTuple):
+    """A read-only claim (a :class:`~directory.models.CenterModality` row) in a result:
+    the same attribute names, so templates and serialisers take either."""
+
+    modality: ModalityRef
+    provenance: str
+    source: str
+    verified_on: dt.date | None
+
+
+class DesignationRef(NamedTuple):
+    slug: str
+    name: str
+
+
+class HeldView(NamedTuple):
+    """A read-only :class:`~directory.models.CenterDesignation` row in a result."""
+
+    designation: DesignationRef
+    source: str
+    as_of: dt.date | None
+
+
 @dataclass
 class CenterHit:
-    """A center in a result, with its geodesic distance in km (``None`` without ``near``)."""
+    """A center in a result, with its geodesic distance in km (``None`` without ``near``).
+
+    ``modalities`` and ``designations`` are the center's claims and designations:
+    :func:`find_centers` fills them with read-only rows (:class:`ClaimView`,
+    :class:`HeldView`) loaded for the whole page at once; a hit made from a center alone
+    reads the center's own relationships."""
 
     center: Center
     distance_km: float | None = None
+    claims: Sequence[ClaimView] | None = field(default=None, repr=False)
+    held: Sequence[HeldView] | None = field(default=None, repr=False)
+
+    @property
+    def modalities(self) -> Sequence:
+        return self.center.modalities if self.claims is None else self.claims
+
+    @property
+    def designations(self) -> Sequence:
+        return self.center.designations if self.held is None else self.held
 
 
 @dataclass
@@ -248,15 +298,39 @@ def _box_condition(place: Place, radius_km: float):
     return sa.or_(*parts)
 
 
-def _load(session: so.Session, ids: list[int]) -> dict[int, Center]:
-    """Centers by id with what a result or an export row shows: claims, designations and
-    organization (three statements, whatever the number of centers)."""
+def _load(session: so.Session, ids: list[int], distances: dict[int, float] | None = None
+          ) -> list[CenterHit]:
+    """The hits for ``ids``, in that order (ids no longer in the database left out): each
+    center with its organization, and its claims and designations as read-only rows (three
+    statements, whatever the number of centers; plain rows cost a fraction of ORM
+    objects, which matters on every result page)."""
     if not ids:
-        return {}
-    return {c.id: c for c in session.scalars(
+        return []
+    centers = {c.id: c for c in session.scalars(
         sa.select(Center).where(Center.id.in_(ids))
-        .options(so.selectinload(Center.modalities), so.selectinload(Center.designations),
-                 so.joinedload(Center.organization)))}
+        .options(so.joinedload(Center.organization)))}
+    claims: defaultdict[int, list[ClaimView]] = defaultdict(list)
+    refs: dict[str, ModalityRef] = {}
+    for center_id, slug, name, position, provenance, source, verified_on in session.execute(
+            sa.select(CenterModality.center_id, Modality.slug, Modality.name,
+                      Modality.position, CenterModality.provenance, CenterModality.source,
+                      CenterModality.verified_on)
+            .join(Modality, Modality.id == CenterModality.modality_id)
+            .where(CenterModality.center_id.in_(ids))
+            .order_by(CenterModality.center_id, CenterModality.id)):
+        ref = refs.get(slug) or refs.setdefault(slug, ModalityRef(slug, name, position))
+        claims[center_id].append(ClaimView(ref, provenance, source, verified_on))
+    held: defaultdict[int, list[HeldView]] = defaultdict(list)
+    for center_id, slug, name, source, as_of in session.execute(
+            sa.select(CenterDesignation.center_id, Designation.slug, Designation.name,
+                      CenterDesignation.source, CenterDesignation.as_of)
+            .join(Designation, Designation.id == CenterDesignation.designation_id)
+            .where(CenterDesignation.center_id.in_(ids))
+            .order_by(CenterDesignation.center_id, CenterDesignation.id)):
+        held[center_id].append(HeldView(DesignationRef(slug, name), source, as_of))
+    distances = distances or {}
+    return [CenterHit(centers[i], distances.get(i), tuple(claims[i]), tuple(held[i]))
+            for i in ids if i in centers]
 
 
 def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
@@ -280,9 +354,8 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
         page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(*order)
                                    .limit(query.per_page).offset(offset)).all() \
             if offset < total else []
-        by_id = _load(session, page_ids)
-        return SearchPage([CenterHit(by_id[i]) for i in page_ids if i in by_id], total,
-                          query.page, query.per_page, facets)
+        return SearchPage(_load(session, page_ids), total, query.page, query.per_page,
+                          facets)
 
     # Radius search: bounding-box prefilter in SQL, exact geodesic distance in Python; the
     # facets come from the same rows, so the filter runs once.
@@ -302,9 +375,8 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     end = offset + query.per_page
     first = heapq.nsmallest(end, keys) if end < len(kept) // 4 else sorted(keys)[:end]
     page_ids = [key[-1] for key in first[offset:end]]
-    by_id = _load(session, page_ids)
     position = {cid: i for i, cid in enumerate(ids)} if page_ids else {}
-    items = [CenterHit(by_id[cid], km[position[cid]]) for cid in page_ids if cid in by_id]
+    items = _load(session, page_ids, {cid: km[position[cid]] for cid in page_ids})
     facets = _facets_from_counts(Counter(masks[i] for i in kept),
                                  Counter(countries[i] for i in kept))
     return SearchPage(items, len(kept), query.page, query.per_page, facets)
