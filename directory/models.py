@@ -139,6 +139,10 @@ class Center(Base):
     # count modalities with ``modality_mask & bits`` instead of joins.
     modality_mask: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0,
                                                      server_default="0")
+    # True while the center holds a designation: kept by triggers on center_designation
+    # (migration e5f2a9c1d3b4), never written by the app. Relevance ranks designated
+    # centers first, and PostgreSQL indexes their search text apart (a partial GIN index).
+    designated: so.Mapped[bool] = so.mapped_column(sa.Boolean, server_default=sa.false())
     phone: so.Mapped[str | None] = so.mapped_column(sa.String(40))
     website: so.Mapped[str | None] = so.mapped_column(sa.String(500))
     email: so.Mapped[str | None] = so.mapped_column(sa.String(254))

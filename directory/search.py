@@ -60,6 +60,9 @@ SORTS = ("distance", "name", "relevance")
 PG_TSVECTOR = ("to_tsvector('simple'::regconfig, "
                "regexp_replace(search_text, '[^[:alnum:]]+', ' ', 'g'))")
 _WORD_PARTS = re.compile(r"[A-Za-z0-9]+")
+# A relevance page ending within the first HEAD_MAX results is looked for among exact-name
+# matches and designated centers first (see _relevance_page).
+HEAD_MAX = 100
 
 # (database URL, data version, filters) -> (total, facets); see _cached_totals.
 _TOTALS: cachetools.LRUCache = cachetools.LRUCache(maxsize=1024)
@@ -274,14 +277,36 @@ def _relevance(folded_q: str) -> list:
     centers (someone typing "anderson" in a cancer finder means MD Anderson), then names
     starting with the words, then names containing them at a word start."""
     escaped = like_escape(folded_q)
-    designated = sa.exists(sa.select(1).select_from(CenterDesignation)
-                           .where(CenterDesignation.center_id == Center.id))
     return [
         sa.case((Center.name_folded == folded_q, 0), else_=1),
-        sa.case((designated, 0), else_=1),
+        sa.case((Center.designated, 0), else_=1),
         sa.case((Center.name_folded.like(f"{escaped}%", escape="\\"), 0),
                 (Center.name_folded.like(f"% {escaped}%", escape="\\"), 1), else_=2),
     ]
+
+
+def _relevance_page(session: so.Session, conds: list, folded_q: str, offset: int,
+                    limit: int) -> list[int]:
+    """The ids of one page in relevance order (:func:`_relevance`, then name and id).
+
+    Exact-name matches and designated centers sort before every other match, so when the
+    page ends within them (:data:`HEAD_MAX` rows at most) it is found among them alone:
+    exact names through the name index, designated centers through their own full-text
+    index on PostgreSQL (a partial GIN index), without ranking the thousands of centers a
+    common word matches. Otherwise every match is ranked."""
+    order = [*_relevance(folded_q), Center.name_folded, Center.id]
+    end = offset + limit
+    if end <= HEAD_MAX:
+        head = list(session.scalars(sa.select(Center.id).where(
+            *conds, Center.name_folded == folded_q).order_by(*order).limit(end)))
+        if len(head) < end:
+            head += session.scalars(sa.select(Center.id).where(
+                *conds, Center.designated, Center.name_folded != folded_q)
+                .order_by(*order).limit(end - len(head)))
+        if len(head) == end:
+            return head[offset:]
+    return list(session.scalars(sa.select(Center.id).where(*conds).order_by(*order)
+                                .limit(limit).offset(offset)))
 
 
 def _box_condition(place: Place, radius_km: float):
@@ -346,14 +371,15 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     offset = (query.page - 1) * query.per_page
     if query.near is None:
         total, facets = _cached_totals(session, query, conds)
-        order = [Center.name_folded, Center.id]
-        if sort == "relevance" and query.q:
-            order = [*_relevance(fold(query.q)), *order]
         # The page's ids first, from the covering indexes alone (skipping `offset` rows
         # costs no row reads), then those rows with what the page shows.
-        page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(*order)
-                                   .limit(query.per_page).offset(offset)).all() \
-            if offset < total else []
+        if offset >= total:
+            page_ids = []
+        elif sort == "relevance" and query.q:
+            page_ids = _relevance_page(session, conds, fold(query.q), offset, query.per_page)
+        else:
+            page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
+                Center.name_folded, Center.id).limit(query.per_page).offset(offset)).all()
         return SearchPage(_load(session, page_ids), total, query.page, query.per_page,
                           facets)
 

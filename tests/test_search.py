@@ -370,3 +370,95 @@ def test_every_word_of_q_counts(session, make_center):
     words = "cancer " * 10
     assert find_centers(session, SearchQuery(q=words)).total == 1
     assert find_centers(session, SearchQuery(q=words + "xqzzy")).total == 0
+
+
+def _designated(session, center_id):
+    import sqlalchemy as sa
+
+    session.expire_all()
+    return session.scalar(sa.text("SELECT designated FROM center WHERE id = :i"),
+                          {"i": center_id}) in (True, 1)
+
+
+def test_designated_flag_follows_every_write_to_designations(session, make_center,
+                                                            import_file):
+    """``center.designated`` is kept by database triggers: ORM writes, plain SQL, a
+    designation moved to another center, deletes, and the importer's bulk insert."""
+    import sqlalchemy as sa
+
+    from directory.models import CenterDesignation, Designation
+
+    a = make_center("Alpha Oncology", 1, 1)
+    b = make_center("Beta Oncology", 1, 2)
+    assert not _designated(session, a.id) and not _designated(session, b.id)
+    ids = dict(session.execute(sa.select(Designation.slug, Designation.id)).all())
+    session.add(CenterDesignation(center_id=a.id, designation_id=ids["nci-comprehensive"],
+                                  source="test"))
+    session.commit()
+    assert _designated(session, a.id)
+    session.execute(sa.text("INSERT INTO center_designation (center_id, designation_id, "
+                            "source) VALUES (:c, :d, 'raw')"),
+                    {"c": a.id, "d": ids["acs-coc"]})
+    session.execute(sa.text("DELETE FROM center_designation WHERE center_id = :c AND "
+                            "designation_id = :d"), {"c": a.id, "d": ids["nci-comprehensive"]})
+    session.commit()
+    assert _designated(session, a.id)  # one designation left
+    session.execute(sa.text("UPDATE center_designation SET center_id = :b WHERE center_id = :a"),
+                    {"a": a.id, "b": b.id})
+    session.commit()
+    assert not _designated(session, a.id) and _designated(session, b.id)
+    session.execute(sa.text("DELETE FROM center_designation"))
+    session.commit()
+    assert not _designated(session, b.id)
+
+    header = ("external_id,name,city,country,latitude,longitude,modalities,designations\n")
+    rows = "".join(f"g{i},Gamma {i} Center,Houston,US,29.{i},-95.4,chemotherapy,"
+                   f"{'nci-comprehensive' if i % 3 == 0 else ''}\n" for i in range(30))
+    import_file((header + rows).encode(), filename="gamma.csv")
+    flags = dict(session.execute(sa.text(
+        "SELECT external_id, designated FROM center WHERE external_id LIKE 'g%'")).all())
+    assert {k for k, v in flags.items() if v in (True, 1)} == {f"g{i}" for i in range(0, 30, 3)}
+
+
+@pytest.mark.parametrize("head_max", [100, 4])
+def test_relevance_pages_equal_ranking_every_match(session, make_center, monkeypatch,
+                                                   head_max):
+    """A relevance page found among exact names and designated centers alone is the same
+    page as ranking every match, on every page and page size (also when the designated
+    centers end mid-page, and with other filters)."""
+    import random
+
+    import sqlalchemy as sa
+
+    from directory import search
+    from directory.models import Center, CenterDesignation, Designation
+    from directory.text import fold
+
+    monkeypatch.setattr(search, "HEAD_MAX", head_max)
+    nci = session.scalar(sa.select(Designation.id).where(Designation.slug == "acs-coc"))
+    rng = random.Random(11)
+    words = ["Anderson", "Andersonville", "Mays", "Regional", "Cancer", "Center", "Clinic"]
+    made = []
+    for i in range(70):
+        name = "Anderson" if i % 17 == 0 else " ".join(rng.sample(words, rng.randint(1, 3)))
+        made.append(make_center(name, 10 + i / 100, 10, country="US" if i % 4 else "CA",
+                                status="closed" if i % 23 == 5 else "active",
+                                modalities=["chemotherapy"] if i % 2 else ["surgery"]))
+    for c in made:
+        if rng.random() < 0.3:
+            session.add(CenterDesignation(center_id=c.id, designation_id=nci, source="test"))
+    session.commit()
+    for q, extra in [("anderson", {}), ("anderson", {"country": "US"}),
+                     ("cancer center", {}), ("andersonville", {"modalities": ("chemotherapy",)}),
+                     ("clinic", {})]:
+        query = SearchQuery(q=q, **extra)
+        conds = search._filters(session, query)
+        everything = list(session.scalars(sa.select(Center.id).where(*conds).order_by(
+            *search._relevance(fold(q)), Center.name_folded, Center.id)))
+        assert everything, q
+        for per_page in (1, 3, 7, 20):
+            got = []
+            for page in range(1, len(everything) // per_page + 2):
+                got += [h.center.id for h in find_centers(session, SearchQuery(
+                    q=q, page=page, per_page=per_page, **extra)).items]
+            assert got == everything, (q, extra, per_page)
