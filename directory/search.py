@@ -60,9 +60,10 @@ SORTS = ("distance", "name", "relevance")
 PG_TSVECTOR = ("to_tsvector('simple'::regconfig, "
                "regexp_replace(search_text, '[^[:alnum:]]+', ' ', 'g'))")
 _WORD_PARTS = re.compile(r"[A-Za-z0-9]+")
-# A relevance page ending within the first HEAD_MAX results is looked for among exact-name
-# matches and designated centers first (see _relevance_page).
+# On these dialects, a relevance page ending within the first HEAD_MAX results is looked
+# for among exact-name matches and designated centers first (see _relevance_page).
 HEAD_MAX = 100
+HEAD_FIRST_DIALECTS = frozenset({"postgresql"})
 
 # (database URL, data version, filters) -> (total, facets); see _cached_totals.
 _TOTALS: cachetools.LRUCache = cachetools.LRUCache(maxsize=1024)
@@ -289,22 +290,26 @@ def _relevance_page(session: so.Session, conds: list, folded_q: str, offset: int
                     limit: int) -> list[int]:
     """The ids of one page in relevance order (:func:`_relevance`, then name and id).
 
-    Exact-name matches and designated centers sort before every other match, so when the
-    page ends within them (:data:`HEAD_MAX` rows at most) it is found among them alone:
-    exact names through the name index, designated centers through their own full-text
-    index on PostgreSQL (a partial GIN index), without ranking the thousands of centers a
-    common word matches. Otherwise every match is ranked."""
+    Exact-name matches and designated centers sort before every other match. On
+    PostgreSQL, which indexes the designated centers' search text apart (a partial GIN
+    index), a page ending within the first :data:`HEAD_MAX` results is first looked for
+    among them alone, in one statement (one snapshot, so a concurrent edit can neither
+    repeat nor drop a center), without ranking the thousands of centers a common word
+    matches; when they are too few, every match is ranked, as on SQLite (where that
+    first look would read every match anyway)."""
     order = [*_relevance(folded_q), Center.name_folded, Center.id]
     end = offset + limit
-    if end <= HEAD_MAX:
-        head = list(session.scalars(sa.select(Center.id).where(
-            *conds, Center.name_folded == folded_q).order_by(*order).limit(end)))
-        if len(head) < end:
-            head += session.scalars(sa.select(Center.id).where(
-                *conds, Center.designated, Center.name_folded != folded_q)
-                .order_by(*order).limit(end - len(head)))
-        if len(head) == end:
-            return head[offset:]
+    if end <= HEAD_MAX and session.get_bind().dialect.name in HEAD_FIRST_DIALECTS:
+        keys = [key.label(f"k{i}") for i, key in enumerate(order)]
+        parts = [sa.select(*keys).where(*conds, where).order_by(*order).limit(end)
+                 .subquery() for where in (Center.name_folded == folded_q,
+                                          sa.and_(Center.designated,
+                                                  Center.name_folded != folded_q))]
+        head = sa.union_all(*(sa.select(*part.c) for part in parts)).subquery()
+        ids = list(session.scalars(sa.select(head.c[f"k{len(order) - 1}"])
+                                  .order_by(*head.c).limit(end)))
+        if len(ids) == end:
+            return ids[offset:]
     return list(session.scalars(sa.select(Center.id).where(*conds).order_by(*order)
                                 .limit(limit).offset(offset)))
 

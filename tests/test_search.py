@@ -435,6 +435,7 @@ def test_relevance_pages_equal_ranking_every_match(session, make_center, monkeyp
     from directory.text import fold
 
     monkeypatch.setattr(search, "HEAD_MAX", head_max)
+    monkeypatch.setattr(search, "HEAD_FIRST_DIALECTS", {"sqlite", "postgresql"})
     nci = session.scalar(sa.select(Designation.id).where(Designation.slug == "acs-coc"))
     rng = random.Random(11)
     words = ["Anderson", "Andersonville", "Mays", "Regional", "Cancer", "Center", "Clinic"]

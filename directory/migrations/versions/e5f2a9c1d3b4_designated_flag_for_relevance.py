@@ -32,15 +32,21 @@ def upgrade():
     op.execute("ALTER TABLE center ADD COLUMN designated BOOLEAN NOT NULL DEFAULT false")
     op.execute(f"UPDATE center SET designated = true WHERE {HOLDS.format('center.id')}")
     if dialect == "postgresql":
+        # Each branch locks the center row first, then recomputes in a new statement: in
+        # READ COMMITTED (the app's isolation) that statement takes a fresh snapshot, so
+        # two transactions writing the same center's designations at once (an import and
+        # a merge) wait for each other and the second sees what the first committed.
         op.execute(f"""
             CREATE OR REPLACE FUNCTION center_designated_sync() RETURNS trigger
             LANGUAGE plpgsql AS $$
             BEGIN
                 IF TG_OP IN ('INSERT', 'UPDATE') THEN
+                    PERFORM 1 FROM center WHERE id = NEW.center_id FOR NO KEY UPDATE;
                     UPDATE center SET designated = true
                     WHERE id = NEW.center_id AND NOT designated;
                 END IF;
                 IF TG_OP IN ('DELETE', 'UPDATE') THEN
+                    PERFORM 1 FROM center WHERE id = OLD.center_id FOR NO KEY UPDATE;
                     UPDATE center SET designated = {HOLDS.format('OLD.center_id')}
                     WHERE id = OLD.center_id;
                 END IF;
