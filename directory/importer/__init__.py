@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
 import sqlalchemy.orm as so
@@ -28,7 +28,7 @@ from directory.importer.formats import (
     detect_format,
     get_format,
 )
-from directory.importer.read import read_table
+from directory.importer.read import Row, Table, TableStream, stream_table
 from directory.importer.validate import CenterRecord, Issue, Validator
 from directory.importer.write import (
     ExistingCenters,
@@ -142,9 +142,12 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         data = _hsds_to_template(data, format)
         format, source = "native", source or "hsds"
     decoded = decode_bytes(data)
-    data = None  # noqa: F841 - the text is decoded; free the bytes if the caller let go
-    table = read_table(decoded.text)
-    decoded = dataclasses.replace(decoded, text="")  # the rows hold it now; free the copy
+    # What the rows are read from, row by row, until the write: UTF-8 bytes as they are
+    # (half the size of a text with a character beyond Latin-1), else the decoded text.
+    text = data if decoded.encoding in ("utf-8", "utf-8-sig") else decoded.text
+    data = None  # noqa: F841 - free the bytes if the caller let go (and they are not `text`)
+    decoded = dataclasses.replace(decoded, text="")
+    table = stream_table(text)
     if format == "auto":
         fmt = detect_format(table.header)
         if fmt is None and mapping:
@@ -167,26 +170,54 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
     label = "hsds" if package else fmt.name
     result = ImportResult(filename=filename, format=label, source=source,
                           encoding=decoded.encoding, delimiter=table.delimiter, sha256=sha,
-                          rows=len(table.rows), dry_run=dry_run,
-                          header=[h.strip() for h in table.header])
+                          dry_run=dry_run, header=[h.strip() for h in table.header])
     if decoded.note:
         result.issues.append(Issue(1, None, "warning", decoded.note))
     vocabulary = vocabulary or load_vocabulary()
     if isinstance(fmt, ModalityListFormat):
-        _import_claims(session, fmt, table, result, target_source or fmt.target_source)
+        rows = Table(table.header, [row.packed() for row in table.rows], table.delimiter)
+        result.rows = len(rows.rows)
+        _import_claims(session, fmt, rows, result, target_source or fmt.target_source)
+        rejected_lines = {i.line for i in result.errors}
+        result.rejected_rows = {row.line: row.cells for row in rows.rows
+                                if row.line in rejected_lines}
+        rows = None  # noqa: F841
     else:
+        # The rows are read, validated and let go one at a time; the cells of the rows
+        # rejected then are kept on the way (result.rejected_rows).
         _import_centers(session, fmt, table, result, vocabulary, geocoder, mapping,
-                        as_of or dt.date.today(), progress, parallel)
-    rejected_lines = {i.line for i in result.errors}
+                        as_of or dt.date.today(), progress, parallel,
+                        rows_hint=_line_count(text),
+                        reread=lambda: stream_table(text, table.delimiter).rows)
+        rejected_lines = {i.line for i in result.errors}
+        _add_rejected_rows(result, rejected_lines, text, table.delimiter)
     result.rejected = len(rejected_lines)
-    result.rejected_rows = {row.line: row.cells for row in table.rows
-                            if row.line in rejected_lines}
-    table = None  # noqa: F841 - the rows are not needed any more; free them before writing
+    table = text = None  # noqa: F841 - free the text before writing
     if not dry_run:
         ensure_source(session, source)
         result.run_id = _record_run(session, result, user)
         Writer(session, source, run_id=result.run_id, user=user).apply(result.plan)
     return result
+
+
+def _line_count(text: str | bytes) -> int:
+    """About how many lines ``text`` has (a row count that ignores multi-line cells)."""
+    if isinstance(text, str):
+        return max(text.count("\n"), text.count("\r"))
+    return max(text.count(b"\n"), text.count(b"\r"))
+
+
+def _add_rejected_rows(result: ImportResult, rejected_lines: set[int], text: str | bytes,
+                       delimiter: str) -> None:
+    """Complete ``result.rejected_rows`` (line -> cells, in line order) with the rows
+    rejected after validation (by the geocoding checks), read again from ``text`` (see
+    :func:`~directory.importer.read.stream_table`)."""
+    missing = rejected_lines - result.rejected_rows.keys()
+    if missing:
+        for row in stream_table(text, delimiter).rows:
+            if row.line in missing:
+                result.rejected_rows[row.line] = row.cells
+        result.rejected_rows = dict(sorted(result.rejected_rows.items()))
 
 
 def _hsds_to_template(data: bytes, format: str) -> bytes:
@@ -205,31 +236,36 @@ def _hsds_to_template(data: bytes, format: str) -> bytes:
         raise FileError(f"the HSDS package cannot be read: {exc}") from exc
 
 
-def _assumed_country(table, columns: dict[int, str], result: ImportResult) -> str | None:
-    """``"US"`` for a file without a country column whose regions are all US states (or
-    whose postal codes are all 5-digit ZIPs), with a warning saying so; else ``None``."""
+def _assumed_country(rows: Iterable[Row], columns: dict[int, str],
+                     result: ImportResult) -> str | None:
+    """``"US"`` for a file without a country column whose regions are US states (or
+    whose postal codes are 5-digit ZIPs) in at least 95 % of its ``rows`` (read once, as
+    they come), with a warning saying so; else ``None``."""
     if "country" in columns.values():
         return None
     from directory.importer.validate import resolve_region
 
     by_field = {f: i for i, f in columns.items()}
-    sample = table.rows[:500]
-    if not sample:
-        return None
     if "region" in by_field:
         i = by_field["region"]
-        hits = sum(1 for r in sample if i < len(r.cells) and r.cells[i].strip()
-                   and resolve_region(r.cells[i], "US"))
+
+        def is_us(cells):
+            return i < len(cells) and cells[i].strip() and resolve_region(cells[i], "US")
         basis = "state"
     elif "postal_code" in by_field:
         i = by_field["postal_code"]
-        hits = sum(1 for r in sample if i < len(r.cells)
-                   and r.cells[i].strip().split(".")[0].split("-")[0].isdigit()
-                   and 3 <= len(r.cells[i].strip().split(".")[0].split("-")[0]) <= 5)
+
+        def is_us(cells):
+            digits = cells[i].strip().split(".")[0].split("-")[0] if i < len(cells) else ""
+            return digits.isdigit() and 3 <= len(digits) <= 5
         basis = "ZIP code"
     else:
         return None
-    if hits < 0.95 * len(sample):
+    count = hits = 0
+    for row in rows:
+        count += 1
+        hits += bool(is_us(row.cells))
+    if not count or hits < 0.95 * count:
         return None
     result.issues.append(Issue(1, None, "warning",
                                f"the file has no country column; every row's {basis} is a US "
@@ -237,15 +273,26 @@ def _assumed_country(table, columns: dict[int, str], result: ImportResult) -> st
     return "US"
 
 
-def _import_centers(session, fmt: Format, table, result: ImportResult, vocabulary,
-                    geocoder, mapping, as_of: dt.date, progress, parallel: bool = False) -> None:
+def _import_centers(session, fmt: Format, table: TableStream, result: ImportResult,
+                    vocabulary, geocoder, mapping, as_of: dt.date, progress,
+                    parallel: bool = False, rows_hint: int = 0,
+                    reread: Callable[[], Iterable[Row]] = tuple) -> None:
+    """Validate, geocode and plan the rows of ``table`` (read once, as they come): sets
+    ``result.rows``, its issues, the cells of the rows rejected by validation
+    (``result.rejected_rows``), the plan and its counts. ``rows_hint``: about how many
+    rows the file has (whether a city-lookup helper is worth starting); ``reread``: the
+    file's rows again, from the start (a file without a country column is read twice, to
+    see whether every row is a US one)."""
     columns, ignored = fmt.map_columns(table.header, mapping)
     result.ignored_columns = ignored
     result.column_map = [(h.strip(), columns.get(i)) for i, h in enumerate(table.header)]
     fields = set(columns.values())
     if "name" not in fields:
         raise FileError("missing required column(s): name")
-    default_country = fmt.country or _assumed_country(table, columns, result)
+    default_country = fmt.country
+    if default_country is None and "country" not in fields:  # a first pass over the file
+        default_country = _assumed_country(reread(), columns, result)
+    rows = table.rows
     if not ({"city", "country"} <= fields or {"latitude", "longitude"} <= fields
             or ("city" in fields and default_country)):
         raise FileError("missing required column(s): either city and country, or latitude "
@@ -255,21 +302,27 @@ def _import_centers(session, fmt: Format, table, result: ImportResult, vocabular
                                    "ignored column(s): " + ", ".join(ignored)))
     header_of = {f: table.header[i].strip() for i, f in columns.items()}
     validator = Validator(vocabulary, source=result.source, today=as_of)
-    prefetch = _CityPrefetch.start(geocoder, len(table.rows)) if parallel else None
+    prefetch = _CityPrefetch.start(geocoder, rows_hint) if parallel else None
     try:
-        records = _validate_rows(table, columns, header_of, fmt, default_country, validator,
-                                 result, progress, prefetch)
+        records = _validate_rows(rows, table, columns, header_of, fmt, default_country,
+                                 validator, result, progress, prefetch)
+        validator = rows = None  # noqa: F841 - free the in-file duplicate index
         _geocode_and_plan(session, records, result, geocoder, prefetch)
     finally:
         if prefetch is not None:
             prefetch.close()
 
 
-def _validate_rows(table, columns, header_of, fmt, default_country, validator,
-                   result: ImportResult, progress, prefetch) -> list[CenterRecord]:
+def _validate_rows(rows, table: TableStream, columns, header_of, fmt, default_country,
+                   validator, result: ImportResult, progress,
+                   prefetch) -> list[CenterRecord]:
+    """The valid records of ``rows``; counts them in ``result.rows``, adds their issues and
+    keeps the cells of each rejected row in ``result.rejected_rows``."""
     records: list[CenterRecord] = []
+    rejected = result.rejected_rows
     width = len(table.header)
-    for n, row in enumerate(table.rows, 1):
+    n = 0
+    for n, row in enumerate(rows, 1):
         if progress and n % 1000 == 0:
             progress(1000)
         if prefetch is not None and n % _CityPrefetch.EVERY == 0:
@@ -281,12 +334,14 @@ def _validate_rows(table, columns, header_of, fmt, default_country, validator,
                 f"a quoted cell runs from line {row.line} to line {row.end_line} and holds "
                 f"what look like whole rows: a quote is probably not closed; those lines "
                 f"were not imported"))
+            rejected[row.line] = row_cells
             continue
         extra = row_cells[width:]
         if any(c.strip() for c in extra):
             result.issues.append(Issue(row.line, None, "error",
                                        f"row has {len(row_cells)} cells but the header has "
                                        f"{width}; check quoting and delimiters"))
+            rejected[row.line] = row_cells
             continue
         if len(row_cells) < width:
             result.issues.append(Issue(row.line, None, "warning",
@@ -302,6 +357,9 @@ def _validate_rows(table, columns, header_of, fmt, default_country, validator,
         result.issues.extend(issues)
         if record is not None:
             records.append(record)
+        elif any(i.severity == "error" for i in issues):
+            rejected[row.line] = row_cells
+    result.rows = n
     return records
 
 
@@ -349,11 +407,12 @@ class MemoGeocoder:
     def __getattr__(self, name):
         return getattr(self._geocoder, name)
 
-    def prime_cities(self, places: dict[tuple, tuple | None]) -> None:
-        """Take ``{(city, region, country): (name, latitude, longitude) or None}`` looked up
-        elsewhere (by :class:`_CityPrefetch`) as the answers of :meth:`lookup_city`."""
-        for key, place in places.items():
-            self._city.setdefault(key, _Found(_CityPlace(*place)) if place is not None else None)
+    def prime_cities(self, places: Iterable[tuple[tuple, tuple | None]]) -> None:
+        """Take ``((city, region, country), (name, latitude, longitude) or None)`` pairs
+        looked up elsewhere (by :class:`_CityPrefetch`) as the answers of
+        :meth:`lookup_city`."""
+        for key, place in places:
+            self._city.setdefault(key, _CityPlace(*place) if place is not None else None)
 
     def lookup_postal_code(self, code, country="US"):
         key = (code, country)
@@ -368,21 +427,19 @@ class MemoGeocoder:
         return self._city[key]
 
 
-@dataclass(frozen=True)
-class _Found:
-    """A city lookup's answer as geocode_record reads it (``resolution.place``)."""
-
-    place: object
-
-
 class _CityPlace:
     """The part of a :class:`~directory.geocoding.Place` the importer reads (a third of
-    the memory)."""
+    the memory), and the city lookup's answer as geocode_record reads it
+    (``resolution.place``: itself)."""
 
     __slots__ = ("name", "latitude", "longitude")
 
     def __init__(self, name: str, latitude: float, longitude: float):
         self.name, self.latitude, self.longitude = name, latitude, longitude
+
+    @property
+    def place(self) -> _CityPlace:
+        return self
 
     def point(self) -> tuple[float, float]:
         return (self.latitude, self.longitude)
@@ -409,7 +466,7 @@ class _CityPrefetch:
                                        args=(path, self.keys, self.reader, writer))
         self.process.start()
         writer.close()  # the helper holds the only writing end: EOF here if it dies
-        self.sent: set[tuple] = set()
+        self.sent: dict[tuple, None] = {}  # the keys sent, in order (the answers' order)
         self.done = 0
 
     @classmethod
@@ -434,22 +491,23 @@ class _CityPrefetch:
         for record in records[self.done:]:
             key = (record.city, record.region, record.country)
             if record.city and key not in self.sent:
-                self.sent.add(key)
+                self.sent[key] = None
                 batch.append(key)
         self.done = len(records)
         if batch:
             self.keys.put(batch)
 
-    def results(self) -> dict[tuple, tuple | None]:
-        """``{key: (name, latitude, longitude) or None}`` for every key answered; ``{}`` if
-        the helper failed."""
+    def results(self) -> Iterator[tuple[tuple, tuple | None]]:
+        """``(key, (name, latitude, longitude) or None)`` for every key answered (none if
+        the helper failed), one pair at a time (the keys are the tuples sent)."""
         self.keys.put(None)
         try:
-            answers = self.reader.recv()
+            flags, names, latitudes, longitudes = self.reader.recv()
         except (EOFError, OSError):  # the helper died without answering
-            answers = {}
+            flags, names, latitudes, longitudes = b"", [], [], []
         self.close()
-        return answers
+        sent, self.sent = self.sent, {}
+        return _answers(sent, flags, zip(names, latitudes, longitudes))
 
     def close(self) -> None:
         """Stop the helper (it has answered, or its answers are not wanted any more) and
@@ -462,9 +520,27 @@ class _CityPrefetch:
         self.keys.cancel_join_thread()
 
 
+def _answers(keys: Iterable[tuple], flags: bytes,
+             places: Iterator[tuple]) -> Iterator[tuple[tuple, tuple | None]]:
+    """Pair the keys sent to :func:`_prefetch_cities` with its answers (see there)."""
+    for key, flag in zip(keys, flags):
+        if flag == _PLACE:
+            yield key, next(places)
+        elif flag == _NO_PLACE:
+            yield key, None
+
+
+# What _prefetch_cities says of each key, in the order received.
+_UNANSWERED, _NO_PLACE, _PLACE = 0, 1, 2
+
+
 def _prefetch_cities(path: str, keys, reader, writer) -> None:
     """The helper process: ``lookup_city`` for each batch of keys received until ``None``,
-    then all answers at once through ``writer``."""
+    then all answers at once through ``writer``, compactly: ``(flags, names, latitudes,
+    longitudes)``, one flag byte per key received (in order: :data:`_PLACE` when it names a
+    place, whose name and coordinates are the next ones of the three lists, else
+    :data:`_NO_PLACE` or :data:`_UNANSWERED`); all empty if the helper failed."""
+    import array
     import os
     import queue
 
@@ -472,7 +548,8 @@ def _prefetch_cities(path: str, keys, reader, writer) -> None:
 
     reader.close()  # the parent's end, inherited: without it a dead parent is not noticed
     parent = os.getppid()
-    out: dict[tuple, object] = {}
+    flags, names = bytearray(), []
+    latitudes, longitudes = array.array("d"), array.array("d")
     try:
         geocoder = OfflineGeocoder(path, build_if_missing=False)
         while True:
@@ -488,14 +565,21 @@ def _prefetch_cities(path: str, keys, reader, writer) -> None:
                 try:
                     resolution = geocoder.lookup_city(city, region=region, country=country)
                 except Exception:  # noqa: BLE001 - the importer repeats it and reports
+                    flags.append(_UNANSWERED)
                     continue
                 place = resolution.place if resolution else None
-                out[(city, region, country)] = (place.name, place.latitude, place.longitude) \
-                    if place is not None else None
+                if place is None:
+                    flags.append(_NO_PLACE)
+                else:
+                    flags.append(_PLACE)
+                    names.append(place.name)
+                    latitudes.append(place.latitude)
+                    longitudes.append(place.longitude)
     except Exception:  # noqa: BLE001 - the importer looks everything up itself
-        out = {}
+        flags, names = bytearray(), []
+        latitudes, longitudes = array.array("d"), array.array("d")
     try:
-        writer.send(out)
+        writer.send((bytes(flags), names, latitudes, longitudes))
     except OSError:  # the importer is gone
         pass
 

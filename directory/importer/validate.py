@@ -96,12 +96,16 @@ class ModalityClaim:
 
 @dataclass(slots=True)
 class CenterRecord:
-    """A validated center, ready to geocode and write. Coordinates are WGS-84 degrees."""
+    """A validated center, ready to geocode and write. Coordinates are WGS-84 degrees.
+
+    The multi-valued fields are tuples: the :class:`Validator` gives records with the same
+    values the same tuple (and the same string for a repeated city or description), so a
+    large file's records take less memory."""
 
     line: int
     name: str
     external_id: str | None = None
-    alternate_names: list[str] = field(default_factory=list)
+    alternate_names: tuple[str, ...] = ()
     kind: str = "hospital"
     address: str | None = None
     city: str | None = None
@@ -117,8 +121,8 @@ class CenterRecord:
     status: str = "active"
     description: str | None = None
     organization: str | None = None
-    modalities: list[ModalityClaim] = field(default_factory=list)
-    designations: list[str] = field(default_factory=list)
+    modalities: tuple[ModalityClaim, ...] = ()
+    designations: tuple[str, ...] = ()
     columns: dict[str, str] = field(default_factory=dict)
     _folded: str | None = field(default=None, repr=False, compare=False)
 
@@ -345,6 +349,10 @@ def _short(message: str) -> str:
     return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
 
 
+# Distinct values a Validator shares between its records (beyond: new objects, as before).
+MAX_SHARED = 50_000
+
+
 class Validator:
     """Validates mapped records against the vocabulary; keeps the in-file duplicate index."""
 
@@ -358,6 +366,17 @@ class Validator:
         self._designation_terms: dict[str, object] = {}
         self._columns_of: dict | None = None
         self._columns_copy: dict[str, str] = {}
+        self._shared: dict = {}
+
+    def _share(self, value):
+        """The equal value (string or tuple) an earlier record holds, else ``value``
+        (remembered for the next records, up to :data:`MAX_SHARED` of them)."""
+        shared = self._shared.get(value)
+        if shared is not None:
+            return shared
+        if len(self._shared) < MAX_SHARED:
+            self._shared[value] = value
+        return value
 
     def _modality_terms(self, cell: str) -> tuple[tuple[ModalityClaim, ...], tuple[str, ...]]:
         """The reported claims of a modalities cell (one per slug, in order) and its unknown
@@ -503,23 +522,28 @@ class Validator:
             kind_text if kind_text in CENTER_KINDS else "hospital")
 
         claims, unknown = self._modality_terms(values.get("modalities", ""))
-        modalities = list(claims)
+        modalities = claims  # a tuple shared by the rows with the same cell
         for term in unknown:
             warn("modalities", f"unknown modality {term!r}")
-        designations = []
-        for term in split_terms(values.get("designations", "")) \
-                if values.get("designations") else ():
-            spec = self._designation(term)
-            if spec is None:
-                warn("designations", f"unknown designation {term!r}")
-            elif spec.slug not in designations:
-                designations.append(spec.slug)
-                have = {m.slug for m in modalities}
-                for slug in spec.infers:
-                    if slug not in have:
-                        modalities.append(ModalityClaim(
-                            slug, "inferred", f"inferred from designation: {spec.name}",
-                            self.today))
+        designations = ()
+        if values.get("designations"):
+            inferred, slugs = list(claims), []
+            for term in split_terms(values["designations"]):
+                spec = self._designation(term)
+                if spec is None:
+                    warn("designations", f"unknown designation {term!r}")
+                elif spec.slug not in slugs:
+                    slugs.append(spec.slug)
+                    have = {m.slug for m in inferred}
+                    for slug in spec.infers:
+                        if slug not in have:
+                            inferred.append(ModalityClaim(
+                                slug, "inferred", f"inferred from designation: {spec.name}",
+                                self.today))
+            if len(inferred) > len(claims):
+                modalities = self._share(tuple(inferred))
+            if slugs:
+                designations = self._share(tuple(slugs))
 
         external_id = values.get("external_id") or None
         if external_id and len(external_id) > 128:
@@ -527,16 +551,20 @@ class Validator:
         if any(i.severity == "error" for i in issues):
             return None, issues
 
+        alternate_names = values.get("alternate_names")
+        if alternate_names:
+            alternate_names = self._share(tuple(split_terms(alternate_names.replace(",", ";"))))
+        description = values.get("description") or None
         record = CenterRecord(
             line=raw.line, name=name, external_id=external_id,
-            alternate_names=split_terms(values.get("alternate_names", "").replace(",", ";"))
-            if values.get("alternate_names") else [],
-            kind=kind, address=recase_text(values.get("address", "")) or None, city=city,
-            region=region, postal_code=postal_code, country=country, latitude=latitude,
-            longitude=longitude, geocode_precision="rooftop" if latitude is not None else "none",
+            alternate_names=alternate_names or (),
+            kind=kind, address=recase_text(values.get("address", "")) or None,
+            city=city and self._share(city), region=region, postal_code=postal_code,
+            country=country, latitude=latitude, longitude=longitude,
+            geocode_precision="rooftop" if latitude is not None else "none",
             phone=phone, website=website, email=email, status=status,
-            description=values.get("description") or None,
-            organization=organization,
+            description=description and self._share(description),
+            organization=organization and self._share(organization),
             modalities=modalities, designations=designations, columns=self._columns(cols))
         # In-file duplicates: same id, or (no id) same natural key.
         if external_id:

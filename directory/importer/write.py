@@ -77,7 +77,7 @@ def _centers_of(session: so.Session, source: str) -> list[Center]:
                  so.joinedload(Center.organization))))
 
 
-def _alt_text(names: list[str]) -> str | None:
+def _alt_text(names: tuple[str, ...] | list[str]) -> str | None:
     return "; ".join(names) if names else None
 
 
@@ -245,9 +245,22 @@ class Writer:
         self.source = source
         self.run_id = run_id
         self.user = user
-        self.modalities = {m.slug: m for m in session.scalars(sa.select(Modality))}
-        self.designations = {d.slug: d for d in session.scalars(sa.select(Designation))}
+        from directory.vocabulary import load_vocabulary, sync_vocabulary
+
+        self._load_vocabulary()
+        vocabulary = load_vocabulary()
+        if ({m.slug for m in vocabulary.modalities} - self.modalities.keys()
+                or {d.slug for d in vocabulary.designations} - self.designations.keys()):
+            # A database migrated but never seeded (or seeded before the vocabulary grew):
+            # without the rows, every claim and designation would be dropped silently.
+            sync_vocabulary(session, vocabulary)
+            self._load_vocabulary()
         self.organizations: dict[str, Organization] = {}
+
+    def _load_vocabulary(self) -> None:
+        self.modalities = {m.slug: m for m in self.session.scalars(sa.select(Modality))}
+        self.designations = {d.slug: d for d in
+                             self.session.scalars(sa.select(Designation))}
 
     def _organization(self, name: str | None) -> Organization | None:
         if not name:
@@ -401,7 +414,8 @@ class Writer:
                 batch = records[start:start + BATCH]
                 rows = []
                 for r in batch:
-                    name_folded = r.name_folded
+                    # (not r.name_folded: that would keep one more string per record)
+                    name_folded = r._folded if r._folded is not None else fold(r.name)
                     slugs = tuple(m.slug for m in r.modalities if m.slug in modality_ids)
                     mask = masks.get(slugs)
                     if mask is None:
