@@ -32,6 +32,7 @@ import cachetools
 import pycountry
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from sqlalchemy.ext.compiler import compiles
 
 from directory.geocoding import (
     Place,
@@ -273,16 +274,33 @@ def _fulltext_condition(session: so.Session, tokens: list[str]):
                          .where(sa.literal_column("center_fts").op("MATCH")(match)))
 
 
+class _strpos(sa.sql.functions.GenericFunction):
+    """``strpos(text, part)``: the 1-based position of ``part`` in ``text``, 0 if absent
+    (PostgreSQL's name; SQLite calls it ``instr``)."""
+
+    type = sa.Integer()
+    name = "strpos"
+    inherit_cache = True
+
+
+@compiles(_strpos, "sqlite")
+def _strpos_sqlite(element, compiler, **kw):
+    return f"instr({compiler.process(element.clauses, **kw)})"
+
+
 def _relevance(folded_q: str) -> list:
     """Order terms for ``sort=relevance``: the exact name first, then designated cancer
     centers (someone typing "anderson" in a cancer finder means MD Anderson), then names
-    starting with the words, then names containing them at a word start."""
+    starting with the words, then names containing them at a word start, the earlier in
+    the name the better ("University of Texas MD Anderson Cancer Center" before "Mays
+    Cancer Center at UT Health San Antonio MD Anderson Cancer Center")."""
     escaped = like_escape(folded_q)
     return [
         sa.case((Center.name_folded == folded_q, 0), else_=1),
         sa.case((Center.designated, 0), else_=1),
         sa.case((Center.name_folded.like(f"{escaped}%", escape="\\"), 0),
                 (Center.name_folded.like(f"% {escaped}%", escape="\\"), 1), else_=2),
+        _strpos(sa.literal(" ") + Center.name_folded, " " + folded_q),
     ]
 
 

@@ -222,13 +222,18 @@ def test_q_matches_word_starts_only_and_ranks_designated_centers(session, make_c
     make_center("MSK Regional", 40.7, -74.0)
     make_center("Anderson County Hospital", 38.0, -95.0)
     md = make_center("University of Texas MD Anderson Cancer Center", 29.7, -95.4)
+    mays = make_center("Mays Cancer Center at UT Health San Antonio MD Anderson Cancer Center",
+                       29.5, -98.6)
     nci = session.scalar(sa.select(Designation).where(Designation.slug == "nci-comprehensive"))
-    session.add(CenterDesignation(center_id=md.id, designation=nci, source="test",
-                                  as_of=dt.date(2024, 11, 6)))
+    for center in (md, mays):
+        session.add(CenterDesignation(center_id=center.id, designation=nci, source="test",
+                                      as_of=dt.date(2024, 11, 6)))
     session.commit()
     assert names(find_centers(session, SearchQuery(q="msk"))) == ["MSK Regional"]
     ranked = names(find_centers(session, SearchQuery(q="anderson")))
+    # designated first; among them, the word earlier in the name first
     assert ranked == ["University of Texas MD Anderson Cancer Center",
+                      "Mays Cancer Center at UT Health San Antonio MD Anderson Cancer Center",
                       "Anderson County Hospital"]
 
 
