@@ -15,7 +15,7 @@ from flask import current_app, render_template, request, url_for
 from directory.extensions import db
 from directory.geocoding import GeocodingError, InvalidQuery, geodesic_km
 from directory.models import Center, CenterModality, DataSource
-from directory.params import ParamError, get_geocoder
+from directory.params import SINGLE_VALUED, ParamError, get_geocoder
 from directory.public import bp, region_label, to_unit
 from directory.vocabulary import load_vocabulary
 
@@ -86,6 +86,22 @@ def compare_url(ids: list[int], **extra) -> str:
     return url_for("public.compare", **params)
 
 
+def _search_args(back: str) -> dict[str, str | list[str]]:
+    """The search parameters of ``back`` (the query string of the results page the
+    comparison was started from), so "Back to the search" keeps every filter. Only the
+    search's own parameter names are kept, and only as parameters of /centers: the value
+    can never send the visitor elsewhere."""
+    from urllib.parse import parse_qsl
+
+    args: dict[str, str | list[str]] = {}
+    for key, value in parse_qsl(back[:2000], keep_blank_values=False):
+        if key == "modality":
+            args.setdefault(key, []).append(value)  # type: ignore[union-attr]
+        elif key in SINGLE_VALUED:
+            args[key] = value
+    return args
+
+
 @bp.route("/compare")
 def compare():
     """Up to three centers side by side: distance from ``near``, contact, designations and
@@ -142,11 +158,12 @@ def compare():
     back_args = {"near": near} if near else {}
     if unit != "km" and near:
         back_args["unit"] = unit
+    search_args = _search_args(request.args.get("back", ""))
     return render_template("public/compare.html", centers=centers, rows=rows,
                            distances=distances, place=place, unit=unit, near=near,
                            notices=notices, sources=sources, remove_urls=remove_urls,
                            share_url=url_for("public.compare", _external=True, **(
                                {"ids": ",".join(map(str, current))} if current else {}),
                                **back_args),
-                           back_url=url_for("public.centers", **back_args),
+                           back_url=url_for("public.centers", **(search_args or back_args)),
                            approximate=APPROXIMATE)

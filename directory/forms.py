@@ -47,7 +47,8 @@ class SearchForm(FlaskForm):
     near = StringField("Near (city, ZIP code or lat,lon)", validators=[Optional(),
                                                                        Length(max=200)])
     radius = FloatField("Within", validators=[Optional(), NumberRange(
-        min=0.1, max=20000, message="radius must be between 0.1 and 20,000")])
+        min=0.1, max=20000,
+        message="radius must be between 0.1 and 20,000 (km or mi, as unit says)")])
     unit = SelectField("Unit", choices=UNITS, default="km", validate_choice=False,
                        validators=[Optional(), AnyOf(["km", "mi"],
                                                      message="unit must be km or mi")])

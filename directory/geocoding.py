@@ -109,6 +109,18 @@ class Place:
         return (self.latitude, self.longitude)
 
 
+def _qualifies(place: Place, qualifier: str) -> bool:
+    """Whether the folded ``qualifier`` starts the place's region code ("tx" of US-TX),
+    region name, country code or country name (the part after a comma in "Houston, TX")."""
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=place.country) if place.country else None
+    names = [place.region.rsplit("-", 1)[-1] if place.region else None, place.region_name,
+             place.country, *(getattr(country, a, None) for a in
+                              ("name", "common_name", "official_name"))]
+    return any(fold(n).startswith(qualifier) for n in names if n)
+
+
 @dataclass(frozen=True)
 class Resolution:
     """Result of :meth:`OfflineGeocoder.resolve`: the chosen ``place`` and the other
@@ -952,7 +964,17 @@ class OfflineGeocoder(Geocoder):
         whose folded main or alternate name starts with the folded ``prefix``, most populous
         first (a match on an alternate name only counts for 5 % of the population, so
         "hou" lists Houston before places that merely have a "Hou..." exonym).
-        Empty prefix or ``limit <= 0`` → ``[]``."""
+        Text after a comma narrows the list to places whose state or region (code or
+        name) or country (ISO code or name) starts with it, as people type the place:
+        "Houston, T", "Boston,MA", "Paris, France". Empty prefix or ``limit <= 0`` →
+        ``[]``."""
+        name, comma, qualifier = prefix.partition(",")
+        if comma and fold(name):
+            qualifier = fold(qualifier).strip()
+            places = self.suggest(name, limit=limit if not qualifier else limit * 20)
+            if qualifier:
+                places = [p for p in places if _qualifies(p, qualifier)]
+            return places[:limit]
         fp = fold(prefix)[:MAX_QUERY_LENGTH]
         if not fp or limit <= 0:
             return []

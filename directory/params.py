@@ -126,7 +126,9 @@ def parse_search(args: MultiDict) -> ParsedSearch:
     radius = form.radius.data
     radius_km = radius * KM_PER_MILE if (radius is not None and unit == "mi") else radius
     if radius_km is not None and radius_km > config["SEARCH_MAX_RADIUS_KM"]:
-        raise ParamError("radius", "radius is larger than the Earth allows")
+        limit = config["SEARCH_MAX_RADIUS_KM"]
+        raise ParamError("radius", f"radius is larger than the Earth allows: at most "
+                                   f"{limit:,.0f} km ({limit / KM_PER_MILE:,.0f} mi)")
     near_text = (form.near.data or "").strip()
     sort = form.sort.data or None
     if sort == "distance" and not near_text:

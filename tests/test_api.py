@@ -161,6 +161,32 @@ def test_modality_tree_with_counts(client, boston):
     assert radiation["centers_url"].endswith("/api/v1/centers?modality=radiation-therapy")
 
 
+@pytest.mark.parametrize("q, first", [
+    ("Houston, TX", "Houston, Texas, US"), ("Houston, T", "Houston, Texas, US"),
+    ("Boston,MA", "Boston, Massachusetts, US"), ("Paris, France", "Paris, France"),
+    ("Paris, US", "Paris, Texas, US"), ("Springfield, Ill", "Springfield, Illinois, US"),
+    ("Paris,", "Paris, France"),
+])
+def test_places_autocomplete_keeps_suggesting_after_a_comma(client, q, first):
+    """People type the placeholder's format ("Houston, TX"): the part after the comma
+    narrows the list by state, region or country instead of emptying it."""
+    items = get_json(client, f"/api/v1/places?q={q}")["items"]
+    assert items and items[0]["name"] == first, items[:3]
+
+
+def test_places_autocomplete_after_a_comma_names_only_matching_places(client):
+    assert get_json(client, "/api/v1/places?q=Houston, zz")["items"] == []
+    names = [p["name"] for p in get_json(client, "/api/v1/places?q=Paris, US")["items"]]
+    assert names and all(n.endswith(", US") for n in names)
+
+
+def test_radius_limits_name_the_units(client):
+    low = get_json(client, "/api/v1/centers?near=Boston,MA&radius=-5&unit=mi", 400)
+    assert low["field"] == "radius" and "km or mi" in low["message"], low
+    high = get_json(client, "/api/v1/centers?near=Boston,MA&radius=13000&unit=mi", 400)
+    assert "20,000 km" in high["message"] and "12,427 mi" in high["message"], high
+
+
 def test_places_autocomplete(client):
     body = get_json(client, "/api/v1/places?q=Hous")
     assert body["items"][0]["name"].startswith("Houston, Texas")

@@ -205,3 +205,27 @@ def test_pages_name_an_icon_that_exists(client):
     page = client.get("/").get_data(as_text=True)
     assert 'rel="icon"' in page
     assert client.get("/static/favicon.svg").status_code == 200
+
+
+def test_back_from_compare_keeps_every_filter_of_the_search(client, make_center):
+    """"Back to the search" returns to the same results (treatment, radius, unit), and the
+    value it carries can only ever be parameters of /centers."""
+    from urllib.parse import quote
+
+    a = make_center("Alpha Oncology", 29.76, -95.37, modalities=["immunotherapy"])
+    b = make_center("Beta Oncology", 29.70, -95.40, modalities=["immunotherapy"])
+    search = "near=Houston%2C+TX&radius=50&unit=mi&modality=immunotherapy"
+    html = client.get(f"/centers?{search}").get_data(as_text=True)
+    assert f'name="back" value="{search}"' in html.replace("&amp;", "&")
+    page = client.get(f"/compare?ids={a.id},{b.id}&near=Houston,+TX&unit=mi"
+                      f"&back={quote(search)}").get_data(as_text=True)
+    back = page.split('">Back to the search</a>')[0].rsplit('<a href="', 1)[1] \
+        .replace("&amp;", "&")
+    assert back.startswith("/centers?")
+    assert {"radius=50", "unit=mi", "modality=immunotherapy"} <= set(back.split("?")[1]
+                                                                          .split("&"))
+    hostile = client.get(f"/compare?ids={a.id}&back={quote('https://evil.example/?x=1')}"
+                         ).get_data(as_text=True)
+    back = hostile.split('">Back to the search</a>')[0].rsplit('<a href="', 1)[1]
+    assert back.startswith("/centers") and "evil" not in back, back
+    assert 'href="https://evil' not in hostile
