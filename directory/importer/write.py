@@ -47,12 +47,13 @@ CENTER_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "co
 
 @dataclass
 class Plan:
-    """What an import would do: new records, (center, record, changed fields) updates,
-    unchanged centers, and modality-list claims grouped by matched center."""
+    """What an import would do: new records, (stored center, record, changed fields)
+    updates, unchanged stored centers (:class:`StoredCenter`), and modality-list claims
+    grouped by matched center (ORM :class:`Center`)."""
 
     adds: list[CenterRecord] = field(default_factory=list)
-    updates: list[tuple[Center, CenterRecord, list[str]]] = field(default_factory=list)
-    unchanged: list[Center] = field(default_factory=list)
+    updates: list[tuple[StoredCenter, CenterRecord, list[str]]] = field(default_factory=list)
+    unchanged: list = field(default_factory=list)
     claim_adds: list[tuple[Center, list[ClaimRow]]] = field(default_factory=list)
     claim_updates: list[tuple[Center, list[ClaimRow]]] = field(default_factory=list)
     unmatched_keys: list[tuple[int, str]] = field(default_factory=list)
@@ -77,6 +78,13 @@ def _centers_of(session: so.Session, source: str) -> list[Center]:
                  so.joinedload(Center.organization))))
 
 
+def _centers_by_id(session: so.Session, ids: list[int]) -> list[Center]:
+    return list(session.scalars(
+        sa.select(Center).where(Center.id.in_(ids))
+        .options(so.selectinload(Center.modalities), so.selectinload(Center.designations),
+                 so.joinedload(Center.organization))))
+
+
 def _alt_text(names: tuple[str, ...] | list[str]) -> str | None:
     return "; ".join(names) if names else None
 
@@ -85,41 +93,84 @@ def _record_claims(record: CenterRecord) -> set[tuple]:
     return {(m.slug, m.provenance, m.evidence) for m in record.modalities}
 
 
-def _center_claims(center: Center, source: str) -> set[tuple]:
-    return {(cm.modality.slug, cm.provenance, cm.evidence)
-            for cm in center.modalities if cm.source == source}
+class StoredCenter:
+    """What planning compares of a stored center (a plain object, not an ORM one: a
+    re-import of a 100k-row file used to hold 100k centers with their claims as ORM objects,
+    1.2 GB): its id, match keys, :data:`CENTER_FIELDS`, alternate names, organization
+    name, and this source's claims ``(slug, provenance, evidence)`` and designation slugs.
+    """
+
+    __slots__ = ("id", "external_id", "natural_key", *CENTER_FIELDS, "alternate_names",
+                 "organization_name", "claims", "designation_slugs")
+
+    def __init__(self, row, claims: frozenset, designation_slugs: frozenset):
+        for name, value in zip(self.__slots__, row):
+            setattr(self, name, value)
+        self.claims, self.designation_slugs = claims, designation_slugs
+
+    @property
+    def has_coordinates(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
 
 
-def diff(center: Center, record: CenterRecord, source: str) -> list[str]:
-    """Names of the fields that differ between a stored center and a record."""
+def _stored_centers(session: so.Session, source: str) -> list[StoredCenter]:
+    """The centers of ``source`` as :class:`StoredCenter` (three statements)."""
+    columns = [getattr(Center, n) for n in StoredCenter.__slots__[:-4]]
+    rows = session.execute(sa.select(*columns, Center.alternate_names, Organization.name)
+                           .outerjoin(Organization, Organization.id == Center.organization_id)
+                           .where(Center.source == source)).all()
+    claims: defaultdict[int, set] = defaultdict(set)
+    for center_id, *claim in session.execute(
+            sa.select(CenterModality.center_id, Modality.slug, CenterModality.provenance,
+                      CenterModality.evidence)
+            .join(Modality, Modality.id == CenterModality.modality_id)
+            .join(Center, Center.id == CenterModality.center_id)
+            .where(Center.source == source, CenterModality.source == source)):
+        claims[center_id].add(tuple(claim))
+    held: defaultdict[int, set] = defaultdict(set)
+    for center_id, slug in session.execute(
+            sa.select(CenterDesignation.center_id, Designation.slug)
+            .join(Designation, Designation.id == CenterDesignation.designation_id)
+            .join(Center, Center.id == CenterDesignation.center_id)
+            .where(Center.source == source, CenterDesignation.source == source)):
+        held[center_id].add(slug)
+    empty: frozenset = frozenset()
+    return [StoredCenter(row, frozenset(claims[row[0]]) if row[0] in claims else empty,
+                         frozenset(held[row[0]]) if row[0] in held else empty)
+            for row in rows]
+
+
+def diff(center: StoredCenter, record: CenterRecord, source: str) -> list[str]:
+    """Names of the fields that differ between a stored center and a record (claims and
+    designations: those of ``source``, the ones an import of it replaces)."""
     changed = [f for f in CENTER_FIELDS if getattr(center, f) != getattr(record, f)]
     if (center.alternate_names or None) != _alt_text(record.alternate_names):
         changed.append("alternate_names")
-    if (center.organization.name if center.organization else None) != record.organization:
+    if center.organization_name != record.organization:
         changed.append("organization")
-    if _center_claims(center, source) != _record_claims(record):
+    if center.claims != _record_claims(record):
         changed.append("modalities")
-    have = {cd.designation.slug for cd in center.designations if cd.source == source}
-    if have != set(record.designations):
+    if center.designation_slugs != set(record.designations):
         changed.append("designations")
     return changed
 
 
 class ExistingCenters:
-    """The stored centers of one source, indexed by external id and by natural key."""
+    """The stored centers of one source (:class:`StoredCenter`), indexed by external id and
+    by natural key."""
 
     def __init__(self, session: so.Session, source: str):
-        self.centers = _centers_of(session, source)
+        self.centers = _stored_centers(session, source)
         self.by_id = {c.external_id: c for c in self.centers if c.external_id}
         self.by_key = {c.natural_key: c for c in self.centers if not c.external_id}
 
-    def match(self, record: CenterRecord) -> Center | None:
+    def match(self, record: CenterRecord) -> StoredCenter | None:
         """The stored center a record updates, or ``None`` for a new one."""
         return self.by_id.get(record.external_id) if record.external_id else \
             self.by_key.get(record.natural_key)
 
 
-def reuse_coordinates(record: CenterRecord, center: Center | None) -> bool:
+def reuse_coordinates(record: CenterRecord, center: StoredCenter | None) -> bool:
     """Copy the stored coordinates onto a record without any when the place it names
     (address, city, region, postal code, country) is unchanged, so re-imports do not
     geocode again. Returns whether it did."""
@@ -322,10 +373,14 @@ class Writer:
 
         self._bulk_add(plan.adds)
         changed = []
-        for center, record, _fields in plan.updates:
-            before = snapshot(center, self.source)
-            self._fill(center, record)
-            changed.append((center, before))
+        for start in range(0, len(plan.updates), BATCH):  # only updated centers as ORM objects
+            batch = plan.updates[start:start + BATCH]
+            centers = {c.id: c for c in _centers_by_id(self.session, [u[0].id for u in batch])}
+            for stored, record, _fields in batch:
+                center = centers[stored.id]
+                before = snapshot(center, self.source)
+                self._fill(center, record)
+                changed.append((center, before))
         for center, claims in (*plan.claim_adds, *plan.claim_updates):
             before = snapshot(center, self.source)
             self._set_claims(center, [(c.modality, "reported", c.evidence, c.verified_on)
