@@ -51,6 +51,10 @@ def section(res: dict) -> list[str]:
                 f"s | {f(floor['total'], 2)} | sqlite-utils' whole insert "
                 f"{f(su_wall, 2)} s | at most {su_wall / floor['total']:.2f}× with zero "
                 f"Python time | | |")
+        again = imp.get("reimport")
+        if again:
+            out.append(f"| re-import of the same file (every row matched and unchanged), s / "
+                       f"peak RSS MB | {f(again['wall'], 1)} / {f(again['rss_mb'], 0)} | | | | |")
         out.append(f"| import peak RSS, MB | {f(imp['ours_rss_mb'], 0)} | sqlite-utils "
                    f"{f(imp['su_rss_mb'], 0)} | | < 300 | {ok(imp['ours_rss_mb'] < 300)} |")
     http = res.get("http_sqlite")
