@@ -71,16 +71,11 @@ def ensure_source(session: so.Session, slug: str, name: str | None = None) -> Da
     return source
 
 
-def _centers_of(session: so.Session, source: str) -> list[Center]:
+def _centers_where(session: so.Session, condition) -> list[Center]:
+    """The centers matching ``condition`` with their claims, designations and
+    organization (ORM objects, for writing)."""
     return list(session.scalars(
-        sa.select(Center).where(Center.source == source)
-        .options(so.selectinload(Center.modalities), so.selectinload(Center.designations),
-                 so.joinedload(Center.organization))))
-
-
-def _centers_by_id(session: so.Session, ids: list[int]) -> list[Center]:
-    return list(session.scalars(
-        sa.select(Center).where(Center.id.in_(ids))
+        sa.select(Center).where(condition)
         .options(so.selectinload(Center.modalities), so.selectinload(Center.designations),
                  so.joinedload(Center.organization))))
 
@@ -214,7 +209,7 @@ def plan_claims(session: so.Session, claims: list[ClaimRow], claim_source: str,
     grouped: dict[str, list[ClaimRow]] = defaultdict(list)
     for claim in claims:
         grouped[claim.external_id].append(claim)
-    centers = {c.external_id: c for c in _centers_of(session, target_source)}
+    centers = {c.external_id: c for c in _centers_where(session, Center.source == target_source)}
     for key, rows in grouped.items():
         center = centers.get(key)
         if center is None:
@@ -375,7 +370,8 @@ class Writer:
         changed = []
         for start in range(0, len(plan.updates), BATCH):  # only updated centers as ORM objects
             batch = plan.updates[start:start + BATCH]
-            centers = {c.id: c for c in _centers_by_id(self.session, [u[0].id for u in batch])}
+            centers = {c.id: c for c in _centers_where(
+                self.session, Center.id.in_([u[0].id for u in batch]))}
             for stored, record, _fields in batch:
                 center = centers[stored.id]
                 before = snapshot(center, self.source)
