@@ -964,20 +964,30 @@ class OfflineGeocoder(Geocoder):
         whose folded main or alternate name starts with the folded ``prefix``, most populous
         first (a match on an alternate name only counts for 5 % of the population, so
         "hou" lists Houston before places that merely have a "Hou..." exonym).
-        Text after a comma narrows the list to places whose state or region (code or
-        name) or country (ISO code or name) starts with it, as people type the place:
-        "Houston, T", "Boston,MA", "Paris, France". Empty prefix or ``limit <= 0`` →
-        ``[]``."""
-        name, comma, qualifier = prefix.partition(",")
-        if comma and fold(name):
-            qualifier = fold(qualifier).strip()
-            places = self.suggest(name, limit=limit if not qualifier else limit * 20)
-            if qualifier:
-                places = [p for p in places if _qualifies(p, qualifier)]
-            return places[:limit]
-        fp = fold(prefix)[:MAX_QUERY_LENGTH]
+        Comma-separated qualifiers narrow the list as in :meth:`resolve` ("Houston, TX",
+        "Paris, Texas, US", "Paris, UK"), the last one also by what its state, region or
+        country starts with, as people type it ("Houston, T", "London, United K").
+        Empty prefix or ``limit <= 0`` → ``[]``."""
+        name, *qualifiers = prefix.split(",")
+        qualifiers = [q for q in qualifiers if fold(q).strip()]
+        fp = fold(name)[:MAX_QUERY_LENGTH]
         if not fp or limit <= 0:
             return []
+        cands = self._suggest_names(fp, limit * 20 if qualifiers else limit)
+        for i, raw in enumerate(qualifiers):
+            # The same qualifiers as resolve() ("TX", "Texas", "US-TX", "UK"); the last one
+            # may still be being typed, so a place whose region or country starts with it
+            # counts too ("Houston, T"). An unrecognised earlier one is ignored, as there.
+            opts = self._qualifier(raw.strip())
+            typing = fold(raw).strip() if i == len(qualifiers) - 1 else None
+            if opts is None and typing is None:
+                continue
+            cands = [c for c in cands if (opts is not None and self._matches(c, opts))
+                     or (typing is not None and _qualifies(self._place(c), typing))]
+        return [self._place(c) for c in cands[:limit]]
+
+    def _suggest_names(self, fp: str, limit: int) -> list[_Cand]:
+        """Up to ``limit`` places whose folded name starts with ``fp``, for :meth:`suggest`."""
         rows: list[tuple] = []
         # Short prefixes match a large share of the index: try the populous places first.
         tables = ("big_name", "place_name") if len(fp) < 3 else ("place_name",)
@@ -991,4 +1001,4 @@ class OfflineGeocoder(Geocoder):
                 (fp, fp + "\U0010ffff", limit))
             if len(rows) >= limit:
                 break
-        return [self._place(_Cand(*r[:10], main=bool(r[10]))) for r in rows]
+        return [_Cand(*r[:10], main=bool(r[10])) for r in rows]

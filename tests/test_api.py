@@ -165,7 +165,9 @@ def test_modality_tree_with_counts(client, boston):
     ("Houston, TX", "Houston, Texas, US"), ("Houston, T", "Houston, Texas, US"),
     ("Boston,MA", "Boston, Massachusetts, US"), ("Paris, France", "Paris, France"),
     ("Paris, US", "Paris, Texas, US"), ("Springfield, Ill", "Springfield, Illinois, US"),
-    ("Paris,", "Paris, France"),
+    ("Paris,", "Paris, France"), ("Houston, Texas, US", "Houston, Texas, US"),
+    ("Houston, US-TX", "Houston, Texas, US"), ("Paris, Texas, U", "Paris, Texas, US"),
+    ("London, UK", "London, England, United Kingdom"),
 ])
 def test_places_autocomplete_keeps_suggesting_after_a_comma(client, q, first):
     """People type the placeholder's format ("Houston, TX"): the part after the comma
