@@ -95,10 +95,11 @@ class StoredCenter:
     name, and this source's claims ``(slug, provenance, evidence)`` and designation slugs.
     """
 
-    __slots__ = ("id", "external_id", "natural_key", *CENTER_FIELDS, "alternate_names",
-                 "organization_name", "claims", "designation_slugs")
+    COLUMNS = ("id", "external_id", "natural_key", *CENTER_FIELDS, "alternate_names")
+    __slots__ = (*COLUMNS, "organization_name", "claims", "designation_slugs")
 
     def __init__(self, row, claims: frozenset, designation_slugs: frozenset):
+        """``row``: the :data:`COLUMNS` of the center, then its organization's name."""
         for name, value in zip(self.__slots__, row):
             setattr(self, name, value)
         self.claims, self.designation_slugs = claims, designation_slugs
@@ -110,8 +111,8 @@ class StoredCenter:
 
 def _stored_centers(session: so.Session, source: str) -> list[StoredCenter]:
     """The centers of ``source`` as :class:`StoredCenter` (three statements)."""
-    columns = [getattr(Center, n) for n in StoredCenter.__slots__[:-4]]
-    rows = session.execute(sa.select(*columns, Center.alternate_names, Organization.name)
+    columns = [getattr(Center, n) for n in StoredCenter.COLUMNS]
+    rows = session.execute(sa.select(*columns, Organization.name)
                            .outerjoin(Organization, Organization.id == Center.organization_id)
                            .where(Center.source == source)).all()
     claims: defaultdict[int, set] = defaultdict(set)
@@ -135,9 +136,10 @@ def _stored_centers(session: so.Session, source: str) -> list[StoredCenter]:
             for row in rows]
 
 
-def diff(center: StoredCenter, record: CenterRecord, source: str) -> list[str]:
+def diff(center: StoredCenter, record: CenterRecord) -> list[str]:
     """Names of the fields that differ between a stored center and a record (claims and
-    designations: those of ``source``, the ones an import of it replaces)."""
+    designations: the stored center holds those of the record's source only, the ones an
+    import of it replaces)."""
     changed = [f for f in CENTER_FIELDS if getattr(center, f) != getattr(record, f)]
     if (center.alternate_names or None) != _alt_text(record.alternate_names):
         changed.append("alternate_names")
@@ -193,7 +195,7 @@ def plan_centers(session: so.Session, records: list[CenterRecord], source: str,
             plan.adds.append(record)
             continue
         seen.add(center.id)
-        changed = diff(center, record, source)
+        changed = diff(center, record)
         if changed:
             plan.updates.append((center, record, changed))
         else:
