@@ -13,7 +13,7 @@ from flask_migrate import upgrade  # noqa: E402
 
 from directory import create_app  # noqa: E402
 from directory.extensions import db  # noqa: E402
-from directory.vocabulary import sync_vocabulary  # noqa: E402
+from directory.models import sync_vocabulary  # noqa: E402
 
 
 def main() -> None:

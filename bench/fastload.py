@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from directory import create_app
 from directory.extensions import db
-from directory.geocoding import OfflineGeocoder
+from directory.geo import OfflineGeocoder
 from directory.importer.decode import decode_bytes
 from directory.importer.formats import RawRecord, get_format
 from directory.importer.read import read_table

@@ -58,7 +58,7 @@ DESIGNATIONS = [("acs-coc", 50), ("jci", 30), ("nci-comprehensive", 8), ("nci-cl
 def load_places(gazetteer: Path, min_population: int = 1000):
     if not gazetteer.exists():  # a fresh machine: build it as the app would on first use
         sys.path.insert(0, str(ROOT))
-        from directory.geocoding import build_gazetteer
+        from directory.geo import build_gazetteer
         gazetteer.parent.mkdir(parents=True, exist_ok=True)
         build_gazetteer(gazetteer)
     con = sqlite3.connect(f"file:{gazetteer}?mode=ro", uri=True)

@@ -22,9 +22,9 @@ from run import MIX, RADIUS_KM, WORK, pct  # noqa: E402
 
 from directory import create_app, search  # noqa: E402
 from directory.extensions import db  # noqa: E402
-from directory.geocoding import bounding_boxes, grid_cells  # noqa: E402
-from directory.params import parse_search  # noqa: E402
+from directory.geo import bounding_boxes, grid_cells  # noqa: E402
 from directory.search import PG_TSVECTOR, find_centers  # noqa: E402
+from directory.web.params import parse_search  # noqa: E402
 
 
 class StatementLog:

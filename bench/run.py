@@ -314,7 +314,7 @@ def ours_url(port: int, params: dict) -> str:
 # ---------------------------------------------------------------- the mix, per backend
 
 def resolve_near():
-    from directory.geocoding import OfflineGeocoder
+    from directory.geo import OfflineGeocoder
 
     return OfflineGeocoder(GAZETTEER).resolve(NEAR).place
 
@@ -322,7 +322,7 @@ def resolve_near():
 def datasette_mix(ds_db: Path) -> dict[str, dict | None]:
     from datasette.utils import tilde_encode
 
-    from directory.geocoding import bounding_boxes
+    from directory.geo import bounding_boxes
 
     place = resolve_near()
     (lat0, lat1, lon0, lon1), = bounding_boxes(place.latitude, place.longitude, RADIUS_KM)

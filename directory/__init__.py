@@ -23,7 +23,7 @@ def create_app(config: dict | None = None) -> Flask:
     from directory.config import default_config
 
     app.config.from_mapping(default_config(app.instance_path))
-    from directory.routing import IdConverter
+    from directory.web.routing import IdConverter
 
     app.url_map.converters["id"] = IdConverter
     if config:
@@ -143,11 +143,12 @@ def _configure_postgresql(engine) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Public pages; the JSON API (``/api/v1``, with CORS and JSON errors) and its docs."""
-    from directory import api
-    from directory.admin import bp as admin_bp
-    from directory.auth import bp as auth_bp
-    from directory.public import bp as public_bp
+    from directory.web import api, display
+    from directory.web.admin import bp as admin_bp
+    from directory.web.auth import bp as auth_bp
+    from directory.web.public import bp as public_bp
 
+    display.register(app)
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
@@ -156,7 +157,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_error_handlers(app: Flask) -> None:
     """HTML error pages (400 names the bad field)."""
-    from directory.errors import register_error_handlers as register
+    from directory.web.errors import register_error_handlers as register
 
     register(app)
 

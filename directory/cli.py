@@ -21,12 +21,12 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
-from directory.errors import database_problem
 from directory.extensions import db
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
-from directory.models import Center, CenterModality, DataSource, Modality
-from directory.params import get_geocoder, get_import_geocoder
-from directory.vocabulary import SEEDS_DIR, sync_vocabulary
+from directory.models import Center, CenterModality, DataSource, Modality, sync_vocabulary
+from directory.vocabulary import SEEDS_DIR
+from directory.web.errors import database_problem
+from directory.web.params import get_geocoder, get_import_geocoder
 
 SOURCE_FIELDS = ("name", "publisher", "licence", "url", "as_of", "attribution", "note")
 
@@ -249,7 +249,7 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
               help="Read from $ADMIN_PASSWORD for scripts; prompted when absent.")
 def create_admin_command(email: str, role: str, password: str | None) -> None:
     """Create (or update the password and role of) an admin account."""
-    from directory.auth import MIN_PASSWORD, upsert_user
+    from directory.web.auth import MIN_PASSWORD, upsert_user
 
     if password is None:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
@@ -270,7 +270,7 @@ def create_admin_command(email: str, role: str, password: str | None) -> None:
 @click.option("--country", default=None, help="ISO 3166-1 alpha-2 code to restrict to.")
 def geocode_command(place: str, country: str | None) -> None:
     """Show what the geocoder makes of PLACE, and the alternatives."""
-    from directory.geocoding import GeocodingError
+    from directory.geo import GeocodingError
 
     try:
         resolution = get_geocoder().resolve(place, country=country)
@@ -294,9 +294,10 @@ def geocode_command(place: str, country: str | None) -> None:
                                       "--format native); hsds: Open Referral HSDS 3.0 zip.")
 def export_centers_command(path: Path, format_: str) -> None:
     """Write the whole directory to PATH ("-" for standard output, csv only)."""
-    from directory.export import directory_csv_bytes, hsds_zip
+    from directory.exchange.hsds import export_package
+    from directory.exchange.template import directory_csv_bytes
 
-    data = directory_csv_bytes(db.session) if format_ == "csv" else hsds_zip(db.session)
+    data = directory_csv_bytes(db.session) if format_ == "csv" else export_package(db.session)
     if str(path) == "-" and format_ == "csv":
         click.echo(data.decode("utf-8"), nl=False)
         return

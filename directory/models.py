@@ -22,7 +22,9 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 from sqlalchemy.orm import DeclarativeBase
 
-from directory.geocoding import GRID_CELL_SQL
+from directory.geo.grid import GRID_CELL_SQL
+from directory.text import fold
+from directory.vocabulary import Vocabulary, load_vocabulary
 
 
 def utcnow() -> dt.datetime:
@@ -128,10 +130,10 @@ class Center(Base):
     latitude: so.Mapped[float | None] = so.mapped_column(sa.Double)
     longitude: so.Mapped[float | None] = so.mapped_column(sa.Double)
     geocode_precision: so.Mapped[str] = so.mapped_column(sa.String(16), default="none")
-    # The 1-degree grid cell of the coordinates (directory.geocoding.grid_cell), computed
+    # The 1-degree grid cell of the coordinates (directory.geo.grid_cell), computed
     # by the database: a radius search reads only the cells its bounding box touches
     # instead of a whole band of latitude round the world. (PostgreSQL's expression is in
-    # directory.geocoding.GRID_CELL_SQL; Alembic does not compare generated expressions.)
+    # directory.geo.GRID_CELL_SQL; Alembic does not compare generated expressions.)
     geo_cell: so.Mapped[int | None] = so.mapped_column(
         sa.Integer, sa.Computed(GRID_CELL_SQL["sqlite"], persisted=False))
     # One bit per vocabulary modality (its position in seeds/modalities.toml), ancestors
@@ -401,8 +403,6 @@ class DataVersion(Base):
 def search_text_of(name: str | None, alternate_names: str | None,
                    organization: str | None) -> str:
     """``Center.search_text``: the folded name, alternate names and organization name."""
-    from directory.text import fold
-
     return " ".join(filter(None, (fold(name), fold(alternate_names), fold(organization))))
 
 
@@ -411,8 +411,6 @@ def _keep_search_columns(session: so.Session, _context, _instances) -> None:
     """Recompute the derived search columns (``name_folded``, ``city_folded``,
     ``search_text``) of every new or changed center, whatever changed it (edit, merge,
     revert, import): a center is always found by its current names."""
-    from directory.text import fold
-
     for obj in (*session.new, *session.dirty):
         if not isinstance(obj, Center) or obj in session.deleted:
             continue
@@ -428,8 +426,6 @@ def _keep_modality_masks(session: so.Session, _context, _instances) -> None:
     """Recompute :attr:`Center.modality_mask` for every center whose claims may have
     changed in this flush (new or changed centers, and the centers of new, changed or
     deleted claims)."""
-    from directory.vocabulary import load_vocabulary
-
     centers = set()
     for obj in (*session.new, *session.dirty, *session.deleted):
         if isinstance(obj, Center):
@@ -452,3 +448,26 @@ def _keep_modality_masks(session: so.Session, _context, _instances) -> None:
         mask = vocabulary.mask(slugs)
         if center.modality_mask != mask:
             center.modality_mask = mask
+
+
+def sync_vocabulary(session, vocabulary: Vocabulary | None = None) -> None:
+    """Insert or update the modality and designation rows to match the vocabulary.
+    Idempotent; flushes, never commits."""
+    vocabulary = vocabulary or load_vocabulary()
+    existing = {m.slug: m for m in session.scalars(sa.select(Modality))}
+    for position, spec in enumerate(vocabulary.modalities):
+        row = existing.get(spec.slug) or Modality(slug=spec.slug)
+        row.name, row.guide, row.position = spec.name, spec.guide, position
+        row.synonyms = "; ".join(spec.synonyms)
+        session.add(row)
+        existing[spec.slug] = row
+    session.flush()
+    for spec in vocabulary.modalities:
+        existing[spec.slug].parent_id = existing[spec.parent].id if spec.parent else None
+    des = {d.slug: d for d in session.scalars(sa.select(Designation))}
+    for spec in vocabulary.designations:
+        row = des.get(spec.slug) or Designation(slug=spec.slug)
+        row.name, row.issuer, row.url = spec.name, spec.issuer, spec.url
+        row.infers = " ".join(spec.infers)
+        session.add(row)
+    session.flush()

@@ -1,8 +1,8 @@
 """The modality and designation vocabularies, loaded from ``seeds/*.toml`` (pure data).
 
 :class:`Vocabulary` resolves free text ("Radiotherapy", "chemo", "SABR") to modality slugs
-and knows the hierarchy. :func:`sync_vocabulary` writes it to the database (modality,
-modality_closure, designation tables); it only flushes, the caller commits.
+and knows the hierarchy. :func:`directory.models.sync_vocabulary` writes it to the database
+(modality and designation tables); it only flushes, the caller commits.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-
-import sqlalchemy as sa
 
 from directory.text import fold
 
@@ -124,26 +122,3 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR) -> Vocabulary:
     return Vocabulary(modalities, designations)
 
 
-def sync_vocabulary(session, vocabulary: Vocabulary | None = None) -> None:
-    """Insert or update the modality and designation rows to match the vocabulary.
-    Idempotent; flushes, never commits."""
-    from directory.models import Designation, Modality
-
-    vocabulary = vocabulary or load_vocabulary()
-    existing = {m.slug: m for m in session.scalars(sa.select(Modality))}
-    for position, spec in enumerate(vocabulary.modalities):
-        row = existing.get(spec.slug) or Modality(slug=spec.slug)
-        row.name, row.guide, row.position = spec.name, spec.guide, position
-        row.synonyms = "; ".join(spec.synonyms)
-        session.add(row)
-        existing[spec.slug] = row
-    session.flush()
-    for spec in vocabulary.modalities:
-        existing[spec.slug].parent_id = existing[spec.parent].id if spec.parent else None
-    des = {d.slug: d for d in session.scalars(sa.select(Designation))}
-    for spec in vocabulary.designations:
-        row = des.get(spec.slug) or Designation(slug=spec.slug)
-        row.name, row.issuer, row.url = spec.name, spec.issuer, spec.url
-        row.infers = " ".join(spec.infers)
-        session.add(row)
-    session.flush()

@@ -14,9 +14,8 @@ import sqlalchemy as sa
 from directory import create_app
 from directory.config import normalise_database_url
 from directory.extensions import db as _db
-from directory.geocoding import OfflineGeocoder
-from directory.models import Base
-from directory.vocabulary import sync_vocabulary
+from directory.geo import OfflineGeocoder
+from directory.models import Base, sync_vocabulary
 
 ROOT = Path(__file__).resolve().parent.parent
 GAZETTEER_PATH = ROOT / "instance" / "gazetteer.sqlite"
@@ -148,7 +147,7 @@ def make_center(app):
     ``modalities=[slug, ...]`` adds reported claims."""
     import datetime as dt
 
-    from directory.importer.validate import natural_key
+    from directory.importer.fields import natural_key
     from directory.importer.write import ensure_source
     from directory.models import Center, CenterModality, Modality
     from directory.text import fold

@@ -10,9 +10,9 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from directory.auth import upsert_user
 from directory.extensions import db, limiter
 from directory.models import Center, ChangeRecord, ImportRun, PendingImport
+from directory.web.auth import upsert_user
 from tests.conftest import CASES
 
 PASSWORD = "correct horse battery"

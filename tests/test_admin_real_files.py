@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from directory.auth import upsert_user
 from directory.extensions import db, limiter
+from directory.web.auth import upsert_user
 
 SHARED = next((p for p in (Path(__file__).resolve().parents[2] / "shared" / "data",
                            Path("/work/shared/data")) if p.exists()), None)

@@ -331,7 +331,7 @@ def test_openapi_document_is_valid_3_1(client):
     assert set(spec["paths"]) == {"/", "/centers", "/centers/{center_id}", "/modalities",
                                   "/places", "/openapi.json"}
     search_params = {p["name"] for p in spec["paths"]["/centers"]["get"]["parameters"]}
-    from directory.forms import SearchForm
+    from directory.web.forms import SearchForm
 
     form_fields = {name for name, _ in SearchForm._unbound_fields}  # the /centers parameters
     assert form_fields | {"format"} == search_params
@@ -358,7 +358,7 @@ def test_responses_match_the_documented_schemas(client, boston):
 
 
 def _operations() -> list[str]:
-    from directory.openapi import openapi_document
+    from directory.web.openapi import openapi_document
 
     return [f"{method.upper()} {path}" for path, ops in openapi_document()["paths"].items()
             for method in ops]

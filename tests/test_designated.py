@@ -9,9 +9,9 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from directory import search
 from directory.models import Center, CenterDesignation, Designation, ImportRun
 from directory.search import SearchQuery, find_centers
+from directory.search import query as search
 from directory.text import fold
 
 MISMATCH = sa.text(
@@ -72,7 +72,7 @@ def test_new_center_with_designations_same_flush(session, make_center):
 
 
 def test_merge(session, make_center):
-    from directory.merge import merge_centers
+    from directory.curation.merge import merge_centers
     keep = make_center("Same", 1, 1)
     drop = make_center("Same", 1, 1.0001, source="other")
     keep2 = make_center("Other", 2, 2)
@@ -95,7 +95,7 @@ def test_merge(session, make_center):
 
 
 def test_reimport_add_remove_and_revert(session, import_file):
-    from directory.audit import revert_import
+    from directory.curation.audit import revert_import
     r1 = import_file((HEADER + "a1,Alpha Center,Houston,US,29.7,-95.4,chemotherapy,\n"
                       "a2,Beta Center,Houston,US,29.8,-95.4,chemotherapy,nci-comprehensive\n"
                       ).encode(), filename="s.csv", source="src")

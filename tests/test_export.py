@@ -13,11 +13,15 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from directory.export import TEMPLATE_COLUMNS, directory_csv_bytes, neutralise, unneutralise
+from directory.exchange.hsds import export_package, read_package
+from directory.exchange.template import (
+    TEMPLATE_COLUMNS,
+    directory_csv_bytes,
+    neutralise,
+    unneutralise,
+)
 from directory.extensions import db
-from directory.hsds import export_package, read_package
-from directory.models import Center, Organization
-from directory.vocabulary import sync_vocabulary
+from directory.models import Center, Organization, sync_vocabulary
 from tests.conftest import CASES, DATA, empty_database
 
 EXPORT_DATA = Path(__file__).parent / "data" / "export"

@@ -1,4 +1,4 @@
-"""Tests for directory.geocoding (offline gazetteer behind geopy's interface).
+"""Tests for directory.geo (offline gazetteer behind geopy's interface).
 
 The gazetteer is built once into instance/gazetteer.sqlite (shared with the app) and
 reused while its format version matches (first build ~15 s).
@@ -18,8 +18,7 @@ import pytest
 from geopy.distance import geodesic
 from geopy.location import Location
 
-from directory import geocoding as gc
-from directory.geocoding import (
+from directory.geo import (
     FORMAT_VERSION,
     KM_PER_MILE,
     PRECISIONS,
@@ -33,6 +32,7 @@ from directory.geocoding import (
     geodesic_km,
     online_geocoder,
 )
+from directory.geo import gazetteer as gc
 from tests.conftest import GAZETTEER_PATH as GAZETTEER
 
 

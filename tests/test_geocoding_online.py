@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from geopy.extra.rate_limiter import RateLimiter
 from geopy.location import Location
 
-from directory.geocoding import OnlineAddressGeocoder, online_geocoder
+from directory.geo import OnlineAddressGeocoder, online_geocoder
 from directory.models import Center
 from tests.conftest import CASES
 
@@ -100,7 +100,7 @@ def test_online_geocoder_is_rate_limited_with_an_app_user_agent():
 
 def test_searching_never_calls_the_geocoder_for_stored_centers(client, make_center,
                                                                monkeypatch):
-    from directory.geocoding import OfflineGeocoder
+    from directory.geo import OfflineGeocoder
 
     make_center("Stored", 42.35, -71.06, city="Boston")
     calls = []

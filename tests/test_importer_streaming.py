@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from directory.importer import _CityPrefetch
 from directory.importer.formats import RawRecord
+from directory.importer.prefetch import CityPrefetch
 from directory.importer.read import _first_lines, _head_text, read_table, stream_table
 from directory.importer.validate import Validator
 from directory.vocabulary import load_vocabulary
@@ -117,15 +117,15 @@ def _big_file(rows: int) -> bytes:
 
 
 def test_city_helper_process_changes_no_result(import_file, monkeypatch):
-    data = _big_file(_CityPrefetch.MIN_ROWS + 200)
+    data = _big_file(CityPrefetch.MIN_ROWS + 200)
     used = []
-    results = _CityPrefetch.results
+    results = CityPrefetch.results
 
     def spy(self):
         used.append(True)
         return results(self)
 
-    monkeypatch.setattr(_CityPrefetch, "results", spy)
+    monkeypatch.setattr(CityPrefetch, "results", spy)
     alone = import_file(data, commit=False, parallel=False)
     assert not used
     helped = import_file(data, commit=False, parallel=True)

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from directory.geocoding import geodesic_km
+from directory.geo import geodesic_km
 from directory.importer.decode import FileError, decode_bytes
-from directory.importer.formats import RawRecord, detect_format, get_format, pad_ccn
-from directory.importer.read import MAX_CELL, read_table, sniff_delimiter
-from directory.importer.validate import (
-    Validator,
+from directory.importer.fields import (
     natural_key,
     normalise_phone,
     normalise_postal_code,
@@ -19,6 +16,9 @@ from directory.importer.validate import (
     resolve_country,
     resolve_region,
 )
+from directory.importer.formats import RawRecord, detect_format, get_format, pad_ccn
+from directory.importer.read import MAX_CELL, read_table, sniff_delimiter
+from directory.importer.validate import Validator
 from directory.vocabulary import load_vocabulary
 
 
@@ -313,7 +313,7 @@ def test_invisible_only_name_is_required_and_undefined_cp1252_bytes_are_replaced
 
 
 def test_invalid_website_port_and_long_messages():
-    from directory.importer.validate import MAX_MESSAGE, normalise_website
+    from directory.importer.fields import MAX_MESSAGE, normalise_website
 
     assert normalise_website("http://x.com:99999999")[0] is None
     assert normalise_website("https://example.org:8443/a")[0] == "https://example.org:8443/a"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from geopy.distance import geodesic
 
-from directory.geocoding import KM_PER_MILE, Place
+from directory.geo import KM_PER_MILE, Place
 from directory.search import SearchError, SearchQuery, find_centers, region_codes
 from tests.conftest import CASES
 
@@ -200,7 +200,7 @@ def test_sort_distance_needs_near(session):
 def test_bulk_geodesic_matches_geopy_to_a_millimetre():
     import random
 
-    from directory.geocoding import geodesic_km, geodesic_km_many
+    from directory.geo import geodesic_km, geodesic_km_many
 
     rng = random.Random(7)
     origin = (-17.0, 179.9)
@@ -215,8 +215,11 @@ def test_q_matches_word_starts_only_and_ranks_designated_centers(session, make_c
 
     import sqlalchemy as sa
 
-    from directory.models import CenterDesignation, Designation
-    from directory.vocabulary import sync_vocabulary  # noqa: F401 - vocabulary loaded by app
+    from directory.models import (
+        CenterDesignation,
+        Designation,
+        sync_vocabulary,  # noqa: F401 - vocabulary loaded by app
+    )
 
     make_center("Ormskirk District General Hospital", 53.5, -2.9, country="GB")
     make_center("MSK Regional", 40.7, -74.0)
@@ -257,8 +260,8 @@ def _like_only(session, q):
     """The LIKE rule alone (no full-text prefilter): the reference the index must match."""
     import sqlalchemy as sa
 
-    from directory import search
     from directory.models import Center
+    from directory.search import query as search
     from directory.text import fold, like_escape
 
     tokens = fold(q).split()
@@ -333,7 +336,7 @@ def test_grid_cell_in_sql_matches_python(session, make_center):
     """The database's generated geo_cell equals geocoding.grid_cell at cell edges too."""
     import sqlalchemy as sa
 
-    from directory.geocoding import grid_cell
+    from directory.geo import grid_cell
     from directory.models import Center
 
     points = [(-90, -180), (90, 180), (0, 0), (-0.5, -0.5), (45.999999, -73.000001),
@@ -435,8 +438,8 @@ def test_relevance_pages_equal_ranking_every_match(session, make_center, monkeyp
 
     import sqlalchemy as sa
 
-    from directory import search
     from directory.models import Center, CenterDesignation, Designation
+    from directory.search import query as search
     from directory.text import fold
 
     monkeypatch.setattr(search, "HEAD_MAX", head_max)

@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from directory import ConfigurationError, create_app
-from directory.auth import upsert_user
 from directory.extensions import db, limiter
+from directory.web.auth import upsert_user
 
 PASSWORD = "correct horse battery"
 
@@ -87,7 +87,7 @@ def test_database_outage_is_a_503_and_recovers(app, client, make_center, monkeyp
     make_center("Somewhere", 1, 1)
     from sqlalchemy.exc import OperationalError
 
-    import directory.public as public
+    import directory.web.public as public
 
     def down(*args, **kwargs):
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))

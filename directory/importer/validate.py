@@ -7,66 +7,29 @@ the file's own column name and a reason; an ``error`` rejects the row, a ``warni
 from __future__ import annotations
 
 import datetime as dt
-import math
-import re
-import unicodedata
 from dataclasses import dataclass, field
-from functools import lru_cache
-from urllib.parse import urlsplit
 
-import phonenumbers
-import pycountry
-
+from directory.importer.fields import (
+    _EMAIL,
+    KINDS,
+    MAX_LENGTHS,
+    STATUSES,
+    _clean_values,
+    _short,
+    natural_key,
+    normalise_phone,
+    normalise_postal_code,
+    normalise_website,
+    parse_coordinate,
+    recase,
+    resolve_country,
+    resolve_region,
+)
 from directory.importer.formats import RawRecord
 from directory.importer.read import MAX_CELL
 from directory.models import CENTER_KINDS
-from directory.text import fold, nfc
+from directory.text import fold
 from directory.vocabulary import Vocabulary, split_terms
-
-PLACEHOLDERS = {"not available", "n/a", "na", "n a", "none", "null", "nil", "-", "--", "?",
-                "-999", "-999.0", "unknown", "not applicable", "#n/a", "0"}
-# Fields where a placeholder-looking value is real data ("NA" is Namibia, "0" a valid id);
-# in a coordinate "0" is the equator or Greenwich (the pair 0,0 is a placeholder, below).
-_KEEP_AS_IS = {"country", "external_id"}
-# The placeholders of each field: none in _KEEP_AS_IS, all but "0" in a coordinate.
-_FIELD_PLACEHOLDERS = {**dict.fromkeys(_KEEP_AS_IS, frozenset()),
-                       **dict.fromkeys(("latitude", "longitude"),
-                                       frozenset(PLACEHOLDERS - {"0"}))}
-# Fields whose line breaks are kept (a quoted multi-line address cell); other whitespace
-# runs are collapsed line by line.
-_MULTILINE = {"address", "description"}
-KINDS = {
-    # generic
-    "hospital": "hospital", "cancer center": "cancer-center", "cancer centre": "cancer-center",
-    "cancer-center": "cancer-center", "oncology center": "cancer-center", "clinic": "clinic",
-    "outpatient clinic": "clinic", "other": "other",
-    # CMS Hospital General Information "Hospital Type"
-    "acute care hospitals": "hospital", "critical access hospitals": "hospital",
-    "acute care - veterans administration": "hospital",
-    "acute care - department of defense": "hospital", "childrens": "childrens",
-    "psychiatric": "psychiatric", "long-term": "long-term-care",
-    "rural emergency hospital": "emergency",
-    # HIFLD "TYPE"
-    "general acute care": "hospital", "critical access": "hospital", "military": "hospital",
-    "women": "hospital", "special": "hospital", "children": "childrens",
-    "rehabilitation": "rehabilitation", "long term care": "long-term-care",
-    "chronic disease": "long-term-care",
-    # NHS Choices "SubType"
-    "mental health hospital": "psychiatric",
-}
-STATUSES = {"active": "active", "open": "active", "operational": "active",
-            "closed": "closed", "inactive": "closed", "temporarily closed": "temporarily-closed",
-            "temporarily-closed": "temporarily-closed"}
-# The database column sizes of the fields not checked elsewhere.
-MAX_LENGTHS = {"city": 120, "postal_code": 20, "website": 500, "email": 254, "organization": 300}
-_US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-# Words kept upper case when recasing UPPER CASE names from CMS.
-_KEEP_UPPER = {"VA", "UAB", "UCSF", "UCLA", "UC", "MD", "UT", "UNC", "USC", "LLC", "LP", "II",
-               "III", "IV", "NYU", "OSF", "HCA", "SSM", "CHI", "ECU", "OU", "KU", "LSU", "UPMC",
-               "UW", "VCU", "MUSC", "UNM", "UMC", "CMC", "ST", "NW", "NE", "SW", "SE", "PC",
-               "SNF", "US", "USA", "AMC", "ICU", "DC"}
-_SMALL = {"and", "of", "the", "at", "for", "in", "on", "de", "la", "del"}
 
 
 @dataclass(frozen=True)
@@ -138,215 +101,6 @@ class CenterRecord:
     def natural_key(self) -> str:
         """Fallback re-import key: casefold(NFKC(name)) | postal code | country."""
         return natural_key(self.name, self.postal_code, self.country)
-
-
-def natural_key(name: str, postal_code: str | None, country: str | None) -> str:
-    """``casefold(NFKC(name, trimmed, inner whitespace collapsed))|postal|country``."""
-    folded = " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
-    return f"{folded}|{(postal_code or '').upper().replace(' ', '')}|{(country or '').upper()}"
-
-
-# Invisible characters that only hide text: control characters, zero-width space, word
-# joiner, bidirectional overrides, BOM. (Zero-width joiners stay: some scripts need them.)
-_SPACES = re.compile(r"\s+")
-_INVISIBLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200e\u200f"
-                        "\u202a-\u202e\u2060\u2066-\u2069\ufeff]")
-
-
-def _clean(value: str | None, fieldname: str) -> str:
-    if value is None:
-        return ""
-    if value.isascii() and value.isprintable():
-        # The common case, same result as below: printable ASCII has no invisible
-        # characters and no line breaks, is already NFC, and its only whitespace is " ".
-        if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@"):
-            value = value[1:]
-        if "  " in value:
-            value = _SPACES.sub(" ", value)
-        value = value.strip(" ")
-        if value.lower() in _FIELD_PLACEHOLDERS.get(fieldname, PLACEHOLDERS):
-            return ""
-        return value
-    value = _INVISIBLE.sub("", value)
-    # Our CSV export prefixes ' to cells that a spreadsheet would run as a formula; read
-    # them back unchanged (a leading ' before anything else is kept).
-    if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@", "\t", "\r"):
-        value = value[1:]
-    if fieldname in _MULTILINE:
-        value = "\n".join(filter(None, (nfc(line) for line in value.splitlines())))
-    else:
-        value = nfc(value)
-    if value.casefold() in _FIELD_PLACEHOLDERS.get(fieldname, PLACEHOLDERS):
-        return ""
-    return value
-
-
-_LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
-
-
-def _clean_values(values: dict[str, str | None]) -> dict[str, str]:
-    """``{field: _clean(value, field)}``, with the commonest cells (plain printable ASCII,
-    no doubled spaces, no leading quote) cleaned inline: the same result, a tenth the time."""
-    out = {}
-    for key, value in values.items():
-        if not value:
-            out[key] = ""
-        elif type(value) is str and value.isascii() and value.isprintable() and \
-                value[0] != "'" and "  " not in value:
-            value = value.strip(" ")
-            if len(value) <= _LONGEST_PLACEHOLDER and \
-                    value.lower() in _FIELD_PLACEHOLDERS.get(key, PLACEHOLDERS):
-                value = ""
-            out[key] = value
-        else:
-            out[key] = _clean(value, key)
-    return out
-
-
-@lru_cache(maxsize=512)
-def resolve_country(value: str) -> str | None:
-    """ISO 3166-1 alpha-2 for a code (alpha-2/alpha-3) or English name; ``None`` if unknown."""
-    value = value.strip()
-    special = {"uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
-               "northern ireland": "GB", "usa": "US", "united states of america": "US"}
-    if value.casefold() in special:
-        return special[value.casefold()]
-    try:
-        return pycountry.countries.lookup(value).alpha_2
-    except LookupError:
-        pass
-    folded = fold(value)
-    for country in pycountry.countries:
-        names = (country.name, getattr(country, "common_name", ""),
-                 getattr(country, "official_name", ""))
-        if folded in {fold(n) for n in names if n}:
-            return country.alpha_2
-    return None
-
-
-@lru_cache(maxsize=4096)
-def resolve_region(value: str, country: str | None) -> str | None:
-    """ISO 3166-2 code for a subdivision code or name within ``country``, else ``None``.
-
-    ``("MA", "US") -> "US-MA"``, ``("Minnesota", "US") -> "US-MN"``, ``("NW", "DE") -> "DE-NW"``.
-    """
-    value = value.strip()
-    if not country or not value:
-        return None
-    code = value.upper()
-    if not code.startswith(country + "-"):
-        code = f"{country}-{code}"
-    if pycountry.subdivisions.get(code=code):
-        return code
-    folded = fold(value)
-    for sub in pycountry.subdivisions.get(country_code=country) or ():
-        if fold(sub.name) == folded:
-            return sub.code
-    return None
-
-
-def recase(value: str) -> str:
-    """Title-case an UPPER CASE name or address, keeping acronyms: ``"UAB ST VINCENT'S"`` ->
-    ``"UAB St Vincent's"``. Mixed-case text is returned unchanged."""
-    if not value or value != value.upper() or not any(c.isalpha() for c in value):
-        return value
-    words = value.split(" ")
-    out = []
-    for i, word in enumerate(words):
-        bare = re.sub(r"[^A-Z0-9]", "", word)
-        if bare in _KEEP_UPPER and bare not in {"ST"}:
-            out.append(word)
-        elif i and word.lower() in _SMALL:
-            out.append(word.lower())
-        elif re.fullmatch(r"\d+[A-Z]{0,2}", bare or "x") and any(c.isdigit() for c in bare):
-            out.append(word.lower() if re.fullmatch(r"\d+(ST|ND|RD|TH)", bare) else word)
-        else:
-            out.append(re.sub(r"[A-Za-z]+('[A-Za-z]+)?",
-                              lambda m: m.group(0).capitalize(), word.lower()))
-    return " ".join(out)
-
-
-def parse_coordinate(text: str) -> float | None:
-    """A decimal degree from text: ``"42.36"``, ``"42,36"`` (decimal comma),
-    ``"-8.18E-2"`` (exponent, as GIS exports write small values), ``"42.36°"``.
-    ``None`` when it is not a finite number."""
-    text = text.strip().rstrip("°").strip()
-    if text.count(",") == 1 and "." not in text:
-        text = text.replace(",", ".")
-    if not _NUMBER.match(text):
-        return None
-    value = float(text)
-    return value if math.isfinite(value) else None
-
-
-def normalise_postal_code(value: str, country: str | None) -> tuple[str | None, str | None]:
-    """Return ``(postal_code, warning)``. US ZIPs that lost leading zeros (3-4 digits, or a
-    float such as ``"2115.0"``) are left-padded to 5 with a warning; other countries' codes
-    are only trimmed and upper-cased."""
-    if not value:
-        return None, None
-    value = value.strip().upper()
-    if country == "US":
-        if re.fullmatch(r"\d+\.0", value):
-            value = value[:-2]
-        if re.fullmatch(r"\d{3,4}", value):
-            padded = value.zfill(5)
-            return padded, f"US ZIP code {value!r} lost its leading zero(s); read as {padded}"
-        if re.fullmatch(r"\d{9}", value):
-            value = f"{value[:5]}-{value[5:]}"
-        if not _US_ZIP.match(value):
-            return value, f"{value!r} is not a valid US ZIP code"
-    return value, None
-
-
-def normalise_phone(value: str, country: str | None) -> tuple[str | None, str | None]:
-    """E.164 phone (``"+13347938701"``) and a warning when it cannot be parsed."""
-    if not value:
-        return None, None
-    try:
-        number = phonenumbers.parse(value, country or "US")
-    except phonenumbers.NumberParseException:
-        return None, f"phone number {value[:40]!r} could not be read; left empty"
-    if not phonenumbers.is_possible_number(number):
-        return None, f"phone number {value[:40]!r} is not a possible number; left empty"
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
-
-
-_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.I)
-_HTTP = re.compile(r"^https?://", re.I)
-_BARE_DOMAIN = re.compile(r"^[\w.-]+\.[a-z]{2,}(:\d+)?(/|$)", re.I)
-# http(s)://host.name[/path] with no port, user, query or unusual character.
-_PLAIN_URL = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[A-Za-z0-9._~/%-]*)?", re.I)
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-
-def normalise_website(value: str) -> tuple[str | None, str | None]:
-    """An http(s) URL; a bare domain gets ``https://``; other schemes are refused."""
-    if not value:
-        return None, None
-    if _PLAIN_URL.fullmatch(value):  # what the checks below accept unchanged, found faster
-        return value, None
-    if _SCHEME.match(value) and not _HTTP.match(value):
-        if not _BARE_DOMAIN.match(value):
-            return None, f"website {value[:60]!r} is not an http(s) URL; left empty"
-    if not _HTTP.match(value):
-        value = "https://" + value
-    parts = urlsplit(value)
-    try:
-        parts.port  # noqa: B018 - raises ValueError for a port outside 0..65535
-    except ValueError:
-        return None, f"website {value[:60]!r} has an invalid port; left empty"
-    if not parts.netloc or " " in parts.netloc or "." not in parts.netloc:
-        return None, f"website {value[:60]!r} is not a valid URL; left empty"
-    return value, None
-
-
-MAX_MESSAGE = 300
-
-
-def _short(message: str) -> str:
-    """Cap a message (they quote cell values) at :data:`MAX_MESSAGE` characters."""
-    return message if len(message) <= MAX_MESSAGE else message[:MAX_MESSAGE - 1] + "…"
 
 
 # Distinct values a Validator shares between its records (beyond: new objects, as before).

@@ -11,16 +11,18 @@ import datetime as dt
 import json
 import json.encoder
 import re
-from collections import defaultdict
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.importer.formats import ClaimRow
+from directory.importer.plan import (
+    CENTER_FIELDS,
+    Plan,
+    _alt_text,
+    _centers_where,
+)
 from directory.importer.validate import CenterRecord
 from directory.models import (
-    NON_TREATING_KINDS,
     Center,
     CenterDesignation,
     CenterModality,
@@ -40,26 +42,6 @@ BATCH = 1000
 # page cache (KiB, negative as PRAGMA cache_size takes it) used meanwhile.
 BULK_MIN_ROWS = 2000
 BULK_CACHE_KIB = -16384
-CENTER_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",
-                 "latitude", "longitude", "geocode_precision", "phone", "website", "email",
-                 "status", "description")
-
-
-@dataclass
-class Plan:
-    """What an import would do: new records, (stored center, record, changed fields)
-    updates, unchanged stored centers (:class:`StoredCenter`), and modality-list claims
-    grouped by matched center (ORM :class:`Center`)."""
-
-    adds: list[CenterRecord] = field(default_factory=list)
-    updates: list[tuple[StoredCenter, CenterRecord, list[str]]] = field(default_factory=list)
-    unchanged: list = field(default_factory=list)
-    claim_adds: list[tuple[Center, list[ClaimRow]]] = field(default_factory=list)
-    claim_updates: list[tuple[Center, list[ClaimRow]]] = field(default_factory=list)
-    unmatched_keys: list[tuple[int, str]] = field(default_factory=list)
-    skipped_kinds: list[tuple[int, str, str]] = field(default_factory=list)
-    not_in_file: int = 0
-
 
 def ensure_source(session: so.Session, slug: str, name: str | None = None) -> DataSource:
     """The :class:`DataSource` ``slug``, created (flushed) with ``name`` when missing."""
@@ -71,219 +53,6 @@ def ensure_source(session: so.Session, slug: str, name: str | None = None) -> Da
     return source
 
 
-def _centers_where(session: so.Session, condition) -> list[Center]:
-    """The centers matching ``condition`` with their claims, designations and
-    organization (ORM objects, for writing)."""
-    return list(session.scalars(
-        sa.select(Center).where(condition)
-        .options(so.selectinload(Center.modalities), so.selectinload(Center.designations),
-                 so.joinedload(Center.organization))))
-
-
-def _alt_text(names: tuple[str, ...] | list[str]) -> str | None:
-    return "; ".join(names) if names else None
-
-
-def _record_claims(record: CenterRecord) -> set[tuple]:
-    return {(m.slug, m.provenance, m.evidence) for m in record.modalities}
-
-
-class StoredCenter:
-    """What planning compares of a stored center (a plain object, not an ORM one: a
-    re-import of a 100k-row file used to hold 100k centers with their claims as ORM objects,
-    1.2 GB): its id, match keys, :data:`CENTER_FIELDS`, alternate names, organization
-    name, and this source's claims ``(slug, provenance, evidence)`` and designation slugs.
-    """
-
-    COLUMNS = ("id", "external_id", "natural_key", *CENTER_FIELDS, "alternate_names")
-    __slots__ = (*COLUMNS, "organization_name", "claims", "designation_slugs")
-
-    def __init__(self, row, claims: frozenset, designation_slugs: frozenset):
-        """``row``: the :data:`COLUMNS` of the center, then its organization's name."""
-        for name, value in zip(self.__slots__, row):
-            setattr(self, name, value)
-        self.claims, self.designation_slugs = claims, designation_slugs
-
-    @property
-    def has_coordinates(self) -> bool:
-        return self.latitude is not None and self.longitude is not None
-
-
-def _stored_centers(session: so.Session, source: str) -> list[StoredCenter]:
-    """The centers of ``source`` as :class:`StoredCenter` (three statements)."""
-    columns = [getattr(Center, n) for n in StoredCenter.COLUMNS]
-    rows = session.execute(sa.select(*columns, Organization.name)
-                           .outerjoin(Organization, Organization.id == Center.organization_id)
-                           .where(Center.source == source)).all()
-    claims: defaultdict[int, set] = defaultdict(set)
-    for center_id, *claim in session.execute(
-            sa.select(CenterModality.center_id, Modality.slug, CenterModality.provenance,
-                      CenterModality.evidence)
-            .join(Modality, Modality.id == CenterModality.modality_id)
-            .join(Center, Center.id == CenterModality.center_id)
-            .where(Center.source == source, CenterModality.source == source)):
-        claims[center_id].add(tuple(claim))
-    held: defaultdict[int, set] = defaultdict(set)
-    for center_id, slug in session.execute(
-            sa.select(CenterDesignation.center_id, Designation.slug)
-            .join(Designation, Designation.id == CenterDesignation.designation_id)
-            .join(Center, Center.id == CenterDesignation.center_id)
-            .where(Center.source == source, CenterDesignation.source == source)):
-        held[center_id].add(slug)
-    empty: frozenset = frozenset()
-    return [StoredCenter(row, frozenset(claims[row[0]]) if row[0] in claims else empty,
-                         frozenset(held[row[0]]) if row[0] in held else empty)
-            for row in rows]
-
-
-def diff(center: StoredCenter, record: CenterRecord) -> list[str]:
-    """Names of the fields that differ between a stored center and a record (claims and
-    designations: the stored center holds those of the record's source only, the ones an
-    import of it replaces)."""
-    changed = [f for f in CENTER_FIELDS if getattr(center, f) != getattr(record, f)]
-    if (center.alternate_names or None) != _alt_text(record.alternate_names):
-        changed.append("alternate_names")
-    if center.organization_name != record.organization:
-        changed.append("organization")
-    if center.claims != _record_claims(record):
-        changed.append("modalities")
-    if center.designation_slugs != set(record.designations):
-        changed.append("designations")
-    return changed
-
-
-class ExistingCenters:
-    """The stored centers of one source (:class:`StoredCenter`), indexed by external id and
-    by natural key."""
-
-    def __init__(self, session: so.Session, source: str):
-        self.centers = _stored_centers(session, source)
-        self.by_id = {c.external_id: c for c in self.centers if c.external_id}
-        self.by_key = {c.natural_key: c for c in self.centers if not c.external_id}
-
-    def match(self, record: CenterRecord) -> StoredCenter | None:
-        """The stored center a record updates, or ``None`` for a new one."""
-        return self.by_id.get(record.external_id) if record.external_id else \
-            self.by_key.get(record.natural_key)
-
-
-def reuse_coordinates(record: CenterRecord, center: StoredCenter | None) -> bool:
-    """Copy the stored coordinates onto a record without any when the place it names
-    (address, city, region, postal code, country) is unchanged, so re-imports do not
-    geocode again. Returns whether it did."""
-    if center is None or record.latitude is not None or not center.has_coordinates:
-        return False
-    same = all(getattr(center, f) == getattr(record, f)
-               for f in ("address", "city", "region", "postal_code", "country"))
-    if same and center.geocode_precision != "manual":
-        record.latitude, record.longitude = center.latitude, center.longitude
-        record.geocode_precision = center.geocode_precision
-    return same
-
-
-def plan_centers(session: so.Session, records: list[CenterRecord], source: str,
-                 existing: ExistingCenters | None = None) -> Plan:
-    """Match records to stored centers of ``source`` and classify each (no writes).
-    ``plan.not_in_file`` counts stored centers of the source that the file does not name
-    (they are left alone)."""
-    plan = Plan()
-    existing = existing or ExistingCenters(session, source)
-    seen: set[int] = set()
-    for record in records:
-        center = existing.match(record)
-        if center is None:
-            plan.adds.append(record)
-            continue
-        seen.add(center.id)
-        changed = diff(center, record)
-        if changed:
-            plan.updates.append((center, record, changed))
-        else:
-            plan.unchanged.append(center)
-    plan.not_in_file = sum(1 for c in existing.centers if c.id not in seen)
-    return plan
-
-
-def plan_claims(session: so.Session, claims: list[ClaimRow], claim_source: str,
-                target_source: str) -> Plan:
-    """Match modality-list claims to centers of ``target_source`` by external id."""
-    plan = Plan()
-    grouped: dict[str, list[ClaimRow]] = defaultdict(list)
-    for claim in claims:
-        grouped[claim.external_id].append(claim)
-    centers = {c.external_id: c for c in _centers_where(session, Center.source == target_source)}
-    for key, rows in grouped.items():
-        center = centers.get(key)
-        if center is None:
-            plan.unmatched_keys.append((rows[0].line, key))
-            continue
-        if center.kind in NON_TREATING_KINDS:
-            plan.skipped_kinds.append((rows[0].line, key, center.kind))
-            if any(cm.source == claim_source for cm in center.modalities):
-                plan.claim_updates.append((center, []))  # withdraw claims applied earlier
-            continue
-        wanted = _merge_claims(rows)
-        have = {(cm.modality.slug, cm.evidence, cm.verified_on)
-                for cm in center.modalities if cm.source == claim_source}
-        if not have:
-            plan.claim_adds.append((center, wanted))
-        elif have != {(c.modality, c.evidence, c.verified_on) for c in wanted}:
-            plan.claim_updates.append((center, wanted))
-        else:
-            plan.unchanged.append(center)
-    return plan
-
-
-def _merge_claims(rows: list[ClaimRow]) -> list[ClaimRow]:
-    """One claim per modality: the latest date, with every distinct evidence line joined."""
-    by_slug: dict[str, list[ClaimRow]] = defaultdict(list)
-    for row in rows:
-        by_slug[row.modality].append(row)
-    merged = []
-    for slug, items in by_slug.items():
-        items.sort(key=lambda r: r.verified_on)
-        evidence = "; ".join(dict.fromkeys(r.evidence for r in reversed(items)))[:300]
-        merged.append(ClaimRow(items[0].line, items[0].external_id, slug, evidence,
-                               items[-1].verified_on))
-    return merged
-
-
-def likely_duplicates(session: so.Session, records: list[CenterRecord], source: str,
-                      within_km: float = 0.1) -> list[tuple[int, str, int, str]]:
-    """Records about to be added that look like a center already stored from another
-    source: the same folded name and either the same postal code or within ``within_km``
-    (geodesic). Returns ``[(line, record name, center id, center source)]``."""
-    from directory.geocoding import geodesic_km_pairs
-
-    if not records or session.execute(sa.select(Center.id).where(
-            Center.source != source).limit(1)).first() is None:
-        return []  # no center from another source to resemble
-    by_name: dict[str, list[CenterRecord]] = defaultdict(list)
-    for record in records:
-        by_name[record.name_folded[:300]].append(record)
-    found, near_pairs = [], []
-    names = list(by_name)
-    for i in range(0, len(names), 5000):
-        rows = session.execute(sa.select(Center.id, Center.name_folded, Center.postal_code,
-                                         Center.latitude, Center.longitude, Center.source)
-                               .where(Center.name_folded.in_(names[i:i + 5000]),
-                                      Center.source != source)).all()
-        for cid, name_folded, postal, lat, lon, other_source in rows:
-            for record in by_name[name_folded]:
-                same_postal = postal and record.postal_code and \
-                    postal.replace(" ", "") == record.postal_code.replace(" ", "")
-                if same_postal:
-                    found.append((record.line, record.name, cid, other_source))
-                elif lat is not None and record.latitude is not None:
-                    near_pairs.append(((lat, lon), record, cid, other_source))
-    distances = geodesic_km_pairs([p[0] for p in near_pairs],
-                                  [(p[1].latitude, p[1].longitude) for p in near_pairs])
-    for km, (_, record, cid, other_source) in zip(distances, near_pairs):
-        if km <= within_km:
-            found.append((record.line, record.name, cid, other_source))
-    return sorted(found)
-
-
 class Writer:
     """Applies a :class:`Plan` in the caller's transaction (flush only)."""
 
@@ -293,7 +62,8 @@ class Writer:
         self.source = source
         self.run_id = run_id
         self.user = user
-        from directory.vocabulary import load_vocabulary, sync_vocabulary
+        from directory.models import sync_vocabulary
+        from directory.vocabulary import load_vocabulary
 
         self._load_vocabulary()
         vocabulary = load_vocabulary()
@@ -366,7 +136,7 @@ class Writer:
     def apply(self, plan: Plan) -> None:
         """Insert the adds, update the updates, replace modality-list claims, and record
         every change in the audit log; then flush."""
-        from directory.audit import record_changes, snapshot
+        from directory.curation.audit import record_changes, snapshot
 
         self._bulk_add(plan.adds)
         changed = []
@@ -633,11 +403,11 @@ _encode = json.encoder.encode_basestring_ascii
 
 class _SnapshotParts:
     """Builds the ``create`` audit records' text: the same JSON as
-    :func:`directory.audit.snapshot` of the new center, with the modality and designation
+    :func:`directory.curation.audit.snapshot` of the new center, with the modality and designation
     lists (repeated from row to row) encoded once per distinct value."""
 
     def __init__(self, source: str):
-        from directory.audit import SCALAR_FIELDS
+        from directory.curation.audit import SCALAR_FIELDS
 
         self.source = source
         position = {c: i for i, c in enumerate(_CENTER_COLUMNS)}

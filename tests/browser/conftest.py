@@ -183,7 +183,7 @@ def centers(import_file) -> dict[str, int]:
 
 @pytest.fixture
 def admin_user(app):
-    from directory.auth import upsert_user
+    from directory.web.auth import upsert_user
 
     upsert_user(db.session, ADMIN_EMAIL, ADMIN_PASSWORD, "admin")
     db.session.commit()

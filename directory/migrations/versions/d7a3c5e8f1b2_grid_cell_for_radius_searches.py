@@ -1,7 +1,7 @@
 """grid cell for radius searches
 
 A generated ``center.geo_cell`` (the 1-degree grid cell of the coordinates, see
-directory.geocoding.grid_cell) and a covering index led by it, replacing the
+directory.geo.grid_cell) and a covering index led by it, replacing the
 latitude-led one: a radius search reads the cells its bounding box touches instead of a
 band of latitude round the world (at 1M centers, New York's 100 km band held ~60k rows).
 Plain ALTER TABLE, not a batch migration: re-creating ``center`` on SQLite would drop its
@@ -20,7 +20,7 @@ down_revision = 'c4e1f0a2b9d7'
 branch_labels = None
 depends_on = None
 
-# Copied from directory.geocoding.GRID_CELL_SQL (migrations do not import the app).
+# Copied from directory.geo.GRID_CELL_SQL (migrations do not import the app).
 GRID_CELL_SQL = {
     "sqlite": "CAST(latitude + 90 AS INTEGER) * 361 + CAST(longitude + 180 AS INTEGER)",
     "postgresql": "CAST(floor(latitude + 90) * 361 + floor(longitude + 180) AS INTEGER)",

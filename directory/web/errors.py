@@ -7,7 +7,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from directory.params import ParamError
+from directory.web.params import ParamError
 
 
 def human_bytes(n: int) -> str:
@@ -69,7 +69,7 @@ def register_error_handlers(app) -> None:
         current_app.logger.warning("database unavailable: %s", error.__class__.__name__)
         message = database_problem(error)
         if request.path.startswith("/api/"):
-            from directory.api import error_response
+            from directory.web.api import error_response
 
             response = error_response(503, message)
         else:

@@ -24,13 +24,11 @@ from flask import (
 )
 from flask_login import current_user
 
-from directory.audit import history, record_changes, revert_import, snapshot
-from directory.auth import role_required, upsert_user
+from directory.curation.audit import history, record_changes, revert_import, snapshot
+from directory.curation.merge import find_duplicate_pairs, merge_centers
 from directory.extensions import db
-from directory.forms import CenterForm, ConfirmForm, ImportUploadForm, UserForm
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
 from directory.importer.formats import CENTER_FORMATS, MAPPABLE_FIELDS, MODALITY_FORMATS
-from directory.merge import find_duplicate_pairs, merge_centers
 from directory.models import (
     CENTER_KINDS,
     CENTER_STATUSES,
@@ -41,9 +39,11 @@ from directory.models import (
     PendingImport,
     User,
 )
-from directory.params import get_import_geocoder
 from directory.text import fold
 from directory.vocabulary import load_vocabulary
+from directory.web.auth import role_required, upsert_user
+from directory.web.forms import CenterForm, ConfirmForm, ImportUploadForm, UserForm
+from directory.web.params import get_import_geocoder
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 PENDING_TTL = dt.timedelta(days=1)
@@ -245,7 +245,7 @@ def import_revert(run_id: int):
 @role_required("admin")
 def export_csv():
     """The whole directory in the project's CSV template (formula cells neutralised)."""
-    from directory.export import directory_csv_bytes
+    from directory.exchange.template import directory_csv_bytes
 
     stamp = dt.date.today().isoformat()
     return Response(directory_csv_bytes(db.session), mimetype="text/csv", headers={
@@ -256,10 +256,10 @@ def export_csv():
 @role_required("admin")
 def export_hsds():
     """The whole directory as an Open Referral HSDS 3.0 tabular package (zip)."""
-    from directory.export import hsds_zip
+    from directory.exchange.hsds import export_package
 
     stamp = dt.date.today().isoformat()
-    return Response(hsds_zip(db.session), mimetype="application/zip", headers={
+    return Response(export_package(db.session), mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="centers-hsds-{stamp}.zip"'})
 
 
@@ -333,7 +333,7 @@ def center_edit(center_id: int):
                                 if cm.source == "admin"]
         form.verified_on.data = dt.date.today()
     if form.validate_on_submit():
-        from directory.center_edit import apply_center_form
+        from directory.curation.edit import apply_center_form
 
         before = snapshot(center)
         apply_center_form(db.session, center, form)

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from flask import current_app
 from werkzeug.datastructures import MultiDict
 
-from directory.forms import SearchForm
-from directory.geocoding import KM_PER_MILE, GeocodingError, InvalidQuery, PlaceNotFound, Resolution
-from directory.importer.validate import resolve_country
+from directory.geo import KM_PER_MILE, GeocodingError, InvalidQuery, PlaceNotFound, Resolution
+from directory.importer.fields import resolve_country
 from directory.search import SearchQuery
 from directory.vocabulary import load_vocabulary
+from directory.web.forms import SearchForm
 
 # Every parameter but ``modality`` takes one value; unknown parameters are ignored (links
 # carry tracking parameters and crawlers invent others).
@@ -52,7 +52,7 @@ def get_geocoder():
     """The app's geocoder (offline gazetteer by default), created once per process."""
     geocoder = current_app.extensions.get("geocoder")
     if geocoder is None:
-        from directory.geocoding import OfflineGeocoder
+        from directory.geo import OfflineGeocoder
 
         geocoder = OfflineGeocoder(current_app.config["GAZETTEER_PATH"])
         current_app.extensions["geocoder"] = geocoder
@@ -65,7 +65,7 @@ def get_import_geocoder():
     offline = get_geocoder()
     if current_app.config.get("GEOCODER") != "nominatim":
         return offline
-    from directory.geocoding import OnlineAddressGeocoder, online_geocoder
+    from directory.geo import OnlineAddressGeocoder, online_geocoder
 
     return OnlineAddressGeocoder(online_geocoder(current_app.config["GEOCODER_USER_AGENT"]),
                                  offline)

@@ -1,9 +1,9 @@
 """The JSON API (``/api/v1``) and its documentation (``/api/docs``).
 
-Presentation only: parameters go through :func:`directory.params.parse_search` and results
+Presentation only: parameters go through :func:`directory.web.params.parse_search` and results
 come from :func:`directory.search.find_centers`, exactly as for the ``/centers`` page; this
 module turns them into JSON, CSV or NDJSON. The contract is the OpenAPI document in
-:mod:`directory.openapi` (served at ``/api/v1/openapi.json``).
+:mod:`directory.web.openapi` (served at ``/api/v1/openapi.json``).
 
 - Distances: ``distance_km`` always when a place is given, plus ``distance_mi`` with
   ``unit=mi``; ``distance_unit`` in the envelope says which unit ``radius`` is in.
@@ -34,13 +34,13 @@ from flask import (
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, NotFound
 
-from directory import export
+from directory.exchange import template as export
 from directory.extensions import db, limiter
-from directory.geocoding import KM_PER_MILE, Place
+from directory.geo import KM_PER_MILE, Place
 from directory.models import Center
-from directory.params import ParamError, get_geocoder, parse_search
 from directory.search import CenterHit, SearchError, SearchQuery, find_centers, get_center
 from directory.vocabulary import load_vocabulary
+from directory.web.params import ParamError, get_geocoder, parse_search
 
 API_VERSION = "1.0.0"
 # Per client address, for every /api route (config ``API_RATE_LIMIT``); over it: JSON 429.
@@ -99,7 +99,7 @@ def _http_error(error: HTTPException) -> Response:
 
 def _routing_error(error: HTTPException):
     """404/405 raised by the router: JSON under ``/api/``, else the site's HTML page (the
-    generic handler of :mod:`directory.errors`)."""
+    generic handler of :mod:`directory.web.errors`)."""
     if request.path.startswith("/api/"):
         return _http_error(error)
     handler = current_app.error_handler_spec[None][None].get(HTTPException)
@@ -398,7 +398,7 @@ def index():
 @bp.get("/v1/openapi.json")
 def openapi_json():
     """The OpenAPI 3.1 document describing this API."""
-    from directory.openapi import openapi_document
+    from directory.web.openapi import openapi_document
 
     return json_response(openapi_document(url_for("api.index", _external=True).rstrip("/")))
 
@@ -407,7 +407,7 @@ def openapi_json():
 def docs():
     """Human documentation rendered from the OpenAPI document by Swagger UI (served from
     ``static/vendor``), with a plain list of the operations for readers without JavaScript."""
-    from directory.openapi import openapi_document
+    from directory.web.openapi import openapi_document
 
     spec = openapi_document("/api/v1")
     return render_template("api/docs.html", spec=spec,

@@ -17,8 +17,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from directory.extensions import db, limiter, login_manager
-from directory.forms import LoginForm
 from directory.models import ROLES, User
+from directory.web.forms import LoginForm
 
 bp = Blueprint("auth", __name__, url_prefix="/admin")
 MIN_PASSWORD = 12

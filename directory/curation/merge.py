@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.audit import record_changes, snapshot
-from directory.geocoding import geodesic_km
+from directory.curation.audit import record_changes, snapshot
+from directory.geo import geodesic_km
 from directory.models import Center, ChangeRecord
 
 

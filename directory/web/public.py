@@ -3,16 +3,12 @@ JavaScript needed."""
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 import sqlalchemy as sa
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, render_template, request
 
 from directory.extensions import db
-from directory.geocoding import KM_PER_MILE
 from directory.guide import load_guide
 from directory.models import Center, CenterModality, DataSource
-from directory.params import parse_search
 from directory.search import (
     SearchError,
     country_has_centers,
@@ -22,41 +18,19 @@ from directory.search import (
     nearest_centers,
 )
 from directory.vocabulary import load_vocabulary
+from directory.web import compare as _compare
+from directory.web.display import country_name, search_url
+from directory.web.params import parse_search
 
 bp = Blueprint("public", __name__)
-
-
-def search_url(args, **changes) -> str:
-    """``/centers`` with ``args`` (a MultiDict) changed: a value of ``None`` removes the key,
-    a list sets several values; ``page`` resets to 1 unless given."""
-    items = {k: v for k, v in args.lists() if v and any(v)}
-    items.pop("page", None)
-    for key, value in changes.items():
-        if value is None:
-            items.pop(key, None)
-        else:
-            items[key] = value if isinstance(value, list) else [value]
-    pairs = [(k, v) for k, vs in items.items() for v in vs if v not in ("", None)]
-    return url_for("public.centers") + ("?" + urlencode(pairs) if pairs else "")
-
-
-def to_unit(km: float | None, unit: str) -> float | None:
-    """A distance in km shown in ``unit`` (``km`` or ``mi``)."""
-    if km is None:
-        return None
-    return km / KM_PER_MILE if unit == "mi" else km
-
-
-@bp.app_context_processor
-def inject_helpers():
-    return {"search_url": search_url, "to_unit": to_unit, "vocabulary": load_vocabulary(),
-            "guide_pages": load_guide()}
+# /compare: side by side (directory.web.compare), an endpoint of this blueprint
+bp.add_url_rule("/compare", view_func=_compare.compare)
 
 
 @bp.route("/")
 def index():
     """Home: what the site is, a search form, the guide's entry points."""
-    from directory.forms import SearchForm
+    from directory.web.forms import SearchForm
 
     form = SearchForm(formdata=None, meta={"csrf": False})
     form.set_vocabulary_choices(load_vocabulary())
@@ -74,7 +48,7 @@ def centers():
         try:
             page = find_centers(db.session, parsed.query)
         except SearchError as exc:
-            from directory.params import ParamError
+            from directory.web.params import ParamError
 
             raise ParamError(exc.field, exc.message) from exc
     return render_template("public/centers.html", parsed=parsed, page=page, args=request.args,
@@ -123,8 +97,8 @@ def empty_result_hints(parsed, page) -> list[tuple[str, str | None, str | None]]
 @bp.route("/centers.csv")
 def centers_csv():
     """The current search (same parameters as ``/centers``) as a CSV download, streamed and
-    capped at ``EXPORT_MAX_ROWS``; see :func:`directory.api.export_response`."""
-    from directory.api import csv_search_response
+    capped at ``EXPORT_MAX_ROWS``; see :func:`directory.web.api.export_response`."""
+    from directory.web.api import csv_search_response
 
     return csv_search_response()
 
@@ -177,49 +151,3 @@ def about():
                            claim_counts=claim_counts)
 
 
-@bp.app_template_filter("country_name")
-def country_name(code: str | None) -> str:
-    """``"US"`` -> ``"United States"``; unknown codes are returned as given."""
-    if not code:
-        return ""
-    import pycountry
-
-    country = pycountry.countries.get(alpha_2=code)
-    return getattr(country, "common_name", None) or (country.name if country else code)
-
-
-@bp.app_template_filter("region_label")
-def region_label(region: str | None) -> str:
-    """``"US-TX"`` -> ``"TX"``; free-text regions are returned as given."""
-    if not region:
-        return ""
-    return region.split("-", 1)[1] if len(region) <= 6 and "-" in region else region
-
-
-@bp.app_template_filter("phone_display")
-def phone_display(e164: str | None, country: str | None = None) -> str:
-    """An E.164 number formatted for reading (national format in its own country)."""
-    import phonenumbers
-
-    if not e164:
-        return ""
-    try:
-        number = phonenumbers.parse(e164, country or "US")
-    except phonenumbers.NumberParseException:
-        return e164
-    region = phonenumbers.region_code_for_number(number)
-    fmt = (phonenumbers.PhoneNumberFormat.NATIONAL if region == (country or region)
-           else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    return phonenumbers.format_number(number, fmt)
-
-
-@bp.app_template_filter("safe_url")
-def safe_url(url: str | None) -> str | None:
-    """``url`` if it is http(s), else ``None`` (no ``javascript:`` links)."""
-    if url and url.lower().startswith(("http://", "https://")):
-        return url
-    return None
-
-
-# /compare and the map helpers live in directory.compare; importing it adds its routes to bp.
-from directory import compare as _compare  # noqa: E402,F401

@@ -13,49 +13,13 @@ import sqlalchemy.orm as so
 from flask import current_app, render_template, request, url_for
 
 from directory.extensions import db
-from directory.geocoding import GeocodingError, InvalidQuery, geodesic_km
+from directory.geo import GeocodingError, InvalidQuery, geodesic_km
 from directory.models import Center, CenterModality, DataSource
-from directory.params import SINGLE_VALUED, ParamError, get_geocoder
-from directory.public import bp, region_label, to_unit
 from directory.vocabulary import load_vocabulary
+from directory.web.display import APPROXIMATE, MAX_COMPARE
+from directory.web.params import SINGLE_VALUED, ParamError, get_geocoder
 
-MAX_COMPARE = 3
 MAX_IDS = 20  # more than this in a URL is not a shortlist: 400
-DEFAULT_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
-DEFAULT_TILE_ATTRIBUTION = ('&copy; <a href="https://www.openstreetmap.org/copyright">'
-                            'OpenStreetMap</a> contributors')
-APPROXIMATE = ("postal_code", "city")
-
-
-def map_settings() -> dict:
-    """Tile URL and attribution for the map (``MAP_TILE_URL``, ``MAP_TILE_ATTRIBUTION``;
-    default OpenStreetMap's tile server). An empty ``MAP_TILE_URL`` draws markers on a blank
-    map (no tile requests)."""
-    config = current_app.config
-    url = config.get("MAP_TILE_URL")
-    return {"tile_url": DEFAULT_TILE_URL if url is None else url,
-            "attribution": config.get("MAP_TILE_ATTRIBUTION") or DEFAULT_TILE_ATTRIBUTION}
-
-
-def map_point(center: Center, distance_km: float | None = None, unit: str = "km") -> dict | None:
-    """One marker for ``static/map.js`` (``None`` without coordinates)."""
-    if center.latitude is None or center.longitude is None:
-        return None
-    point = {"id": center.id, "name": center.name,
-             "lat": round(center.latitude, 6), "lon": round(center.longitude, 6),
-             "url": url_for("public.center", center_id=center.id),
-             "place": ", ".join(p for p in (center.city, region_label(center.region),
-                                            center.country) if p),
-             "approx": center.geocode_precision if center.geocode_precision in APPROXIMATE
-             else None}
-    if distance_km is not None:
-        point["distance"] = f"{to_unit(distance_km, unit):.1f} {'mi' if unit == 'mi' else 'km'}"
-    return point
-
-
-@bp.app_context_processor
-def inject_map_helpers():
-    return {"map_settings": map_settings, "map_point": map_point, "MAX_COMPARE": MAX_COMPARE}
 
 
 def parse_ids(args) -> list[int]:
@@ -102,7 +66,6 @@ def _search_args(back: str) -> dict[str, str | list[str]]:
     return args
 
 
-@bp.route("/compare")
 def compare():
     """Up to three centers side by side: distance from ``near``, contact, designations and
     every treatment with its provenance (reported / inferred, source, date)."""

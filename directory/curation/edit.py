@@ -7,8 +7,8 @@ import datetime as dt
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.audit import apply_field
-from directory.importer.validate import natural_key, normalise_phone, resolve_region
+from directory.curation.audit import apply_field
+from directory.importer.fields import natural_key, normalise_phone, resolve_region
 from directory.models import Center, CenterModality, Modality
 
 

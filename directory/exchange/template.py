@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.geocoding import KM_PER_MILE
+from directory.geo import KM_PER_MILE
 from directory.models import Center, CenterModality
 from directory.search import CenterHit, SearchQuery, find_centers
 from directory.text import fold
@@ -242,9 +242,3 @@ def search_ndjson_lines(export: SearchExport,
         yield json.dumps(serialise(hit), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def hsds_zip(session: so.Session) -> bytes:
-    """The whole directory as an Open Referral HSDS 3.0 tabular package (zip bytes); see
-    :mod:`directory.hsds`."""
-    from directory.hsds import export_package
-
-    return export_package(session)

@@ -27,7 +27,7 @@ attributes             service -> modality term (``value``: ``reported``/``infer
 
 Identifiers are UUID 5 of stable keys (never database ids), so the same directory always
 exports the same package. CSV cells are neutralised against formula injection like every
-export (:func:`directory.export.neutralise`); :func:`read_package` undoes it.
+export (:func:`directory.exchange.template.neutralise`); :func:`read_package` undoes it.
 
 :func:`read_package` turns a package (ours or another publisher's) into CSV-template bytes
 for ``run_import(format="native")``, so HSDS goes through the one import pipeline.
@@ -45,12 +45,13 @@ from pathlib import Path
 
 import sqlalchemy.orm as so
 
-from directory.export import TEMPLATE_COLUMNS, csv_line, directory_centers, unneutralise
+from directory.exchange.template import TEMPLATE_COLUMNS, csv_line, directory_centers, unneutralise
 from directory.models import Center
 from directory.vocabulary import load_vocabulary
 
 NAMESPACE = uuid.UUID("6f1c7a1e-4b7e-5d0a-9c36-0c5d3b1f2a10")
-SCHEMA_PATH = Path(__file__).parent / "static" / "vendor" / "hsds-3.0" / "datapackage.json"
+SCHEMA_PATH = (Path(__file__).parent.parent / "static" / "vendor" / "hsds-3.0"
+               / "datapackage.json")
 UNKNOWN = "unknown"
 TAXONOMY_PREFIX = "oncology-directory-"
 TABLES = ("organization", "location", "address", "phone", "contact", "service",

@@ -1,5 +1,5 @@
 """The OpenAPI 3.1 document of the JSON API, kept beside the code it describes
-(:mod:`directory.api`). Tests validate it with openapi-spec-validator and run schemathesis
+(:mod:`directory.web.api`). Tests validate it with openapi-spec-validator and run schemathesis
 against the app with it, so a change to a response shape must change this file too.
 
 Shapes are JSON Schema 2020-12 (OpenAPI 3.1): ``["string", "null"]`` for optional values,

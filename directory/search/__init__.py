@@ -1,0 +1,32 @@
+"""The read side: one search shared by the HTML pages, the JSON API and the exports.
+
+``results`` holds what a search takes and answers (:class:`SearchQuery`,
+:class:`SearchPage`, :class:`CenterHit`); ``query`` runs it (:func:`find_centers`: filters,
+full-text, relevance, radius by geodesic distance, facets) and loads single centers. No Flask.
+"""
+
+from directory.search.query import (
+    PG_TSVECTOR,
+    country_has_centers,
+    data_version,
+    find_centers,
+    get_center,
+    modality_totals,
+    nearest_centers,
+    region_codes,
+)
+from directory.search.results import (
+    SORTS,
+    CenterHit,
+    ClaimView,
+    HeldView,
+    SearchError,
+    SearchPage,
+    SearchQuery,
+)
+
+__all__ = [
+    "PG_TSVECTOR", "SORTS", "CenterHit", "ClaimView", "HeldView", "SearchError", "SearchPage",
+    "SearchQuery", "country_has_centers", "data_version", "find_centers", "get_center",
+    "modality_totals", "nearest_centers", "region_codes",
+]
