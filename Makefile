@@ -8,16 +8,22 @@ PORT ?= 5000
 TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
-.PHONY: run test test-sqlite test-postgres test-browser screenshots install install-test lint clean fuzz
+.PHONY: run test test-sqlite test-postgres test-browser screenshots install install-test lint clean fuzz admin
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+# make run needs only the app's packages; make test adds the test extras (Playwright,
+# schemathesis, hypothesis...). Each stamp is redone when pyproject.toml changes.
+$(VENV)/.installed-app: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
 	touch $@
 
-install: $(VENV)/.installed
-install-test: $(VENV)/.installed
+$(VENV)/.installed-test: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@ $(VENV)/.installed-app
+
+install: $(VENV)/.installed-app
+install-test: $(VENV)/.installed-test
 
 ## make run: install, migrate the SQLite database, load the starter data if empty, serve.
 SECRET := @test -s instance/secret_key || $(PY) -c "from directory.config import write_secret_file; write_secret_file('instance')"
@@ -30,6 +36,15 @@ run: install
 	@echo "  Oncology center directory: http://$(HOST):$(PORT)"
 	@echo ""
 	SESSION_COOKIE_SECURE=0 $(FLASK) run --host $(HOST) --port $(PORT)
+
+## make admin EMAIL=you@example.org [ROLE=editor]: create (or update) an account; the
+## password is prompted (or read from $$ADMIN_PASSWORD).
+ROLE ?= admin
+admin: install
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=you@example.org [ROLE=admin|editor]"; exit 2; }
+	$(SECRET)
+	$(FLASK) db upgrade
+	$(FLASK) create-admin "$(EMAIL)" --role "$(ROLE)"
 
 ## make test: the whole suite on SQLite, then on PostgreSQL (TEST_DATABASE_URL).
 test: test-sqlite test-postgres

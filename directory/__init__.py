@@ -53,6 +53,11 @@ def check_secret_key(app: Flask) -> None:
             app.config["SECRET_KEY"] = secrets.token_hex(32)
     if app.config.get("SECRET_KEY"):
         return
+    if _flask_command() not in (None, "run"):  # seed, import-centers...: no sessions signed
+        import secrets
+
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        return
     raise ConfigurationError(
         "SECRET_KEY is not set. Set the SECRET_KEY environment variable (the same value on "
         "every app process), or run `make run`, which writes instance/secret_key.")
@@ -101,6 +106,21 @@ def register_extensions(app: Flask) -> None:
     elif app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         with app.app_context():
             _configure_postgresql(db.engine)
+
+
+def _flask_command() -> str | None:
+    """The subcommand of the ``flask`` command line running this process (``"seed"``,
+    ``"run"``...), or ``None`` outside it (a WSGI server, the tests)."""
+    import sys
+
+    program = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path()
+    if program.name not in ("flask", "flask.exe") and \
+            program.parts[-2:] != ("flask", "__main__.py"):
+        return None
+    args = sys.argv[1:]
+    while args and args[0].startswith("-"):  # --app directory, --debug ...
+        args = args[2:] if args[0] in ("--app", "-A", "--env-file", "-e") else args[1:]
+    return args[0] if args else ""
 
 
 def _wants_migrations(app: Flask) -> bool:

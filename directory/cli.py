@@ -92,10 +92,32 @@ def modality_report(session) -> list[tuple[str, str, str, int]]:
     return [tuple(r) for r in rows]
 
 
+def ensure_schema(echo=print) -> None:
+    """Bring the database schema to Alembic's head (``flask db upgrade``) when it is behind,
+    e.g. a database file that was never migrated. Needs Flask-Migrate on the app (the
+    ``flask`` command line has it)."""
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask import current_app
+    from flask_migrate import upgrade
+
+    migrate = current_app.extensions["migrate"]
+    config = migrate.migrate.get_config(migrate.directory)
+    heads = set(ScriptDirectory.from_config(config).get_heads())
+    with db.engine.connect() as connection:
+        current = set(MigrationContext.configure(connection).get_current_heads())
+    if current != heads:
+        echo("The database schema is not up to date; running the migrations first "
+             "(flask db upgrade).")
+        upgrade()
+
+
 @click.command("seed")
 @click.option("--if-empty", is_flag=True, help="Do nothing when the directory has centers.")
 def seed_command(if_empty: bool) -> None:
-    """Load the starter data in seeds/ (idempotent) and print modality coverage."""
+    """Load the starter data in seeds/ (idempotent) and print modality coverage. Runs the
+    migrations first on a database whose schema is behind."""
+    ensure_schema(click.echo)
     if if_empty and db.session.scalar(sa.select(sa.func.count(Center.id))):
         click.echo("The directory already has centers; seed skipped.")
         return

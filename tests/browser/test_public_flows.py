@@ -156,6 +156,22 @@ def test_center_page_map_and_nearest(page, centers):
     expect(page.get_by_role("heading", name="Nearest other centers")).to_be_visible()
 
 
+def test_map_draws_markers_without_tiles(app, page, centers):
+    """``MAP_TILE_URL=`` (empty) draws markers on a blank map: no tile requests, no
+    "Map has no maxZoom specified" from the cluster layer (which drew nothing)."""
+    app.config["MAP_TILE_URL"] = ""
+    tiles = []
+    page.on("request", lambda r: tiles.append(r.url) if r.resource_type == "image"
+            and "/static/" not in r.url else None)
+    page.goto("/centers?near=Houston%2C+TX&radius=200&per_page=50")
+    expect(page.locator(".leaflet-marker-icon").first).to_be_visible()
+    assert page.locator(".marker-cluster").count() >= 1
+    assert page.locator(".leaflet-tile").count() == 0
+    page.goto(f"/centers/{centers['Bayou Cancer Center']}")
+    expect(page.locator(".leaflet-marker-icon.pin-current")).to_have_count(1)
+    assert tiles == []
+
+
 def test_pages_work_without_tiles_or_javascript(context_factory, centers):
     page = context_factory(java_script_enabled=False).new_page()
     page.goto("/")

@@ -29,7 +29,9 @@
 
   function build(details, canvas, points) {
     var L = window.L;
-    var map = L.map(canvas, {scrollWheelZoom: false});
+    // min/maxZoom on the map itself: without a tile layer (MAP_TILE_URL empty) nothing else
+    // sets them, and the cluster layer refuses a map without maxZoom.
+    var map = L.map(canvas, {scrollWheelZoom: false, minZoom: 1, maxZoom: 19});
     var tiles = details.getAttribute('data-tiles');
     if (tiles) {
       L.tileLayer(tiles, {maxZoom: 19, attribution: details.getAttribute('data-attribution')})
