@@ -12,8 +12,8 @@ os.environ.setdefault("MIGRATIONS", "1")  # the app loads Flask-Migrate only whe
 from flask_migrate import upgrade  # noqa: E402
 
 from directory import create_app  # noqa: E402
+from directory.catalog import sync_vocabulary  # noqa: E402
 from directory.extensions import db  # noqa: E402
-from directory.models import sync_vocabulary  # noqa: E402
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """The database side of an import alone: copy what ``import-centers`` wrote (``SOURCE``)
 into a freshly migrated database (``DEST``) with plain SQL, no Python per row, the way the
-importer's bulk path writes (``directory.importer.write._SqliteBulkLoad``): the center
+importer's bulk path writes (``directory.importer.bulk.SqliteBulkLoad``): the center
 table's non-unique indexes and known insert triggers dropped, the rows inserted (centers,
 claims, designations, audit records), the full-text index and data version replayed, the
 indexes rebuilt, one transaction, then ANALYZE as the CLI does.

@@ -10,11 +10,9 @@ Each command commits once, at the end, or not at all.
 
 from __future__ import annotations
 
-import datetime as dt
 import gc
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import click
@@ -22,13 +20,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
 from directory.extensions import db
-from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
-from directory.models import Center, CenterModality, DataSource, Modality, sync_vocabulary
-from directory.vocabulary import SEEDS_DIR
+from directory.importer import FORMAT_NAMES, FileError, run_import
+from directory.models import Center
+from directory.seeding import link_report, modality_report, seed
 from directory.web.errors import database_problem
 from directory.web.params import get_geocoder, get_import_geocoder
-
-SOURCE_FIELDS = ("name", "publisher", "licence", "url", "as_of", "attribution", "note")
 
 
 def register(app) -> None:
@@ -36,60 +32,6 @@ def register(app) -> None:
     for command in (seed_command, import_centers_command, geocode_command,
                     create_admin_command, export_centers_command):
         app.cli.add_command(command)
-
-
-def load_seed_plan(seeds_dir: Path = SEEDS_DIR) -> list[dict]:
-    """The ``[[source]]`` entries of ``seeds/sources.toml``, in import order."""
-    with open(seeds_dir / "sources.toml", "rb") as fh:
-        return tomllib.load(fh)["source"]
-
-
-def sync_sources(session, plan: list[dict]) -> None:
-    """Create or update the :class:`DataSource` rows described in the seed plan (flush)."""
-    for entry in plan:
-        row = session.get(DataSource, entry["slug"]) or DataSource(slug=entry["slug"])
-        for key in SOURCE_FIELDS:
-            setattr(row, key, entry.get(key))
-        session.add(row)
-    session.flush()
-
-
-def seed(session, geocoder, seeds_dir: Path = SEEDS_DIR, echo=print) -> list[ImportResult]:
-    """Load the vocabulary, data sources and every seed file through the importer.
-
-    Idempotent: a second run reports everything unchanged. Flushes; the caller commits.
-    """
-    sync_vocabulary(session)
-    plan = load_seed_plan(seeds_dir)
-    sync_sources(session, plan)
-    results = []
-    for entry in plan:
-        path = seeds_dir / "data" / entry["file"]
-        started = time.perf_counter()
-        date = entry.get("date")
-        result = run_import(session, path.read_bytes(), filename=path.name,
-                            format=entry["format"], source=entry["slug"], geocoder=geocoder,
-                            as_of=dt.date.fromisoformat(date) if date else None,
-                            target_source=entry.get("target"), user="seed")
-        echo(f"{path.name}: {summary_line(result)} in {time.perf_counter() - started:.1f} s")
-        results.append(result)
-    return results
-
-
-def summary_line(result: ImportResult) -> str:
-    """``added 3, updated 0, unchanged 1, rejected 0 (format nci, encoding utf-8)``."""
-    return (f"added {result.added}, updated {result.updated}, unchanged {result.unchanged}, "
-            f"rejected {result.rejected} (format {result.format}, encoding {result.encoding})")
-
-
-def modality_report(session) -> list[tuple[str, str, str, int]]:
-    """Centers per (modality, source, provenance), for the seed summary."""
-    rows = session.execute(
-        sa.select(Modality.slug, CenterModality.source, CenterModality.provenance,
-                  sa.func.count(sa.distinct(CenterModality.center_id)))
-        .join(Modality).group_by(Modality.slug, CenterModality.source, CenterModality.provenance)
-        .order_by(Modality.slug, CenterModality.source)).all()
-    return [tuple(r) for r in rows]
 
 
 def ensure_schema(echo=print) -> None:
@@ -123,7 +65,7 @@ def seed_command(if_empty: bool) -> None:
         return
     started = time.perf_counter()
     try:
-        seed(db.session, get_geocoder(), echo=click.echo)
+        results = seed(db.session, get_geocoder(), echo=click.echo)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -134,6 +76,13 @@ def seed_command(if_empty: bool) -> None:
     click.echo(f"\n{total} centers, {located} with coordinates "
                f"({100 * located / max(total, 1):.1f} %), in "
                f"{time.perf_counter() - started:.1f} s.")
+    report = link_report(db.session)
+    click.echo("\nSource records: " + ", ".join(f"{s} {n}" for s, n in report["records"].items())
+               + f"; {report['centers']} centers, {report['multi_source_centers']} of them "
+               f"with records from more than one source.")
+    click.echo("Links by rule: " + (", ".join(f"{r} {n}" for r, n in report["links"].items())
+                                    or "none") + "; pairs sent to review: "
+               f"{sum(r.review for r in results)}.")
     click.echo("\nCenters per modality, by source:")
     for slug, source, provenance, n in modality_report(db.session):
         click.echo(f"  {slug:<24} {source:<20} {provenance:<9} {n:>6}")

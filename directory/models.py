@@ -24,7 +24,7 @@ from sqlalchemy.orm import DeclarativeBase
 
 from directory.geo.grid import GRID_CELL_SQL
 from directory.text import fold
-from directory.vocabulary import Vocabulary, load_vocabulary
+from directory.vocabulary import load_vocabulary
 
 
 def utcnow() -> dt.datetime:
@@ -157,8 +157,14 @@ class Center(Base):
     updated_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
                                                           default=utcnow, onupdate=utcnow)
     verified_at: so.Mapped[dt.date | None] = so.mapped_column(sa.Date)
+    # Where each shown field came from when not from the center's first record (``source``,
+    # ``external_id``): JSON ``{field: {"source", "external_id", "date"}}``, written by
+    # directory.curation.resolve; ``None`` when every field is the first record's.
+    field_sources: so.Mapped[str | None] = so.mapped_column(sa.Text)
 
     organization: so.Mapped[Organization | None] = so.relationship(back_populates="centers")
+    records: so.Mapped[list[SourceRecord]] = so.relationship(
+        back_populates="center", order_by="SourceRecord.id", cascade="all, delete-orphan")
     data_source: so.Mapped[DataSource] = so.relationship()
     modalities: so.Mapped[list[CenterModality]] = so.relationship(
         back_populates="center", cascade="all, delete-orphan")
@@ -258,6 +264,42 @@ class CenterDesignation(Base):
 
     def __repr__(self) -> str:
         return f"<CenterDesignation {self.center_id} {self.designation_id}>"
+
+
+class SourceRecord(Base):
+    """One row of one source as it was read (DESIGN.md *source record*), linked into the
+    center it describes. ``values`` is JSON of the canonical fields the source gave
+    (a column the file lacked is absent, an empty cell is ``null``); ``dataset_date`` is
+    the date of the data; ``link_rule`` / ``link_score`` / ``link_reason`` say why the
+    record belongs to its center (``first`` for the record that made it, ``key:ccn``,
+    ``address+name``, ``merge``...). Source ``editor`` holds editors' values, one record per
+    center. Claims and designations stay in their tables, keyed by source."""
+
+    __tablename__ = "source_record"
+    __table_args__ = (
+        sa.UniqueConstraint("source", "external_id", name="uq_source_record_source"),
+        sa.Index("ix_source_record_source_natural_key", "source", "natural_key"),
+    )
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    center_id: so.Mapped[int] = so.mapped_column(
+        sa.ForeignKey("center.id", ondelete="CASCADE"), index=True)
+    source: so.Mapped[str] = so.mapped_column(sa.String(64))
+    external_id: so.Mapped[str | None] = so.mapped_column(sa.String(128))
+    natural_key: so.Mapped[str] = so.mapped_column(sa.String(400))
+    values: so.Mapped[str] = so.mapped_column(sa.Text, default="{}")
+    dataset_date: so.Mapped[dt.date | None] = so.mapped_column(sa.Date)
+    import_run_id: so.Mapped[int | None] = so.mapped_column(sa.Integer)
+    link_rule: so.Mapped[str] = so.mapped_column(sa.String(40), default="first")
+    link_score: so.Mapped[float | None] = so.mapped_column(sa.Float)
+    link_reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    updated_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
+                                                          default=utcnow, onupdate=utcnow)
+
+    center: so.Mapped[Center] = so.relationship(back_populates="records")
+
+    def __repr__(self) -> str:
+        return f"<SourceRecord {self.source}:{self.external_id or self.natural_key}>"
 
 
 class ImportRun(Base):
@@ -362,6 +404,9 @@ class ChangeRecord(Base):
     import_run_id: so.Mapped[int | None] = so.mapped_column(
         sa.ForeignKey("import_run.id", ondelete="SET NULL"), index=True)
     action: so.Mapped[str] = so.mapped_column(sa.String(16))
+    # The source record an import created or changed (``field`` is then ``record``, before
+    # and after its values as JSON): what reverting that import restores.
+    record_id: so.Mapped[int | None] = so.mapped_column(sa.Integer, index=True)
     field: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     before: so.Mapped[str | None] = so.mapped_column(sa.Text)
     after: so.Mapped[str | None] = so.mapped_column(sa.Text)
@@ -450,24 +495,3 @@ def _keep_modality_masks(session: so.Session, _context, _instances) -> None:
             center.modality_mask = mask
 
 
-def sync_vocabulary(session, vocabulary: Vocabulary | None = None) -> None:
-    """Insert or update the modality and designation rows to match the vocabulary.
-    Idempotent; flushes, never commits."""
-    vocabulary = vocabulary or load_vocabulary()
-    existing = {m.slug: m for m in session.scalars(sa.select(Modality))}
-    for position, spec in enumerate(vocabulary.modalities):
-        row = existing.get(spec.slug) or Modality(slug=spec.slug)
-        row.name, row.guide, row.position = spec.name, spec.guide, position
-        row.synonyms = "; ".join(spec.synonyms)
-        session.add(row)
-        existing[spec.slug] = row
-    session.flush()
-    for spec in vocabulary.modalities:
-        existing[spec.slug].parent_id = existing[spec.parent].id if spec.parent else None
-    des = {d.slug: d for d in session.scalars(sa.select(Designation))}
-    for spec in vocabulary.designations:
-        row = des.get(spec.slug) or Designation(slug=spec.slug)
-        row.name, row.issuer, row.url = spec.name, spec.issuer, spec.url
-        row.infers = " ".join(spec.infers)
-        session.add(row)
-    session.flush()

@@ -1,7 +1,7 @@
 """The modality and designation vocabularies, loaded from ``seeds/*.toml`` (pure data).
 
 :class:`Vocabulary` resolves free text ("Radiotherapy", "chemo", "SABR") to modality slugs
-and knows the hierarchy. :func:`directory.models.sync_vocabulary` writes it to the database
+and knows the hierarchy. :func:`directory.catalog.sync_vocabulary` writes it to the database
 (modality and designation tables); it only flushes, the caller commits.
 """
 

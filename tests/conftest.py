@@ -12,10 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from directory import create_app
+from directory.catalog import sync_vocabulary
 from directory.config import normalise_database_url
 from directory.extensions import db as _db
 from directory.geo import OfflineGeocoder
-from directory.models import Base, sync_vocabulary
+from directory.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 GAZETTEER_PATH = ROOT / "instance" / "gazetteer.sqlite"
@@ -147,9 +148,11 @@ def make_center(app):
     ``modalities=[slug, ...]`` adds reported claims."""
     import datetime as dt
 
+    from directory.curation.records import dumps
+    from directory.curation.resolve import RECORD_FIELDS
     from directory.importer.fields import natural_key
     from directory.importer.write import ensure_source
-    from directory.models import Center, CenterModality, Modality
+    from directory.models import Center, CenterModality, Modality, SourceRecord
     from directory.text import fold
 
     def _make(name, latitude=None, longitude=None, *, modalities=(), source="test", **fields):
@@ -166,6 +169,14 @@ def make_center(app):
             center.modalities.append(CenterModality(modality=modality, source=source,
                                                     provenance="reported",
                                                     verified_on=dt.date(2026, 1, 1)))
+        # Its source record, as an import would write it (the values it gave).
+        values = {k: v for k, v in fields.items() if k in RECORD_FIELDS}
+        values.update(name=name, latitude=latitude, longitude=longitude,
+                      geocode_precision=center.geocode_precision)
+        center.records.append(SourceRecord(
+            source=source, external_id=fields.get("external_id"),
+            natural_key=center.natural_key, values=dumps(values),
+            dataset_date=dt.date(2026, 1, 1), link_rule="first"))
         _db.session.add(center)
         _db.session.commit()
         return center

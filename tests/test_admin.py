@@ -353,11 +353,15 @@ def test_revert_never_removes_a_later_center_that_got_a_reused_id(admin, session
     assert session.scalars(sa.select(Center.name)).all() == ["Innocent Newcomer Clinic"]
 
 
-def test_likely_duplicates_shown_in_preview(admin, make_center):
+def test_rows_that_join_stored_centers_shown_in_preview(admin, make_center):
+    """A row naming a center another source holds (same name and ZIP code) joins it as a
+    second source record; the preview says which center and why (it was a 'likely
+    duplicate' added as a second center)."""
     make_center("Example Cancer Institute", 42.34, -71.09, postal_code="02115", source="other")
     token = preview_token(upload(admin, CASES / "01_bom_header.csv"))
     preview = admin.get(f"/admin/imports/preview/{token}").get_data(as_text=True)
-    assert "Likely duplicates (1)" in preview
+    assert "Rows that join centers already in the directory (1)" in preview
+    assert "Example Cancer Institute" in preview and "name+postal" in preview
 
 
 def test_users_page_creates_and_deactivates(admin, session):

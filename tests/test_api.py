@@ -415,3 +415,18 @@ def test_docs_page_uses_local_assets(client):
 def test_a_bad_choice_names_the_valid_values(client, query, field, words):
     body = client.get(f"/api/v1/centers?{query}").get_json()
     assert body["field"] == field and all(w in body["message"] for w in words), body
+
+
+def test_items_say_where_each_field_came_from(client, boston):
+    """``field_sources`` names every shown field (``null``: no source gives it) and
+    ``records`` lists the center's source records, in list items and in the detail."""
+    from directory.curation.resolve import RECORD_FIELDS
+    from directory.web.api import ITEM_FIELDS
+
+    item = get_json(client, "/api/v1/centers?q=dana")["items"][0]
+    assert set(item["field_sources"]) == set(ITEM_FIELDS)
+    assert item["field_sources"]["name"]["source"] == "nci"
+    assert [r["source"] for r in item["records"]] == ["nci"]
+    detail = get_json(client, f"/api/v1/centers/{item['id']}")
+    assert set(detail["field_sources"]) == set(RECORD_FIELDS)
+    assert detail["records"] == item["records"]

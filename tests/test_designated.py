@@ -95,7 +95,7 @@ def test_merge(session, make_center):
 
 
 def test_reimport_add_remove_and_revert(session, import_file):
-    from directory.curation.audit import revert_import
+    from directory.curation.revert import revert_import
     r1 = import_file((HEADER + "a1,Alpha Center,Houston,US,29.7,-95.4,chemotherapy,\n"
                       "a2,Beta Center,Houston,US,29.8,-95.4,chemotherapy,nci-comprehensive\n"
                       ).encode(), filename="s.csv", source="src")

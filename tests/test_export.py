@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from directory.catalog import sync_vocabulary
 from directory.exchange.hsds import export_package, read_package
 from directory.exchange.template import (
     TEMPLATE_COLUMNS,
@@ -21,7 +22,7 @@ from directory.exchange.template import (
     unneutralise,
 )
 from directory.extensions import db
-from directory.models import Center, Organization, sync_vocabulary
+from directory.models import Center, Organization
 from tests.conftest import CASES, DATA, empty_database
 
 EXPORT_DATA = Path(__file__).parent / "data" / "export"

@@ -420,3 +420,168 @@ def test_zip_bombs_and_broken_zips_are_file_errors(import_file):
         import_file(b"PK\x03\x04 this is not really a zip", filename="broken.zip")
     with pytest.raises(FileError, match="expects an Open Referral HSDS package"):
         import_file(CASES / "01_bom_header.csv", format="hsds")
+
+
+# --- HIFLD Hospitals: every quirk of the real file (tests/data/excerpts/hifld_quirks.csv,
+# 22 real lines of shared/data/hifld-hospitals/Hospitals.csv, bytes unchanged) -------------
+
+HIFLD_QUIRKS = EXCERPTS / "hifld_quirks.csv"
+
+
+@pytest.fixture
+def hifld(import_file, session):
+    """The quirks excerpt imported with the seed's settings; ``(result, {HIFLD ID: center})``."""
+    result = import_file(HIFLD_QUIRKS, format="hifld", source="hifld-hospitals")
+    return result, by_id(session, "hifld-hospitals")
+
+
+def test_hifld_quirks_every_row_imports_with_rooftop_points(hifld):
+    result, centers = hifld
+    assert (result.format, result.source, result.encoding) == ("hifld", "hifld-hospitals",
+                                                                "utf-8-sig")
+    assert (result.rows, result.added, result.rejected) == (22, 22, 0)
+    assert "X" not in dict(result.column_map) or dict(result.column_map)["X"] is None
+    assert dict(result.column_map)["LATITUDE"] == "latitude"
+    assert all(c.geocode_precision == "rooftop" for c in centers.values())
+    msk = centers["117510021"]  # ID is HIFLD's own id, kept as text (not a CCN)
+    assert (msk.latitude, msk.longitude) == pytest.approx((40.76427432, -73.95659552))
+    # The only warning: a website cell that holds a hospital's name.
+    assert [(i.column, i.severity) for i in result.issues if i.line > 1] == [
+        ("WEBSITE", "warning")]
+
+
+def test_hifld_zips_that_lost_leading_zeros_are_padded_territories_too(hifld):
+    result, centers = hifld
+    zips = {c.name: c.postal_code for c in centers.values()}
+    assert zips["Hospital for Special Care"] == "06053"           # CT, "6053"
+    assert zips["VA Medical Center - Manchester"] == "03104"       # NH, "3104"
+    assert zips["Presbyterian Community Hosp"] == "00907"          # PR, "907"
+    assert zips["The Roy Lester Schneider Hospital"] == "00801"    # VI, "801"
+    assert zips["Belau National Hospital"] == "96940"
+    assert all(len(z) == 5 and z.isdigit() for z in zips.values())
+    assert not any("leading zero" in i.message for i in result.issues)
+
+
+def test_hifld_placeholders_become_empty(hifld):
+    _, centers = hifld
+    manchester = next(c for c in centers.values() if c.name == "VA Medical Center - Manchester")
+    assert manchester.phone is None                     # TELEPHONE "NOT AVAILABLE"
+    tuscaloosa = next(c for c in centers.values() if c.name == "Tuscaloosa VA Medical Center")
+    assert tuscaloosa.website is None                   # WEBSITE "NOT AVAILABLE"
+    for center in centers.values():
+        for value in (center.phone, center.website, center.address, center.city,
+                      center.description):
+            assert value is None or "not available" not in value.casefold()
+            assert value is None or "-999" not in value
+
+
+def test_hifld_closed_hospitals_are_kept_as_closed(hifld):
+    _, centers = hifld
+    statuses = {c.name: c.status for c in centers.values()}
+    assert statuses["Cancer Treatment Centers of America - Philadelphia"] == "closed"
+    assert sum(s == "closed" for s in statuses.values()) == 1
+    assert sum(s == "active" for s in statuses.values()) == 21
+
+
+@pytest.mark.parametrize("name,kind", [
+    ("Andalusia Health", "hospital"),                                   # GENERAL ACUTE CARE
+    ("Choctaw General Hospital", "hospital"),                           # CRITICAL ACCESS
+    ("Tuscaloosa VA Medical Center", "hospital"),                       # MILITARY
+    ("UAB Callahan Eye Hospital Authority", "hospital"),                # SPECIAL
+    ("Northwest Medical Center - Willow Creek Women's Hospital", "hospital"),  # WOMEN
+    ("Hospital for Special Care", "hospital"),                          # CHRONIC DISEASE
+    ("Baypointe Behavioral Health", "psychiatric"),                     # PSYCHIATRIC
+    ("Encompass Health Lakeshore Rehabilitation Hospital", "rehabilitation"),
+    ("Infirmary Ltac Hospital", "long-term-care"),                      # LONG TERM CARE
+    ("Children's Hospital of Alabama", "childrens"),                    # CHILDREN
+    ("Memorial Hospital for Cancer and Allied Diseases", "cancer-center"),  # SPECIAL + name
+    ("Cancer Treatment Centers of America - Philadelphia", "cancer-center"),  # CHRONIC DISEASE
+])
+def test_hifld_types_map_to_center_kinds(hifld, name, kind):
+    from directory.models import CENTER_KINDS
+
+    _, centers = hifld
+    center = next(c for c in centers.values() if c.name == name)
+    assert center.kind == kind and kind in CENTER_KINDS
+    assert center.description.startswith("HIFLD hospital type: ")
+
+
+def test_hifld_territories_get_their_own_country_code(hifld):
+    _, centers = hifld
+    where = {c.name: (c.country, c.region) for c in centers.values()}
+    assert where["Presbyterian Community Hosp"] == ("PR", "US-PR")       # COUNTRY PRI
+    assert where["Hospital Menonita de Cayey"] == ("PR", "US-PR")        # COUNTRY USA, STATE PR
+    assert where["Guam Memorial Hospital Authority"] == ("GU", "US-GU")  # GUM
+    assert where["The Roy Lester Schneider Hospital"] == ("VI", "US-VI")  # VIR
+    assert where["Belau National Hospital"] == ("PW", None)              # PLW (Palau)
+    assert where["Andalusia Health"] == ("US", "US-AL")
+
+
+def test_hifld_phones_are_e164_and_impossible_ones_dropped(hifld):
+    _, centers = hifld
+    phones = {c.name: c.phone for c in centers.values()}
+    assert phones["Andalusia Health"] == "+13342228466"
+    assert phones["Presbyterian Community Hosp"] == "+17877212160"
+    assert phones["Belau National Hospital"] == "+6804882552"           # "(680) 488-2552"
+    assert phones["The Roy Lester Schneider Hospital"] == "+13407768311"  # old USVI 809
+    assert phones["Inspira Medical Center Mullica Hill"] is None         # "(856) 111-1111"
+
+
+def test_hifld_websites_placeholders_and_wrapped_urls(hifld):
+    result, centers = hifld
+    sites = {c.name: c.website for c in centers.values()}
+    assert sites["Andalusia Health"] == "http://www.andalusiaregionalhospital.com"
+    assert sites["Franciscan Health Mooresville"] == (
+        "http://www.franciscanalliance.org/hospitals/mooresville/pages/default.aspx")
+    assert sites["Mercyone Newton Medical Center"] == "http://www.skiffmed.com"
+    assert sites["Red Bud Illinois Company, LLC"] is None  # the cell holds a name
+    assert any("red bud regional hospital" in i.message for i in result.issues)
+
+
+def test_hifld_helpers():
+    from directory.importer.formats import _hifld_phone, _hifld_website, _hifld_zip
+
+    assert [_hifld_zip(z) for z in ("2115", "921", "02115", "2115.0", "12", "")] == [
+        "02115", "00921", "02115", "02115", "12", ""]
+    assert _hifld_phone("NOT AVAILABLE", "US") == "NOT AVAILABLE"
+    assert _hifld_phone("(222) 333-4444", "US") == ""
+    assert _hifld_phone("(671) 647-2552", "GU") == "+16716472552"
+    assert _hifld_website("https:baptisthealth.net/x") == "https://baptisthealth.net/x"
+    assert _hifld_website("http://www.healthcarefor the heartland.org") == (
+        "http://www.healthcarefortheheartland.org")
+    assert _hifld_website("NOT AVAILABLE") == "NOT AVAILABLE"
+
+
+def test_hifld_reimport_is_unchanged(import_file, hifld):
+    again = import_file(HIFLD_QUIRKS, format="hifld", source="hifld-hospitals")
+    assert (again.added, again.updated, again.unchanged, again.rejected) == (0, 0, 22, 0)
+
+
+@pytest.mark.parametrize("name", ["hifld_excerpt.csv", "hifld_quirks.csv"])
+def test_hifld_excerpts_are_real_lines(name):
+    real = SHARED / "hifld-hospitals" / "Hospitals.csv"
+    if not real.exists():
+        pytest.skip("shared data not available")
+    assert set((EXCERPTS / name).read_bytes().splitlines()) <= set(
+        real.read_bytes().splitlines())
+
+
+def test_hifld_is_starter_data_after_cms_and_nci():
+    import hashlib
+
+    from directory.seeding import load_seed_plan
+    from directory.vocabulary import SEEDS_DIR
+
+    plan = load_seed_plan()
+    slugs = [e["slug"] for e in plan]
+    assert slugs.index("hifld-hospitals") == slugs.index("nci") + 1
+    assert slugs.index("cms-hgi") < slugs.index("hifld-hospitals")
+    entry = plan[slugs.index("hifld-hospitals")]
+    assert entry["format"] == "hifld" and "target" not in entry
+    for key in ("name", "publisher", "licence", "url", "as_of", "attribution", "note"):
+        assert entry.get(key)
+    path = SEEDS_DIR / "data" / entry["file"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == (
+        "2cbe1a318d65032ec74c4db2d993e7cc995284bc6e72495d30232eea5aa23948")
+    header = read_table(decode_bytes(path.read_bytes()[:1000].split(b"\r\n")[0]).text).header
+    assert detect_format(header).name == "hifld"

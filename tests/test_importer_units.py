@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from directory.geo import geodesic_km
+from directory.importer.claim_formats import pad_ccn
 from directory.importer.decode import FileError, decode_bytes
 from directory.importer.fields import (
     natural_key,
@@ -16,7 +17,7 @@ from directory.importer.fields import (
     resolve_country,
     resolve_region,
 )
-from directory.importer.formats import RawRecord, detect_format, get_format, pad_ccn
+from directory.importer.formats import RawRecord, detect_format, get_format
 from directory.importer.read import MAX_CELL, read_table, sniff_delimiter
 from directory.importer.validate import Validator
 from directory.vocabulary import load_vocabulary

@@ -136,8 +136,8 @@ def test_guide_unknown_page_404(client):
 
 
 def test_about_lists_sources(client, runner):
-    from directory.cli import load_seed_plan, sync_sources
     from directory.extensions import db
+    from directory.seeding import load_seed_plan, sync_sources
 
     sync_sources(db.session, load_seed_plan())
     db.session.commit()

@@ -215,11 +215,7 @@ def test_q_matches_word_starts_only_and_ranks_designated_centers(session, make_c
 
     import sqlalchemy as sa
 
-    from directory.models import (
-        CenterDesignation,
-        Designation,
-        sync_vocabulary,  # noqa: F401 - vocabulary loaded by app
-    )
+    from directory.models import CenterDesignation, Designation
 
     make_center("Ormskirk District General Hospital", 53.5, -2.9, country="GB")
     make_center("MSK Regional", 40.7, -74.0)

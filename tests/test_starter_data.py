@@ -3,13 +3,14 @@ names as "done when". One seed per module (read-only tests)."""
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 import sqlalchemy as sa
 
 from directory.extensions import db
-from directory.models import Center, CenterModality
+from directory.models import Center, CenterModality, SourceRecord
 from tests.conftest import seeded_app
 
 
@@ -43,19 +44,63 @@ def test_seed_is_idempotent(seeded):
         output = app.test_cli_runner().invoke(args=["seed"]).output
         after = db.session.scalar(sa.select(sa.func.count(CenterModality.id)))
     assert before == after
-    assert re.findall(r"added (\d+)", output) == ["0"] * 6
-    assert re.findall(r"updated (\d+)", output) == ["0"] * 6
+    assert re.findall(r"added (\d+)", output) == ["0"] * 7
+    assert re.findall(r"linked (\d+)", output) == ["0"] * 7
+    assert re.findall(r"updated (\d+)", output) == ["0"] * 7
 
 
-def test_cms_hospitals_are_placed_at_zip_centroids(seeded):
+def test_cms_hospitals_get_their_hifld_point(seeded):
+    """A CMS hospital (address, no coordinates: placed at its ZIP code) is linked to its
+    HIFLD record, whose exact point it then shows, saying so; name and address stay CMS's."""
     app, _ = seeded
     with app.app_context():
         c = db.session.scalar(sa.select(Center).where(Center.source == "cms-hgi",
                                                       Center.external_id == "010001"))
         claims = {(m.modality.slug, m.source) for m in c.modalities}
-    assert c.postal_code == "36301" and c.geocode_precision == "postal_code"
+        sources = {r.source: r for r in c.records}
+        origin = json.loads(c.field_sources)
+    assert set(sources) == {"cms-hgi", "hifld-hospitals"}
+    assert sources["hifld-hospitals"].link_rule == "address+name"
+    assert c.postal_code == "36301" and c.geocode_precision == "rooftop"
+    assert origin["latitude"]["source"] == "hifld-hospitals"
+    assert "name" not in origin and "address" not in origin  # the first record's (CMS)
     assert c.name == "Southeast Health Medical Center"
     assert claims >= {("chemotherapy", "cms-pos-2026"), ("chemotherapy", "cms-oqr-2021-2023")}
+
+
+def test_most_cms_hospitals_are_linked_to_a_hifld_point(seeded):
+    """Issue 13, done when: at least 85 % of CMS hospitals are linked to a HIFLD point
+    (precision better than postal code)."""
+    app, output = seeded
+    with app.app_context():
+        cms = sa.select(SourceRecord.center_id).where(SourceRecord.source == "cms-hgi")
+        hifld = sa.select(SourceRecord.center_id).where(
+            SourceRecord.source == "hifld-hospitals")
+        total = db.session.scalar(sa.select(sa.func.count()).select_from(cms.subquery()))
+        linked = db.session.scalar(sa.select(sa.func.count(Center.id)).where(
+            Center.id.in_(cms), Center.id.in_(hifld), Center.geocode_precision == "rooftop"))
+    assert total == 5421
+    assert linked / total >= 0.85
+    assert re.search(r"Links by rule: address\+name \d+", output)
+    assert re.search(r"pairs sent to review: \d+", output)
+
+
+@pytest.mark.parametrize("name", ["University of Texas MD Anderson Cancer Center",
+                                  "Memorial Sloan-Kettering Cancer Center",
+                                  "Dana-Farber/Harvard Cancer Center", "Moffitt Cancer Center"])
+def test_flagship_cancer_centers_show_a_phone_with_its_source(seeded, client, name):
+    """Issue 13, done when: MD Anderson, MSK, Dana-Farber and Moffitt exist only as NCI
+    rows (no phone) until HIFLD's record of the same hospital is linked: their pages show a
+    phone and say it comes from HIFLD."""
+    app, _ = seeded
+    with app.app_context():
+        center = db.session.scalar(sa.select(Center).where(Center.name == name))
+        assert center is not None and center.phone
+        assert json.loads(center.field_sources)["phone"]["source"] == "hifld-hospitals"
+        assert {r.source for r in center.records} >= {"nci", "hifld-hospitals"}
+        center_id = center.id
+    page = client.get(f"/centers/{center_id}").get_data(as_text=True)
+    assert "HIFLD" in page
 
 
 def result_items(html: str) -> list[str]:

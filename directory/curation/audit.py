@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -20,7 +19,6 @@ from directory.models import (
     CenterModality,
     ChangeRecord,
     Designation,
-    ImportRun,
     Modality,
     Organization,
 )
@@ -130,47 +128,3 @@ def apply_field(session: so.Session, center: Center, name: str, value: str | Non
     # name_folded, city_folded and search_text follow at flush (models._keep_search_columns)
 
 
-@dataclass
-class RevertResult:
-    """What reverting an import did: centers removed and restored, and the changes skipped
-    because the field was edited again after the import (``(center_id, field)``)."""
-
-    removed: int = 0
-    restored: int = 0
-    skipped: list[tuple[int, str]] = field(default_factory=list)
-
-
-def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> RevertResult:
-    """Undo an import: centers it added are deleted, fields it changed get their previous
-    values back unless they were changed again since (those are skipped and listed).
-    Every undo step is itself audited (action ``revert``). Flushes; the caller commits."""
-    result = RevertResult()
-    changes = list(session.scalars(sa.select(ChangeRecord)
-                                   .where(ChangeRecord.import_run_id == run.id)
-                                   .order_by(ChangeRecord.id.desc())))
-    touched: set[int] = set()
-    for change in changes:
-        center = session.get(Center, change.center_id) if change.center_id else None
-        if center is None:
-            continue
-        if change.action == "create":
-            session.add(ChangeRecord(user=user, center_id=center.id, center_name=center.name,
-                                     action="delete", field=None,
-                                     before=json.dumps(snapshot(center), sort_keys=True),
-                                     after=f"reverted import #{run.id}"))
-            session.delete(center)
-            result.removed += 1
-            continue
-        current = snapshot(center, run.source).get(change.field)
-        if current != change.after:
-            result.skipped.append((center.id, change.field))
-            continue
-        apply_field(session, center, change.field, change.before, run.source)
-        session.add(ChangeRecord(user=user, center_id=center.id, center_name=center.name,
-                                 action="revert", field=change.field, before=change.after,
-                                 after=change.before))
-        touched.add(center.id)
-    result.restored = len(touched)
-    run.status = "reverted"
-    session.flush()
-    return result

@@ -10,10 +10,18 @@ modality claims instead.
 
 from __future__ import annotations
 
-import datetime as dt
+import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
+import phonenumbers
+
+from directory.importer.claim_formats import (
+    CmsProviderOfServices,
+    CmsQualityMeasures,
+    ModalityListFormat,
+    pad_ccn,
+)
+from directory.importer.read import normalise_header
 from directory.text import fold
 
 CANONICAL_FIELDS = (
@@ -63,12 +71,6 @@ ALIASES: dict[str, tuple[str, ...]] = {
 _ALIAS_INDEX = {fold(alias): f for f, aliases in ALIASES.items() for alias in aliases}
 
 
-@lru_cache(maxsize=1024)
-def normalise_header(cell: str) -> str:
-    """Fold a header cell for matching: BOM, case, accents, spaces, ``_``/``-``/``/`` ignored."""
-    return fold(cell.replace("\ufeff", "").replace("_", " "))
-
-
 @dataclass
 class RawRecord:
     """A file row mapped to canonical fields, before validation."""
@@ -78,17 +80,6 @@ class RawRecord:
     columns: dict[str, str]                  # canonical field -> header as written
     extra_designations: list[str] = field(default_factory=list)
     defaults: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ClaimRow:
-    """A modality-list row: the center key, the modality slug, evidence and its date."""
-
-    line: int
-    external_id: str
-    modality: str
-    evidence: str
-    verified_on: dt.date
 
 
 class Format:
@@ -265,14 +256,80 @@ class NhsChoicesHospitals(Format):
             f"changed since.")
 
 
+# HIFLD ``TYPE`` -> center kind. SPECIAL (eye, surgical, orthopaedic, long-term acute care
+# hospitals, MSK, MD Anderson), WOMEN, MILITARY and CHRONIC DISEASE are hospitals; names with
+# "cancer" become cancer centers whatever their type (see HifldHospitals.extras).
+HIFLD_KINDS = {
+    "general acute care": "hospital", "critical access": "hospital", "military": "hospital",
+    "women": "hospital", "special": "hospital", "chronic disease": "hospital",
+    "children": "childrens", "psychiatric": "psychiatric", "rehabilitation": "rehabilitation",
+    "long term care": "long-term-care",
+}
+# HIFLD ``COUNTRY`` (ISO 3166-1 alpha-3) -> alpha-2. The five US territories also get their
+# ISO 3166-2 code as a region (US-PR, ..., as CMS has them); Palau is not a US subdivision
+# (no region).
+HIFLD_COUNTRIES = {"USA": "US", "PRI": "PR", "GUM": "GU", "VIR": "VI", "ASM": "AS",
+                   "MNP": "MP", "PLW": "PW"}
+_TERRITORIES = {"PR", "GU", "VI", "AS", "MP", "PW"}  # Palau: the HIFLD STATE code PW
+_CANCER_WORD = re.compile(r"\bcancer\b", re.I)
+_URL_START = re.compile(r"^(https?:|www\.)", re.I)
+_URL_SCHEME = re.compile(r"^(https?):/{0,2}", re.I)
+
+
+def _hifld_zip(value: str) -> str:
+    """A ZIP that lost its leading zeros (``2115``, ``921``) left-padded to 5 digits. Every
+    HIFLD row is a USPS ZIP, territories included (Puerto Rico 006xx-009xx, USVI 008xx), which
+    the generic US-only padding would miss."""
+    value = value.strip()
+    if value.endswith(".0") and value[:-2].isdigit():
+        value = value[:-2]
+    return value.zfill(5) if value.isdigit() and 3 <= len(value) < 5 else value
+
+
+def _hifld_phone(value: str, country: str) -> str:
+    """E.164 for a number valid in ``country``; "" for one that cannot exist there (the
+    file's fakes such as ``(222) 333-4444``, ``(856) 111-1111``). USVI numbers still in the
+    old 809 area code (moved to 340 in 1997) are renumbered. Placeholders and unreadable
+    text are returned unchanged, for the validator to clear or warn about."""
+    if not any(c.isdigit() for c in value):
+        return value
+    try:
+        number = phonenumbers.parse(value, country)
+    except phonenumbers.NumberParseException:
+        return value
+    national = str(number.national_number)
+    if country == "VI" and number.country_code == 1 and national.startswith("809"):
+        number.national_number = int("340" + national[3:])
+    if not phonenumbers.is_valid_number_for_region(number, country):
+        return ""
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _hifld_website(value: str) -> str:
+    """Repair the file's broken URLs: spaces left by line wrapping
+    (``.../defaul t.aspx``) removed, a missing ``//`` (``http:www.skiffmed.com``) restored.
+    Anything not starting like a URL (``NOT AVAILABLE``, a hospital's name) is left for the
+    validator."""
+    value = value.strip()
+    if not _URL_START.match(value):
+        return value
+    value = "".join(value.split())
+    return _URL_SCHEME.sub(lambda m: m.group(1).lower() + "://", value, count=1)
+
+
 class HifldHospitals(Format):
-    """HIFLD *Hospitals* (DHS open data): US hospitals with coordinates. ``ID`` is HIFLD's
-    id (not a CMS CCN); closed hospitals are imported with status closed; ``X``/``Y``
-    duplicate longitude/latitude and are ignored; ``COUNTRY`` is ISO alpha-3 (USA, PRI)."""
+    """HIFLD *Hospitals* (DHS open data): US hospitals with coordinates (rooftop precision).
+
+    ``ID`` is HIFLD's id (not a CMS CCN); ``X``/``Y`` duplicate longitude/latitude and are
+    ignored; ``STATUS`` CLOSED rows are imported with status closed; ``TYPE`` maps to a kind
+    (:data:`HIFLD_KINDS`, names with "cancer" are cancer centers); ``COUNTRY`` is ISO alpha-3
+    (USA, PRI, GUM, VIR, ASM, MNP, PLW); ZIPs that lost their leading zeros are re-padded
+    (territories too); impossible phone numbers are dropped and wrapped URLs repaired.
+    ``NOT AVAILABLE`` and ``-999`` placeholders are cleared by the validator."""
 
     name = "hifld"
     label = "HIFLD Hospitals"
-    default_source = "hifld"
+    default_source = "hifld-hospitals"
     country = "US"
     columns = {
         "external_id": ("id",),
@@ -295,127 +352,32 @@ class HifldHospitals(Format):
         return mapping, ignored
 
     def extras(self, record: RawRecord) -> None:
+        values = record.values
+        code = values.get("country", "").strip().upper()
+        state = values.get("region", "").strip().upper()
+        # A territory's STATE decides: four Puerto Rico rows say COUNTRY USA, STATE PR.
+        country = state if state in _TERRITORIES else HIFLD_COUNTRIES.get(code)
+        if country:
+            values["country"] = country
         super().extras(record)
+        country = country or (self.country if not code else None)
+        if country in _TERRITORIES:
+            values["region"] = f"US-{country}" if country != "PW" else ""
         record.defaults["recase"] = "1"
-        hospital_type = record.values.get("kind", "")
+        if values.get("postal_code"):
+            values["postal_code"] = _hifld_zip(values["postal_code"])
+        if values.get("phone") and country:
+            values["phone"] = _hifld_phone(values["phone"], country)
+        if values.get("website"):
+            values["website"] = _hifld_website(values["website"])
+        hospital_type = values.get("kind", "").strip()
+        kind = HIFLD_KINDS.get(fold(hospital_type))
+        if _CANCER_WORD.search(values.get("name", "")):
+            kind = "cancer-center"
+        if kind:
+            record.defaults["kind"] = kind
         if hospital_type:
             record.defaults["description"] = f"HIFLD hospital type: {hospital_type.title()}."
-
-
-class ModalityListFormat:
-    """Base for files that add modality claims to existing centers named by key."""
-
-    kind = "modality-list"
-    name = ""
-    label = ""
-    default_source = ""
-    target_source = "cms-hgi"
-
-    def detect(self, header: list[str]) -> int:
-        return 0
-
-    def claims(self, header: list[str], rows) -> tuple[list[ClaimRow], list[tuple]]:
-        """Turn rows into claims; returns ``(claims, issues)`` with issues as
-        ``(line, column, severity, message)``."""
-        raise NotImplementedError
-
-
-def pad_ccn(value: str) -> str:
-    """Normalise a CMS Certification Number: ``"10139.0"`` -> ``"010139"``; letters kept."""
-    value = value.strip()
-    if value.endswith(".0") and value[:-2].isdigit():
-        value = value[:-2]
-    return value.zfill(6) if value.isdigit() and len(value) < 6 else value.upper()
-
-
-MEASURES = {
-    "OP_33": ("external-beam-radiation",
-              "CMS quality measure OP-33 (external-beam radiotherapy for bone metastases)"),
-    "OP_35_ADM": ("chemotherapy", "CMS quality measure OP-35 (outpatient chemotherapy)"),
-    "OP_35_ED": ("chemotherapy", "CMS quality measure OP-35 (outpatient chemotherapy)"),
-}
-
-
-class CmsQualityMeasures(ModalityListFormat):
-    """CMS star-rating measure inputs (``facility_id, star_rating_release|star_rating_year,
-    measure_id, score``): OP-33 means external-beam radiation was delivered, OP-35 outpatient
-    chemotherapy. Positive-only: a hospital missing from the file is "not reported"."""
-
-    name = "cms-oqr"
-    label = "CMS outpatient quality measures (OP-33, OP-35)"
-    default_source = "cms-oqr"
-
-    def detect(self, header: list[str]) -> int:
-        keys = {normalise_header(h) for h in header}
-        period = keys & {"star rating release", "star rating year"}
-        return 70 if {"facility id", "measure id", "score"} <= keys and period else 0
-
-    def claims(self, header, rows):
-        idx = {normalise_header(h): i for i, h in enumerate(header)}
-        period_col = "star rating release" if "star rating release" in idx else "star rating year"
-        out, issues = [], []
-        for row in rows:
-            cells = row.cells + [""] * (len(header) - len(row.cells))
-            measure = cells[idx["measure id"]].strip().upper()
-            if measure not in MEASURES:
-                continue
-            period = cells[idx[period_col]].strip()
-            try:
-                verified = (dt.date.fromisoformat(period + "-01") if len(period) == 7
-                            else dt.date(int(period), 1, 1))
-                if not 1990 <= verified.year <= dt.date.today().year + 1:
-                    raise ValueError(period)
-            except ValueError:
-                issues.append((row.line, header[idx[period_col]], "error",
-                               f"unreadable period {period!r}"))
-                continue
-            ccn = pad_ccn(cells[idx["facility id"]])
-            if not ccn:
-                issues.append((row.line, header[idx["facility id"]], "error",
-                               "facility_id is required"))
-                continue
-            slug, label = MEASURES[measure]
-            out.append(ClaimRow(row.line, ccn, slug,
-                                f"{label}, star rating {period}", verified))
-        return out, issues
-
-
-POS_FLAGS = {
-    "pos chemo": ("chemotherapy", "CMS Provider of Services: chemotherapy service"),
-    "pos radonc": ("radiation-therapy", "CMS Provider of Services: therapeutic radiology"),
-    "pos surg": ("surgery", "CMS Provider of Services: inpatient surgical services"),
-    "pos opsurg": ("surgery", "CMS Provider of Services: outpatient surgery unit"),
-}
-
-
-class CmsProviderOfServices(ModalityListFormat):
-    """Per-CCN service flags from the CMS Provider of Services file (2026-04 release).
-
-    A ``1`` is a positive signal; ``0`` or blank means "not reported", never "not offered".
-    """
-
-    name = "cms-pos"
-    label = "CMS Provider of Services service flags"
-    default_source = "cms-pos"
-    release = dt.date(2026, 4, 1)
-
-    def detect(self, header: list[str]) -> int:
-        keys = {normalise_header(h) for h in header}
-        return 70 if {"facility id", "pos chemo", "pos radonc"} <= keys else 0
-
-    def claims(self, header, rows):
-        idx = {normalise_header(h): i for i, h in enumerate(header)}
-        out, issues = [], []
-        for row in rows:
-            cells = row.cells + [""] * (len(header) - len(row.cells))
-            ccn = pad_ccn(cells[idx["facility id"]])
-            seen = set()
-            for flag, (slug, label) in POS_FLAGS.items():
-                if flag in idx and cells[idx[flag]].strip() == "1" and slug not in seen:
-                    seen.add(slug)
-                    out.append(ClaimRow(row.line, ccn, slug,
-                                        f"{label} (release {self.release:%Y-%m})", self.release))
-        return out, issues
 
 
 CENTER_FORMATS: dict[str, Format] = {f.name: f for f in (

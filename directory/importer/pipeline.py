@@ -26,6 +26,7 @@ from directory.importer.formats import (
     detect_format,
     get_format,
 )
+from directory.importer.link import ID_KINDS, link_adds
 from directory.importer.locate import (
     MemoGeocoder,
     geocode_records,
@@ -41,7 +42,7 @@ from directory.importer.prefetch import CityPrefetch
 from directory.importer.read import Row, Table, TableStream, stream_table
 from directory.importer.result import ImportResult, record_run
 from directory.importer.validate import CenterRecord, Issue, Validator
-from directory.importer.write import Writer, ensure_source
+from directory.importer.write import Writer, ensure_source, lock_imports
 from directory.vocabulary import Vocabulary, load_vocabulary
 
 
@@ -70,6 +71,8 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         column. Nothing is written.
     """
     sha = hashlib.sha256(data).hexdigest()
+    if not dry_run:  # plan against what the import before this one committed
+        lock_imports(session)
     package = data[:4] == b"PK\x03\x04"
     if format == "hsds" and not package:
         raise FileError("the 'hsds' format expects an Open Referral HSDS package: a zip of "
@@ -132,7 +135,8 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
     if not dry_run:
         ensure_source(session, source)
         result.run_id = record_run(session, result, user)
-        Writer(session, source, run_id=result.run_id, user=user).apply(result.plan)
+        Writer(session, source, run_id=result.run_id, user=user, as_of=as_of,
+               id_kind=ID_KINDS.get(result.format)).apply(result.plan)
     return result
 
 
@@ -323,7 +327,15 @@ def _geocode_and_plan(session, records: list[CenterRecord], result: ImportResult
                     continue
             kept.append(record)
         records = kept
-    result.plan = plan_centers(session, records, result.source, existing)
+    result.plan = plan = plan_centers(session, records, result.source, existing)
+    links = link_adds(session, plan.adds, result.source, ID_KINDS.get(result.format))
+    if links.attach or links.review:
+        joined = {i for i, _, _ in links.attach}
+        plan.attach = [(plan.adds[i], cid, link) for i, cid, link in links.attach]
+        plan.review = [(plan.adds[i], cid, link) for i, cid, link in links.review]
+        plan.adds = [r for i, r in enumerate(plan.adds) if i not in joined]
+    result.linked = len(plan.attach)
+    result.review = len(plan.review)
     result.not_in_file = result.plan.not_in_file
     result.duplicates = likely_duplicates(session, result.plan.adds, result.source)
     result.added = len(result.plan.adds)

@@ -6,13 +6,15 @@ fields), unchanged centers and, for modality lists, the claims per matched cente
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.importer.formats import ClaimRow
+from directory.curation.link import Link
+from directory.importer.claim_formats import ClaimRow
 from directory.importer.validate import CenterRecord
 from directory.models import (
     NON_TREATING_KINDS,
@@ -21,7 +23,7 @@ from directory.models import (
     CenterModality,
     Designation,
     Modality,
-    Organization,
+    SourceRecord,
 )
 
 CENTER_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",
@@ -43,6 +45,10 @@ class Plan:
     unmatched_keys: list[tuple[int, str]] = field(default_factory=list)
     skipped_kinds: list[tuple[int, str, str]] = field(default_factory=list)
     not_in_file: int = 0
+    #: New rows that join a stored center of another source: (row, center id, link).
+    attach: list[tuple[CenterRecord, int, Link]] = field(default_factory=list)
+    #: Pairs for the duplicates review queue: (row, center id, link); never linked.
+    review: list[tuple[CenterRecord, int, Link]] = field(default_factory=list)
 
 
 def _centers_where(session: so.Session, condition) -> list[Center]:
@@ -51,7 +57,7 @@ def _centers_where(session: so.Session, condition) -> list[Center]:
     return list(session.scalars(
         sa.select(Center).where(condition)
         .options(so.selectinload(Center.modalities), so.selectinload(Center.designations),
-                 so.joinedload(Center.organization))))
+                 so.selectinload(Center.records), so.joinedload(Center.organization))))
 
 
 def _alt_text(names: tuple[str, ...] | list[str]) -> str | None:
@@ -63,71 +69,109 @@ def _record_claims(record: CenterRecord) -> set[tuple]:
 
 
 class StoredCenter:
-    """What planning compares of a stored center (a plain object, not an ORM one: a
-    re-import of a 100k-row file used to hold 100k centers with their claims as ORM objects,
-    1.2 GB): its id, match keys, :data:`CENTER_FIELDS`, alternate names, organization
-    name, and this source's claims ``(slug, provenance, evidence)`` and designation slugs.
+    """What planning compares of a stored record of the importing source (a plain object,
+    not an ORM one: a re-import of a 100k-row file used to hold 100k centers with their
+    claims as ORM objects, 1.2 GB): the center's id, the record's id, match keys, its
+    values (``values``: only the fields its files gave; :data:`CENTER_FIELDS` read as
+    attributes, ``None`` when absent), and this source's claims ``(slug, provenance,
+    evidence)`` and designation slugs on the center.
     """
 
-    COLUMNS = ("id", "external_id", "natural_key", *CENTER_FIELDS, "alternate_names")
-    __slots__ = (*COLUMNS, "organization_name", "claims", "designation_slugs")
+    __slots__ = ("id", "record_id", "external_id", "natural_key", "values", "claims",
+                 "designation_slugs")
 
-    def __init__(self, row, claims: frozenset, designation_slugs: frozenset):
-        """``row``: the :data:`COLUMNS` of the center, then its organization's name."""
-        for name, value in zip(self.__slots__, row):
-            setattr(self, name, value)
+    def __init__(self, center_id: int, record_id: int, external_id: str | None,
+                 natural_key: str, values: dict, claims: frozenset,
+                 designation_slugs: frozenset):
+        self.id, self.record_id = center_id, record_id
+        self.external_id, self.natural_key, self.values = external_id, natural_key, values
         self.claims, self.designation_slugs = claims, designation_slugs
+
+    def __getattr__(self, name: str):
+        if name in _VALUE_FIELDS:
+            return self.values.get(name)
+        raise AttributeError(name)
+
+    @property
+    def organization_name(self) -> str | None:
+        return self.values.get("organization")
 
     @property
     def has_coordinates(self) -> bool:
         return self.latitude is not None and self.longitude is not None
 
 
+_VALUE_FIELDS = frozenset((*CENTER_FIELDS, "alternate_names"))
+
+
+def record_values(record: CenterRecord, old: dict | None = None) -> dict:
+    """The values a source record stores for ``record``: ``old`` (the record as stored)
+    with every field the row gave replaced, so a column the file lacks keeps its value and
+    an empty cell clears it. Claims and designations live in their own tables."""
+    values = dict(old or {})
+    for name in record.given:
+        if name in ("modalities", "designations"):
+            continue
+        if name == "alternate_names":
+            values[name] = _alt_text(record.alternate_names)
+        else:
+            values[name] = getattr(record, name)
+    return values
+
+
 def _stored_centers(session: so.Session, source: str) -> list[StoredCenter]:
-    """The centers of ``source`` as :class:`StoredCenter` (three statements)."""
-    columns = [getattr(Center, n) for n in StoredCenter.COLUMNS]
-    rows = session.execute(sa.select(*columns, Organization.name)
-                           .outerjoin(Organization, Organization.id == Center.organization_id)
-                           .where(Center.source == source)).all()
+    """The records of ``source`` as :class:`StoredCenter` (three statements)."""
+    rows = session.execute(sa.select(SourceRecord.center_id, SourceRecord.id,
+                                     SourceRecord.external_id, SourceRecord.natural_key,
+                                     SourceRecord.values)
+                           .where(SourceRecord.source == source)).all()
     claims: defaultdict[int, set] = defaultdict(set)
     for center_id, *claim in session.execute(
             sa.select(CenterModality.center_id, Modality.slug, CenterModality.provenance,
                       CenterModality.evidence)
             .join(Modality, Modality.id == CenterModality.modality_id)
-            .join(Center, Center.id == CenterModality.center_id)
-            .where(Center.source == source, CenterModality.source == source)):
+            .join(SourceRecord, SourceRecord.center_id == CenterModality.center_id)
+            .where(SourceRecord.source == source, CenterModality.source == source)):
         claims[center_id].add(tuple(claim))
     held: defaultdict[int, set] = defaultdict(set)
     for center_id, slug in session.execute(
             sa.select(CenterDesignation.center_id, Designation.slug)
             .join(Designation, Designation.id == CenterDesignation.designation_id)
-            .join(Center, Center.id == CenterDesignation.center_id)
-            .where(Center.source == source, CenterDesignation.source == source)):
+            .join(SourceRecord, SourceRecord.center_id == CenterDesignation.center_id)
+            .where(SourceRecord.source == source, CenterDesignation.source == source)):
         held[center_id].add(slug)
     empty: frozenset = frozenset()
-    return [StoredCenter(row, frozenset(claims[row[0]]) if row[0] in claims else empty,
-                         frozenset(held[row[0]]) if row[0] in held else empty)
-            for row in rows]
+    loads = json.loads
+    return [StoredCenter(cid, rid, external_id, natural, loads(values),
+                         frozenset(claims[cid]) if cid in claims else empty,
+                         frozenset(held[cid]) if cid in held else empty)
+            for cid, rid, external_id, natural, values in rows]
 
 
 def diff(center: StoredCenter, record: CenterRecord) -> list[str]:
-    """Names of the fields that differ between a stored center and a record (claims and
+    """Names of the fields the row gives that differ from the stored record (claims and
     designations: the stored center holds those of the record's source only, the ones an
-    import of it replaces)."""
-    changed = [f for f in CENTER_FIELDS if getattr(center, f) != getattr(record, f)]
-    if (center.alternate_names or None) != _alt_text(record.alternate_names):
+    import of it replaces). A field the row does not give is never a difference."""
+    given = record.given
+    stored = center.values
+    changed = [f for f in CENTER_FIELDS if f in given
+               and (f not in stored or stored[f] != getattr(record, f))]
+    if "alternate_names" in given and (
+            "alternate_names" not in stored
+            or (stored["alternate_names"] or None) != _alt_text(record.alternate_names)):
         changed.append("alternate_names")
-    if center.organization_name != record.organization:
+    if "organization" in given and (
+            "organization" not in stored or stored["organization"] != record.organization):
         changed.append("organization")
-    if center.claims != _record_claims(record):
+    if "modalities" in given and center.claims != _record_claims(record):
         changed.append("modalities")
-    if center.designation_slugs != set(record.designations):
+    if "designations" in given and center.designation_slugs != set(record.designations):
         changed.append("designations")
     return changed
 
 
 class ExistingCenters:
-    """The stored centers of one source (:class:`StoredCenter`), indexed by external id and
+    """The stored records of one source (:class:`StoredCenter`), indexed by external id and
     by natural key."""
 
     def __init__(self, session: so.Session, source: str):
@@ -136,7 +180,7 @@ class ExistingCenters:
         self.by_key = {c.natural_key: c for c in self.centers if not c.external_id}
 
     def match(self, record: CenterRecord) -> StoredCenter | None:
-        """The stored center a record updates, or ``None`` for a new one."""
+        """The stored record a row updates, or ``None`` for a new one."""
         return self.by_id.get(record.external_id) if record.external_id else \
             self.by_key.get(record.natural_key)
 
@@ -185,7 +229,11 @@ def plan_claims(session: so.Session, claims: list[ClaimRow], claim_source: str,
     grouped: dict[str, list[ClaimRow]] = defaultdict(list)
     for claim in claims:
         grouped[claim.external_id].append(claim)
-    centers = {c.external_id: c for c in _centers_where(session, Center.source == target_source)}
+    keys = dict(session.execute(sa.select(SourceRecord.center_id, SourceRecord.external_id)
+                                .where(SourceRecord.source == target_source,
+                                       SourceRecord.external_id.is_not(None))).all())
+    centers = {keys[c.id]: c for c in _centers_where(session, Center.id.in_(
+        sa.select(SourceRecord.center_id).where(SourceRecord.source == target_source)))}
     for key, rows in grouped.items():
         center = centers.get(key)
         if center is None:

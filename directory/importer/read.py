@@ -15,8 +15,10 @@ import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from directory.importer.decode import FileError
+from directory.text import fold
 
 DELIMITERS = [",", ";", "\t", "|", "¬"]
 MAX_CELL = 100_000
@@ -231,3 +233,9 @@ def _records(reader) -> Iterator[tuple[int, int, list[str]]]:
             raise FileError(f"line {reader.line_num}: the CSV cannot be parsed ({exc}).") from exc
         yield start, reader.line_num, cells
         start = reader.line_num + 1
+
+
+@lru_cache(maxsize=1024)
+def normalise_header(cell: str) -> str:
+    """Fold a header cell for matching: BOM, case, accents, spaces, ``_``/``-``/``/`` ignored."""
+    return fold(cell.replace("\ufeff", "").replace("_", " "))

@@ -30,6 +30,10 @@ class ImportResult:
     unchanged: int = 0
     rejected: int = 0
     not_in_file: int = 0
+    #: New rows that became records of a center already stored from another source.
+    linked: int = 0
+    #: Pairs (new row, stored center) sent to the duplicates review queue.
+    review: int = 0
     issues: list[Issue] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     header: list[str] = field(default_factory=list)

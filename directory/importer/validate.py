@@ -57,6 +57,16 @@ class ModalityClaim:
     verified_on: dt.date | None = None
 
 
+#: Record fields that a row can give (the keys of a source record's values).
+RECORD_FIELDS = frozenset({"name", "kind", "address", "city", "region", "postal_code",
+                           "country", "latitude", "longitude", "geocode_precision", "phone",
+                           "website", "email", "status", "description", "alternate_names",
+                           "organization", "modalities", "designations"})
+ALL_GIVEN = RECORD_FIELDS
+# Always part of a record: coordinates are the row's own or derived from its address.
+_ALWAYS = frozenset({"name", "latitude", "longitude", "geocode_precision"})
+
+
 @dataclass(slots=True)
 class CenterRecord:
     """A validated center, ready to geocode and write. Coordinates are WGS-84 degrees.
@@ -87,6 +97,9 @@ class CenterRecord:
     modalities: tuple[ModalityClaim, ...] = ()
     designations: tuple[str, ...] = ()
     columns: dict[str, str] = field(default_factory=dict)
+    #: The fields the row gave (its file's columns and its format's constants): a re-import
+    #: changes only these; a field the file has no column for keeps the stored value.
+    given: frozenset[str] = ALL_GIVEN
     _folded: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -121,6 +134,7 @@ class Validator:
         self._columns_of: dict | None = None
         self._columns_copy: dict[str, str] = {}
         self._shared: dict = {}
+        self._given_sets: dict[tuple, frozenset[str]] = {}
 
     def _share(self, value):
         """The equal value (string or tuple) an earlier record holds, else ``value``
@@ -159,6 +173,15 @@ class Validator:
             self._columns_copy = dict(cols)
         return self._columns_copy
 
+    def _given(self, raw: RawRecord) -> frozenset[str]:
+        """The record fields ``raw`` gives: its mapped columns and its format's constants
+        (one shared frozenset per distinct combination)."""
+        key = (frozenset(raw.values), frozenset(raw.defaults))
+        given = self._given_sets.get(key)
+        if given is None:
+            given = self._given_sets[key] = _ALWAYS | ((key[0] | key[1]) & RECORD_FIELDS)
+        return given
+
     def _designation(self, term: str):
         """The designation a term names (slug or name, folded), or ``None``; memoised."""
         if term not in self._designation_terms:
@@ -184,6 +207,7 @@ class Validator:
         for column in too_long or []:
             issues.append(Issue(raw.line, column, "error",
                                 f"field too long at line {raw.line} (max {MAX_CELL} characters)"))
+        given = self._given(raw)
         values = _clean_values(raw.values)
         for key, value in raw.defaults.items():
             if not values.get(key):
@@ -319,7 +343,8 @@ class Validator:
             phone=phone, website=website, email=email, status=status,
             description=description and self._share(description),
             organization=organization and self._share(organization),
-            modalities=modalities, designations=designations, columns=self._columns(cols))
+            modalities=modalities, designations=designations, columns=self._columns(cols),
+            given=given)
         # In-file duplicates: same id, or (no id) same natural key.
         if external_id:
             first = self.seen_ids.setdefault(external_id, raw.line)

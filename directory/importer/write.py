@@ -10,16 +10,18 @@ import contextlib
 import datetime as dt
 import json
 import json.encoder
-import re
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from directory.curation.records import dumps, resolve_center
+from directory.importer.bulk import SqliteBulkLoad, bind_processor, executemany
 from directory.importer.plan import (
     CENTER_FIELDS,
     Plan,
     _alt_text,
     _centers_where,
+    record_values,
 )
 from directory.importer.validate import CenterRecord
 from directory.models import (
@@ -31,6 +33,7 @@ from directory.models import (
     Designation,
     Modality,
     Organization,
+    SourceRecord,
     search_text_of,
     utcnow,
 )
@@ -38,10 +41,6 @@ from directory.text import fold
 
 # Rows per multi-row INSERT (SQLite allows 32,766 parameters; a center row has ~25).
 BATCH = 1000
-# Bulk-load mode on SQLite (see _SqliteBulkLoad): at least this many new centers, and the
-# page cache (KiB, negative as PRAGMA cache_size takes it) used meanwhile.
-BULK_MIN_ROWS = 2000
-BULK_CACHE_KIB = -16384
 
 def ensure_source(session: so.Session, slug: str, name: str | None = None) -> DataSource:
     """The :class:`DataSource` ``slug``, created (flushed) with ``name`` when missing."""
@@ -53,16 +52,38 @@ def ensure_source(session: so.Session, slug: str, name: str | None = None) -> Da
     return source
 
 
+#: The advisory lock key of imports on PostgreSQL (pg_advisory_xact_lock(hashtext(...))).
+IMPORT_LOCK = "directory:import"
+
+
+def lock_imports(session: so.Session) -> None:
+    """Serialise committing imports: the caller's transaction holds the lock until it ends.
+
+    PostgreSQL: a transaction-level advisory lock (one for every import: two imports of
+    different sources could otherwise each add the same hospital, neither seeing the
+    other's). SQLite: the database write lock, taken now rather than at the first write
+    (a second writer waits up to the busy timeout). Dry runs (previews) take no lock."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                        {"key": IMPORT_LOCK})
+    elif dialect == "sqlite":
+        session.execute(sa.text("UPDATE data_version SET version = version WHERE id = 1"))
+
+
 class Writer:
     """Applies a :class:`Plan` in the caller's transaction (flush only)."""
 
     def __init__(self, session: so.Session, source: str, *, run_id: int | None = None,
-                 user: str | None = None):
+                 user: str | None = None, as_of: dt.date | None = None,
+                 id_kind: str | None = None):
         self.session = session
         self.source = source
         self.run_id = run_id
         self.user = user
-        from directory.models import sync_vocabulary
+        self.as_of = as_of or dt.date.today()  # the dataset's date, on its records
+        self.id_kind = id_kind
+        from directory.catalog import sync_vocabulary
         from directory.vocabulary import load_vocabulary
 
         self._load_vocabulary()
@@ -91,30 +112,39 @@ class Writer:
             self.organizations[name] = org
         return self.organizations[name]
 
-    def _fill(self, center: Center, record: CenterRecord) -> None:
-        for f in CENTER_FIELDS:
-            setattr(center, f, getattr(record, f))
-        center.alternate_names = _alt_text(record.alternate_names)
-        center.natural_key = record.natural_key
-        center.organization = self._organization(record.organization)
-        # name_folded, city_folded and search_text follow at flush (models hook)
+    def values(self, record: CenterRecord, old: dict | None = None) -> dict:
+        """The source record's values for ``record`` (see :func:`record_values`)."""
+        values = record_values(record, old)
+        if self.id_kind and record.external_id:
+            values["id_kind"] = self.id_kind
+        return values
+
+    def _fill(self, center: Center, record: CenterRecord, row: SourceRecord) -> None:
+        """Apply a row to its center: this source's claims and designations (when the file
+        has those columns), then the center's shown fields from all its records."""
+        if center.source == self.source and center.external_id == row.external_id:
+            center.natural_key = record.natural_key  # the center's first record
         today = dt.date.today()
-        self._set_claims(center, [(m.slug, m.provenance, m.evidence, m.verified_on or today)
-                                  for m in record.modalities])
-        # Updated in place, as in _set_claims (unique (center, designation)).
-        kept = {cd.designation.slug: cd for cd in center.designations
-                if cd.source == self.source}
-        others = [cd for cd in center.designations if cd.source != self.source]
-        as_of = record_as_of(record) or today
-        wanted = []
-        for slug in record.designations:
-            if slug not in self.designations:
-                continue
-            cd = kept.get(slug) or CenterDesignation(designation=self.designations[slug],
-                                                     source=self.source)
-            cd.as_of = as_of
-            wanted.append(cd)
-        center.designations = others + wanted
+        if "modalities" in record.given:
+            self._set_claims(center, [(m.slug, m.provenance, m.evidence, m.verified_on or today)
+                                      for m in record.modalities])
+        if "designations" in record.given:
+            # Updated in place, as in _set_claims (unique (center, designation)).
+            kept = {cd.designation.slug: cd for cd in center.designations
+                    if cd.source == self.source}
+            others = [cd for cd in center.designations if cd.source != self.source]
+            held = {cd.designation.slug for cd in others}
+            as_of = record_as_of(record) or today
+            wanted = []
+            for slug in record.designations:
+                if slug not in self.designations or slug in held:
+                    continue
+                cd = kept.get(slug) or CenterDesignation(designation=self.designations[slug],
+                                                         source=self.source)
+                cd.as_of = as_of
+                wanted.append(cd)
+            center.designations = others + wanted
+        resolve_center(self.session, center, self._organization)
 
     def _set_claims(self, center: Center, claims: list[tuple]) -> None:
         """Replace this source's modality claims with ``[(slug, provenance, evidence,
@@ -134,32 +164,58 @@ class Writer:
         center.modalities = others + wanted
 
     def apply(self, plan: Plan) -> None:
-        """Insert the adds, update the updates, replace modality-list claims, and record
-        every change in the audit log; then flush."""
+        """Insert the adds, attach the rows that join stored centers, update the updates,
+        replace modality-list claims, and record every change in the audit log (the
+        records' values too: what a revert restores); then flush."""
         from directory.curation.audit import record_changes, snapshot
 
         self._bulk_add(plan.adds)
-        changed = []
+        changed = []  # (center, snapshot before, record row, its values before or None)
         for start in range(0, len(plan.updates), BATCH):  # only updated centers as ORM objects
             batch = plan.updates[start:start + BATCH]
             centers = {c.id: c for c in _centers_where(
                 self.session, Center.id.in_([u[0].id for u in batch]))}
             for stored, record, _fields in batch:
                 center = centers[stored.id]
+                row = next(r for r in center.records if r.id == stored.record_id)
                 before = snapshot(center, self.source)
-                self._fill(center, record)
-                changed.append((center, before))
+                old = row.values
+                row.values = dumps(self.values(record, stored.values))
+                row.natural_key = record.natural_key
+                row.dataset_date, row.import_run_id = self.as_of, self.run_id
+                self._fill(center, record, row)
+                changed.append((center, before, row, old))
+        for start in range(0, len(plan.attach), BATCH):
+            batch = plan.attach[start:start + BATCH]
+            centers = {c.id: c for c in _centers_where(
+                self.session, Center.id.in_([cid for _, cid, _ in batch]))}
+            for record, center_id, link in batch:
+                center = centers[center_id]
+                before = snapshot(center, self.source)
+                row = SourceRecord(source=self.source, external_id=record.external_id,
+                                   natural_key=record.natural_key,
+                                   values=dumps(self.values(record)),
+                                   dataset_date=self.as_of, import_run_id=self.run_id,
+                                   link_rule=link.rule, link_score=round(link.score, 4),
+                                   link_reason=link.reason[:2000])
+                center.records.append(row)
+                self._fill(center, record, row)
+                changed.append((center, before, row, None))
         for center, claims in (*plan.claim_adds, *plan.claim_updates):
             before = snapshot(center, self.source)
             self._set_claims(center, [(c.modality, "reported", c.evidence, c.verified_on)
                                       for c in claims])
-            changed.append((center, before))
+            changed.append((center, before, None, None))
         self.session.flush()
-        for center, before in changed:
+        for center, before, row, old in changed:
             record_changes(self.session, center, before, snapshot(center, self.source),
                            user=self.user, run_id=self.run_id)
+            if row is not None and row.values != old:
+                self.session.add(ChangeRecord(
+                    user=self.user, center_id=center.id, center_name=center.name,
+                    import_run_id=self.run_id, action="link" if old is None else "update",
+                    record_id=row.id, field="record", before=old, after=row.values))
         self.session.flush()
-
 
     def _organization_ids(self, names: set[str]) -> dict[str, int]:
         """Ids of the organizations called ``names``, inserting the missing ones."""
@@ -184,7 +240,7 @@ class Writer:
         On SQLite the rows go straight to the driver (ids are the ones SQLite would assign:
         ``max(id) + 1`` on), and a large load into a comparatively small table drops the
         center table's secondary indexes and rebuilds them at the end, inside the same
-        transaction (see :class:`_SqliteBulkLoad`)."""
+        transaction (see :class:`SqliteBulkLoad`)."""
         if not records:
             return
         from directory.vocabulary import load_vocabulary
@@ -196,12 +252,13 @@ class Writer:
         dialect = connection.dialect
         sqlite = dialect.name == "sqlite"
         tables = {m: m.__table__ for m in (Center, CenterModality, CenterDesignation,
-                                           ChangeRecord)}
+                                           ChangeRecord, SourceRecord)}
         # Raw driver rows on SQLite take the values SQLAlchemy would bind (its text formats).
-        date_bind = _bind_processor(Center.__table__.c.verified_at, dialect) if sqlite else \
+        date_bind = bind_processor(Center.__table__.c.verified_at, dialect) if sqlite else \
             (lambda value: value)
-        stamp = _bind_processor(Center.__table__.c.created_at, dialect)(now) if sqlite else now
+        stamp = bind_processor(Center.__table__.c.created_at, dialect)(now) if sqlite else now
         dates: dict[dt.date, object] = {}
+        as_of_value = date_bind(self.as_of)
 
         def date_value(value):
             if value not in dates:
@@ -230,7 +287,10 @@ class Writer:
             next_id = raw.execute("SELECT max(coalesce((SELECT max(id) FROM center), 0), "
                                   "coalesce((SELECT max(center_id) FROM change_record), 0))"
                                   ).fetchone()[0] + 1
-            loader = _SqliteBulkLoad(raw, len(records), next_id)
+            next_record_id = raw.execute(
+                "SELECT max(coalesce((SELECT max(id) FROM source_record), 0), "
+                "coalesce((SELECT max(record_id) FROM change_record), 0))").fetchone()[0] + 1
+            loader = SqliteBulkLoad(raw, len(records), next_id)
             loader.begin()
         try:
             for start in range(0, len(records), BATCH):
@@ -256,15 +316,30 @@ class Writer:
                 if sqlite:
                     ids = range(next_id, next_id + len(rows))
                     next_id += len(rows)
-                    _executemany(raw, "center", ("id", *_CENTER_COLUMNS),
+                    executemany(raw, "center", ("id", *_CENTER_COLUMNS),
                                  [(i, *row) for i, row in zip(ids, rows)])
                 else:
                     table = tables[Center]
                     ids = connection.execute(sa.insert(table).returning(
                         table.c.id, sort_by_parameter_order=True),
                         [dict(zip(_CENTER_COLUMNS, row)) for row in rows]).scalars().all()
+                values = [dumps(self.values(r)) for r in batch]
+                record_rows = [(center_id, source, r.external_id, r.natural_key, v, as_of_value,
+                                run_id, "first", stamp)
+                               for center_id, r, v in zip(ids, batch, values)]
+                if sqlite:
+                    record_ids = range(next_record_id, next_record_id + len(record_rows))
+                    next_record_id += len(record_rows)
+                    executemany(raw, "source_record", ("id", *_RECORD_COLUMNS),
+                                 [(i, *row) for i, row in zip(record_ids, record_rows)])
+                else:
+                    table = tables[SourceRecord]
+                    record_ids = connection.execute(sa.insert(table).returning(
+                        table.c.id, sort_by_parameter_order=True),
+                        [dict(zip(_RECORD_COLUMNS, row)) for row in record_rows]
+                    ).scalars().all()
                 claims, designations, audit = [], [], []
-                for center_id, r, row in zip(ids, batch, rows):
+                for center_id, r, row, record_id in zip(ids, batch, rows, record_ids):
                     kept = [m for m in r.modalities if m.slug in modality_ids]
                     for m in kept:
                         claims.append((center_id, modality_ids[m.slug], m.provenance, source,
@@ -279,7 +354,8 @@ class Writer:
                         as_of = None
                     audit.append((user, center_id, r.name, run_id, "create", None, None,
                                   snapshots.created(row, r.organization, kept, today,
-                                                    kept_designations, as_of), stamp))
+                                                    kept_designations, as_of), stamp,
+                                   record_id))
                 for model, columns, values in (
                         (CenterModality, _CLAIM_COLUMNS, claims),
                         (CenterDesignation, _DESIGNATION_COLUMNS, designations),
@@ -287,7 +363,7 @@ class Writer:
                     if not values:
                         continue
                     if sqlite:
-                        _executemany(raw, tables[model].name, columns, values)
+                        executemany(raw, tables[model].name, columns, values)
                     else:
                         connection.execute(sa.insert(tables[model]),
                                            [dict(zip(columns, v)) for v in values])
@@ -308,93 +384,9 @@ _CLAIM_COLUMNS = ("center_id", "modality_id", "provenance", "source", "evidence"
                   "verified_on")
 _DESIGNATION_COLUMNS = ("center_id", "designation_id", "source", "as_of")
 _AUDIT_COLUMNS = ("user", "center_id", "center_name", "import_run_id", "action", "field",
-                  "before", "after", "at")
-
-
-def _bind_processor(column, dialect):
-    """The dialect's Python -> driver conversion of ``column`` (identity when none)."""
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return (lambda value: process(value) if value is not None else None) if process else \
-        (lambda value: value)
-
-
-def _executemany(raw, table: str, columns: tuple[str, ...], rows: list[tuple]) -> None:
-    """``INSERT INTO table (columns) VALUES (?, ...)`` for every row, on the sqlite3 driver
-    connection (inside the session's transaction)."""
-    names = ", ".join(f'"{c}"' for c in columns)
-    raw.executemany(f'INSERT INTO "{table}" ({names}) VALUES '
-                    f'({", ".join("?" * len(columns))})', rows)
-
-
-class _SqliteBulkLoad:
-    """Makes a large insert into ``center`` cheap on SQLite, inside the caller's transaction.
-
-    Maintaining ten secondary indexes, the full-text index and the data-version counter row
-    by row costs ~100 µs a center; building them once afterwards costs ~10 µs a center of
-    the whole table. So when the new rows are many (:data:`BULK_MIN_ROWS`) and at least a
-    quarter of the table, :meth:`begin` drops the table's non-unique indexes and the
-    ``AFTER INSERT`` triggers whose bodies it knows how to replay, and :meth:`end` replays
-    them for the new rows (ids from ``first_id`` on) and recreates everything from the SQL
-    text stored in ``sqlite_master``. DDL is transactional in SQLite: a rollback restores the
-    indexes and triggers with the data, and other connections never see them missing. Unique
-    indexes and unknown triggers are left alone (they keep working row by row)."""
-
-    # Normalised trigger body -> replay statement (parameters: first new id, row count).
-    KNOWN_TRIGGERS = {
-        "INSERT INTO center_fts(rowid, search_text) VALUES (new.id, new.search_text);":
-            ("INSERT INTO center_fts(rowid, search_text) SELECT id, search_text FROM center "
-             "WHERE id >= :first ORDER BY id"),
-        "UPDATE data_version SET version = version + 1 WHERE id = 1;":
-            "UPDATE data_version SET version = version + :count WHERE id = 1",
-    }
-    _TRIGGER = re.compile(r"^CREATE TRIGGER (\S+) AFTER INSERT ON (\S+) BEGIN (.*) END;?$",
-                          re.IGNORECASE | re.DOTALL)
-
-    def __init__(self, raw, count: int, first_id: int):
-        self.raw, self.count, self.first_id = raw, count, first_id
-        self.indexes: list[tuple[str, str]] = []
-        self.triggers: list[tuple[str, str, str]] = []
-        self.cache_size = None
-        self.active = False
-
-    def begin(self) -> None:
-        raw = self.raw
-        if self.count < BULK_MIN_ROWS:
-            return
-        stored = raw.execute("SELECT count(*) FROM center").fetchone()[0]
-        if self.count * 4 < stored:
-            return
-        self.active = True
-        self.cache_size = raw.execute("PRAGMA cache_size").fetchone()[0]
-        raw.execute(f"PRAGMA cache_size = {BULK_CACHE_KIB}")
-        for name, sql in raw.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND "
-                "tbl_name = 'center' AND sql IS NOT NULL").fetchall():
-            if not re.match(r"\s*CREATE\s+UNIQUE\b", sql, re.IGNORECASE):
-                self.indexes.append((name, sql))
-        for name, sql in raw.execute(
-                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND "
-                "tbl_name = 'center'").fetchall():
-            match = self._TRIGGER.match(" ".join(sql.split()))
-            if match and match.group(3).strip() in self.KNOWN_TRIGGERS:
-                self.triggers.append((name, sql, self.KNOWN_TRIGGERS[match.group(3).strip()]))
-        for name, _ in self.indexes:
-            raw.execute(f'DROP INDEX "{name}"')
-        for name, _, _ in self.triggers:
-            raw.execute(f'DROP TRIGGER "{name}"')
-
-    def end(self) -> None:
-        if not self.active:
-            return
-        self.active = False
-        raw = self.raw
-        for _, _, replay in self.triggers:
-            raw.execute(replay, {"first": self.first_id, "count": self.count})
-        for _, sql, _ in self.triggers:
-            raw.execute(sql)
-        for _, sql in self.indexes:
-            raw.execute(sql)
-        raw.execute(f"PRAGMA cache_size = {self.cache_size}")
+                  "before", "after", "at", "record_id")
+_RECORD_COLUMNS = ("center_id", "source", "external_id", "natural_key", "values",
+                   "dataset_date", "import_run_id", "link_rule", "updated_at")
 
 
 # What json.dumps (ensure_ascii) writes for a str.

@@ -24,8 +24,9 @@ from flask import (
 )
 from flask_login import current_user
 
-from directory.curation.audit import history, record_changes, revert_import, snapshot
+from directory.curation.audit import history, record_changes, snapshot
 from directory.curation.merge import find_duplicate_pairs, merge_centers
+from directory.curation.revert import revert_import
 from directory.extensions import db
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
 from directory.importer.formats import CENTER_FORMATS, MAPPABLE_FIELDS, MODALITY_FORMATS
@@ -159,6 +160,8 @@ def import_preview(token: str):
 
 def _names(result: ImportResult) -> dict[int, str]:
     ids = [cid for _, _, cid, _ in result.duplicates[:200]]
+    if result.plan is not None:
+        ids += [cid for _, cid, _ in (*result.plan.attach[:200], *result.plan.review[:200])]
     if not ids:
         return {}
     return dict(db.session.execute(sa.select(Center.id, Center.name)

@@ -18,8 +18,11 @@ module turns them into JSON, CSV or NDJSON. The contract is the OpenAPI document
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 from urllib.parse import urlencode
 
 from flask import (
@@ -34,12 +37,14 @@ from flask import (
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException, NotFound
 
+from directory.curation.resolve import RECORD_FIELDS
 from directory.exchange import template as export
 from directory.extensions import db, limiter
 from directory.geo import KM_PER_MILE, Place
 from directory.models import Center
 from directory.search import CenterHit, SearchError, SearchQuery, find_centers, get_center
 from directory.vocabulary import load_vocabulary
+from directory.web.display import ITEM_FIELDS, CenterProvenance, center_provenances
 from directory.web.params import ParamError, get_geocoder, parse_search
 
 API_VERSION = "1.0.0"
@@ -150,9 +155,13 @@ def _round(value: float | None, digits: int = 3) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def center_item(hit: CenterHit, unit: str = "km") -> dict:
+def center_item(hit: CenterHit, unit: str = "km",
+                provenance: CenterProvenance | None = None) -> dict:
     """One center as an API item (list shape). ``distance_km`` only with a place;
-    ``distance_mi`` too when ``unit == "mi"``."""
+    ``distance_mi`` too when ``unit == "mi"``. With ``provenance`` (loaded for a whole page
+    by :func:`~directory.web.display.center_provenances`): ``field_sources`` (where each
+    shown field came from, ``null`` for a field no source gives) and ``records`` (every
+    source record linked to the center)."""
     c = hit.center
     item = {"id": c.id, "name": c.name, "kind": c.kind, "address": c.address, "city": c.city,
             "region": c.region, "postal_code": c.postal_code, "country": c.country,
@@ -175,7 +184,21 @@ def center_item(hit: CenterHit, unit: str = "km") -> dict:
                              "as_of": cd.as_of.isoformat() if cd.as_of else None}
                             for cd in sorted(hit.designations, key=lambda d: d.designation.slug)]
     item["url"] = url_for("public.center", center_id=c.id, _external=True)
+    if provenance is not None:
+        item["field_sources"] = provenance.field_sources(ITEM_FIELDS)
+        item["records"] = [r.as_json() for r in provenance.records]
     return item
+
+
+def _with_provenance(hits: Iterable[CenterHit], size: int = 500
+                     ) -> Iterator[tuple[CenterHit, CenterProvenance]]:
+    """``hits`` with their provenance, loaded ``size`` centers at a time (one statement
+    each batch, never one per center)."""
+    iterator = iter(hits)
+    while batch := list(itertools.islice(iterator, size)):
+        found = center_provenances(db.session, [hit.center for hit in batch], names=False)
+        for hit in batch:
+            yield hit, found[hit.center.id]
 
 
 def _utc_iso(value) -> str | None:
@@ -189,7 +212,9 @@ def _utc_iso(value) -> str | None:
 
 def center_detail(c: Center) -> dict:
     """One center with everything the list item has, plus the fields only a detail needs."""
-    item = center_item(CenterHit(c))
+    provenance = center_provenances(db.session, [c], names=False)[c.id]
+    item = center_item(CenterHit(c), provenance=provenance)
+    item["field_sources"] = provenance.field_sources(RECORD_FIELDS)
     item.update({
         "alternate_names": [n.strip() for n in (c.alternate_names or "").split(";")
                             if n.strip()],
@@ -276,7 +301,8 @@ def centers():
              "prev": _page_url(args, min(result.page - 1, max(result.pages, 1)))
              if result.has_prev else None}
     payload = {
-        "items": [center_item(hit, parsed.unit) for hit in result.items],
+        "items": [center_item(hit, parsed.unit, provenance)
+                  for hit, provenance in _with_provenance(result.items)],
         "total": result.total, "page": result.page, "per_page": result.per_page,
         "pages": result.pages, "distance_unit": parsed.unit,
         "radius": parsed.radius if query.near is not None else None,
@@ -305,7 +331,9 @@ def export_response(query: SearchQuery, unit: str, fmt: str) -> Response:
             url_of=lambda c: url_for("public.center", center_id=c.id, _external=True))
         mimetype, filename = "text/csv", "centers.csv"
     else:
-        lines = export.search_ndjson_lines(result, lambda hit: center_item(hit, unit))
+        with_provenance = dataclasses.replace(result, hits=_with_provenance(result.hits))
+        lines = export.search_ndjson_lines(
+            with_provenance, lambda pair: center_item(pair[0], unit, pair[1]))
         mimetype, filename = "application/x-ndjson", "centers.ndjson"
     headers = {"X-Total-Count": str(result.total), "X-Export-Limit": str(limit),
                "X-Export-Truncated": "true" if result.truncated else "false",

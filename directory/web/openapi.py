@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from directory.curation.resolve import RECORD_FIELDS
+from directory.models import CENTER_KINDS
 from directory.vocabulary import load_vocabulary
+from directory.web.display import ITEM_FIELDS
 
 NULL_STR = {"type": ["string", "null"]}
 NULL_NUM = {"type": ["number", "null"]}
@@ -48,10 +51,44 @@ def _schemas() -> dict:
         "slug": {"type": "string"}, "name": {"type": "string"}, "source": {"type": "string"},
         "as_of": {"type": ["string", "null"], "format": "date"},
     })
+    field_source = _obj({
+        "source": {"type": "string",
+                   "description": "data-source slug; `editor`: set by hand by an editor"},
+        "external_id": {"type": ["string", "null"],
+                        "description": "the row's identifier in that source"},
+        "date": {"type": ["string", "null"], "format": "date",
+                 "description": "date of the source's data (null: unknown)"},
+    }, description="Where one shown field came from.")
+    record = _obj({
+        "source": {"type": "string", "description": "data-source slug"},
+        "external_id": {"type": ["string", "null"],
+                        "description": "the row's identifier in that source"},
+        "dataset_date": {"type": ["string", "null"], "format": "date",
+                         "description": "date of the source's data (null: unknown)"},
+        "link_rule": {"type": "string",
+                      "description": "why the record belongs to the center: `first` (the "
+                                     "record the center was made from), `editor` (editors' "
+                                     "values), or the matching rule (`key:ccn`, "
+                                     "`address+name`, `merge`...)"},
+        "link_score": {"type": ["number", "null"],
+                       "description": "the match score of that rule, when it has one"},
+        "link_reason": {"type": ["string", "null"],
+                        "description": "the match explained in words"},
+    }, description="A row of one source, as read, linked into this center.")
+
+    def field_sources(fields) -> dict:
+        return {"type": "object",
+                "properties": {f: {"oneOf": [{"type": "null"}, _ref("FieldSource")]}
+                               for f in fields},
+                "required": list(fields), "additionalProperties": False,
+                "description": "where each shown field came from: every field is named; "
+                               "null when no source gives it (the value is then null or "
+                               "a default)"}
+
     center_props = {
         "id": {"type": "integer"},
         "name": {"type": "string"},
-        "kind": {"type": "string", "enum": ["hospital", "cancer-center", "clinic", "other"]},
+        "kind": {"type": "string", "enum": list(CENTER_KINDS)},
         "address": NULL_STR, "city": NULL_STR,
         "region": {"type": ["string", "null"],
                    "description": "ISO 3166-2 code (US-MA) when known, else the text given"},
@@ -76,6 +113,10 @@ def _schemas() -> dict:
         "modalities": {"type": "array", "items": _ref("ModalityClaim")},
         "designations": {"type": "array", "items": _ref("Designation")},
         "url": {"type": "string", "format": "uri", "description": "the center's web page"},
+        "field_sources": field_sources(ITEM_FIELDS),
+        "records": {"type": "array", "items": _ref("SourceRecord"),
+                    "description": "every source record linked to the center, the one it "
+                                   "was made from first"},
     }
     required = [k for k in center_props if k not in ("distance_km", "distance_mi")]
     detail_props = {
@@ -90,6 +131,7 @@ def _schemas() -> dict:
         "updated_at": {"type": ["string", "null"], "format": "date-time"},
         "verified_at": {"type": ["string", "null"], "format": "date"},
     }
+    detail_props["field_sources"] = field_sources(RECORD_FIELDS)
     place = _obj({
         "name": {"type": "string", "description": "display label"},
         "latitude": {"type": "number", "minimum": -90, "maximum": 90},
@@ -144,6 +186,7 @@ def _schemas() -> dict:
     }, required=["error", "message", "field"])
     return {
         "ModalityClaim": claim, "Designation": designation,
+        "FieldSource": field_source, "SourceRecord": record,
         "Center": _obj(center_props, required),
         "CenterDetail": _obj(detail_props, [*required, *list(detail_props)[len(center_props):]]),
         "Place": place, "Near": near, "SearchResults": envelope, "ModalityNode": node,

@@ -19,7 +19,7 @@ from directory.search import (
 )
 from directory.vocabulary import load_vocabulary
 from directory.web import compare as _compare
-from directory.web.display import country_name, search_url
+from directory.web.display import center_provenance, country_name, search_url
 from directory.web.params import parse_search
 
 bp = Blueprint("public", __name__)
@@ -105,7 +105,9 @@ def centers_csv():
 
 @bp.route("/centers/<id:center_id>")
 def center(center_id: int):
-    """One center: contact, modalities with provenance, designations, source, nearest."""
+    """One center: contact, modalities with provenance, designations, nearest, and where
+    each shown field came from (``prov``: :class:`~directory.web.display.CenterProvenance`,
+    with every source record linked to the center)."""
     c = get_center(db.session, center_id)
     if c is None:
         abort(404, description=f"There is no center with id {center_id}.")
@@ -113,6 +115,7 @@ def center(center_id: int):
     claims = sorted(c.modalities, key=lambda cm: (cm.modality.position, cm.provenance,
                                                   cm.source))
     return render_template("public/center.html", c=c, claims=claims, sources=sources,
+                           prov=center_provenance(c, sources, db.session),
                            nearest=nearest_centers(db.session, c))
 
 

@@ -1,0 +1,127 @@
+"""Source records on ORM centers: applying the precedence rules of :mod:`.resolve` to a
+center, and the editor record that holds editors' values.
+
+Functions take the caller's session and flush at most; the edge commits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from directory.curation.resolve import (
+    EDITOR,
+    RECORD_FIELDS,
+    RecordValues,
+    field_sources,
+    record_values_of,
+    resolve,
+)
+from directory.models import Center, DataSource, Organization, SourceRecord
+
+#: Center columns that resolution writes (``organization`` is a relationship).
+CENTER_COLUMNS = tuple(f for f in RECORD_FIELDS if f != "organization")
+
+
+def dumps(values: dict) -> str:
+    """Record values as stored: JSON, sorted keys, non-ASCII kept."""
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def primary_record(center: Center, records: Iterable[RecordValues]) -> RecordValues | None:
+    """The record that made ``center`` (its ``source`` and ``external_id``), else the
+    oldest imported one."""
+    records = sorted(records, key=lambda r: (r.id is None, r.id or 0))
+    for record in records:
+        if record.source == center.source and record.external_id == center.external_id:
+            return record
+    return next((r for r in records if r.source != EDITOR), None)
+
+
+def organization_finder(session: so.Session) -> Callable[[str | None], Organization | None]:
+    """``find(name)``: the :class:`Organization` called ``name``, created when missing
+    (cached for the session's work)."""
+    cache: dict[str, Organization] = {}
+
+    def find(name: str | None) -> Organization | None:
+        if not name:
+            return None
+        if name not in cache:
+            with session.no_autoflush:
+                org = session.scalar(sa.select(Organization).where(Organization.name == name))
+            cache[name] = org or Organization(name=name)
+        return cache[name]
+    return find
+
+
+def resolve_center(session: so.Session, center: Center,
+                   organization: Callable[[str | None], Organization | None] | None = None,
+                   records: list[SourceRecord] | None = None) -> bool:
+    """Set ``center``'s shown fields and :attr:`~Center.field_sources` from its records
+    (``records``: already loaded, else ``center.records``). Returns whether any field
+    changed. A center without records is left as it is."""
+    rows = records if records is not None else list(center.records)
+    views = [record_values_of(r) for r in rows if r not in session.deleted]
+    if not views:
+        return False
+    values, origin = resolve(views)
+    changed = False
+    for name in CENTER_COLUMNS:
+        if getattr(center, name) != values[name]:
+            setattr(center, name, values[name])
+            changed = True
+    wanted_org = values["organization"]
+    current = center.organization.name if center.organization is not None else None
+    if current != wanted_org:
+        center.organization = (organization or organization_finder(session))(wanted_org)
+        changed = True
+    sources = field_sources(origin, primary_record(center, views))
+    if center.field_sources != sources:
+        center.field_sources = sources
+        changed = True
+    return changed
+
+
+def editor_record(session: so.Session, center: Center) -> SourceRecord:
+    """The center's ``editor`` record (created, empty, when it has none)."""
+    for record in center.records:
+        if record.source == EDITOR:
+            return record
+    if session.get(DataSource, EDITOR) is None:
+        session.add(DataSource(slug=EDITOR, name="Editors of this directory",
+                               note="Values set by hand by the directory's editors; they "
+                                    "win over every import until an editor clears them."))
+    record = SourceRecord(source=EDITOR, external_id=f"center-{center.id}",
+                          natural_key=f"center-{center.id}", values="{}",
+                          dataset_date=dt.date.today(), link_rule="editor")
+    center.records.append(record)
+    return record
+
+
+def set_editor_values(session: so.Session, center: Center, changes: dict,
+                      clear: Iterable[str] = ()) -> None:
+    """Record editors' values (``changes``: field -> value, ``None`` for "no value") and
+    drop the ones in ``clear`` (the sources' values show again); then resolve."""
+    record = editor_record(session, center)
+    values = json.loads(record.values or "{}")
+    values.update(changes)
+    for name in clear:
+        values.pop(name, None)
+        if name == "latitude":
+            values.pop("longitude", None)
+            values.pop("geocode_precision", None)
+    record.values = dumps(values)
+    record.dataset_date = dt.date.today()
+    resolve_center(session, center)
+
+
+def editor_fields(center: Center) -> set[str]:
+    """The fields an editor has set on ``center``."""
+    for record in center.records:
+        if record.source == EDITOR:
+            return set(json.loads(record.values or "{}"))
+    return set()

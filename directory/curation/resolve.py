@@ -1,0 +1,176 @@
+"""One center from many source records: the precedence rules that choose each shown field.
+
+A center links one or more :class:`~directory.models.SourceRecord` rows (CMS, HIFLD, NCI,
+an admin's list...) and at most one record of source ``editor`` (editors' values). Each
+field shown comes from one record, by these rules (docs: README "One center, many sources"):
+
+1. **An editor's value wins** over every import, until an editor clears it (the field then
+   leaves the editor record and the rules below apply again).
+2. **Coordinates** (latitude, longitude and their precision, as one unit): the most precise
+   record (``manual`` > ``rooftop`` > ``postal_code`` > ``city``); ties: the most recent
+   dataset, then the oldest record.
+3. **Phone, website, email, description**: the most recent dataset that has one.
+4. **Status**: the most recent dataset's (a 2025 "active" beats a 2023 "closed").
+5. **Name, organization and the address** (street, city, region, postal code, country, as
+   one unit): the record of the first source in :data:`NAME_ORDER` that has one; sources
+   not listed (admins' own lists) rank after NCI and before the government registers.
+6. **Kind**: ``cancer-center`` when any record says so; otherwise as the name.
+7. **Alternate names**: every other record's name and alternate names, once each.
+
+A record missing a field (the file had no such column) does not take part for that field;
+an explicitly empty cell is a value (``None``) only for rule 5's units. Pure functions: no
+session, no Flask; :func:`resolve_center` applies the result to an ORM center.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from directory.text import fold
+
+EDITOR = "editor"
+#: The fields a record can hold, in display order.
+RECORD_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",
+                 "latitude", "longitude", "geocode_precision", "phone", "website", "email",
+                 "status", "description", "alternate_names", "organization")
+LOCATION = ("latitude", "longitude", "geocode_precision")
+ADDRESS = ("address", "city", "region", "postal_code", "country")
+MOST_RECENT = ("phone", "website", "email", "description")
+#: Sources whose names (and addresses) are preferred, best first; unknown sources (admins'
+#: lists) rank between ``nci`` and ``cms-hgi``. Government registers write names in upper
+#: case; Wikidata labels can be bare ids.
+NAME_ORDER = (EDITOR, "nci", "*", "cms-hgi", "nhs-choices-2014", "eurostat-gisco",
+              "hifld-hospitals", "wikidata-hospitals")
+PRECISION_RANK = {"manual": 5, "rooftop": 4, "address": 3, "postal_code": 2, "city": 1,
+                  "region": 0, "country": 0, "none": -1}
+
+
+@dataclass(frozen=True)
+class RecordValues:
+    """The part of a source record resolution reads. ``values``: field -> value for the
+    fields the source gave; ``dataset_date``: the date of its data (``None``: unknown,
+    oldest)."""
+
+    id: int
+    source: str
+    external_id: str | None
+    values: Mapping[str, Any]
+    dataset_date: dt.date | None = None
+
+    def has(self, name: str) -> bool:
+        return name in self.values
+
+    def provenance(self) -> dict[str, str | None]:
+        """``{"source", "external_id", "date"}`` as :attr:`Center.field_sources` stores it."""
+        return {"source": self.source, "external_id": self.external_id,
+                "date": self.dataset_date.isoformat() if self.dataset_date else None}
+
+
+def _order(record: RecordValues) -> tuple:
+    """Oldest record first; one not yet stored (no id) is the newest."""
+    return (record.id is None, record.id or 0)
+
+
+def _name_rank(source: str) -> int:
+    return NAME_ORDER.index(source) if source in NAME_ORDER else NAME_ORDER.index("*")
+
+
+def _recent(record: RecordValues) -> tuple:
+    """Sort key: most recent dataset first, then the oldest record."""
+    date = record.dataset_date or dt.date.min
+    return (-date.toordinal(), *_order(record))
+
+
+def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, RecordValues]]:
+    """The shown value of every :data:`RECORD_FIELDS` field and the record it came from.
+
+    :param records: the center's records, the editor's included (any order).
+    :returns: ``(values, origin)``; a field no record has is ``None`` with no origin
+        (``kind`` defaults to ``hospital``, ``status`` to ``active``,
+        ``geocode_precision`` to ``none``).
+    """
+    records = sorted(records, key=_order)
+    editor = next((r for r in records if r.source == EDITOR), None)
+    imported = [r for r in records if r.source != EDITOR]
+    values: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
+    origin: dict[str, RecordValues] = {}
+
+    def take(fields: tuple[str, ...], record: RecordValues | None) -> None:
+        if record is None:
+            return
+        for name in fields:
+            values[name] = record.values.get(name)
+            origin[name] = record
+
+    by_name = sorted(imported, key=lambda r: (_name_rank(r.source), *_order(r)))
+    take(("name",), next((r for r in by_name if r.values.get("name")), None))
+    take(("organization",), next((r for r in by_name if r.values.get("organization")), None))
+    take(ADDRESS, next((r for r in by_name if any(r.values.get(f) for f in ADDRESS)), None))
+    located = [r for r in imported if r.values.get("latitude") is not None
+               and r.values.get("longitude") is not None]
+    located.sort(key=lambda r: (-PRECISION_RANK.get(r.values.get("geocode_precision"), 0),
+                                *_recent(r)))
+    take(LOCATION, located[0] if located else None)
+    recent = sorted(imported, key=_recent)
+    for name in MOST_RECENT:
+        take((name,), next((r for r in recent if r.values.get(name)), None))
+    take(("status",), next((r for r in recent if r.values.get("status")), None))
+    cancer = next((r for r in by_name if r.values.get("kind") == "cancer-center"), None)
+    take(("kind",), cancer or next((r for r in by_name if r.values.get("kind")), None))
+    if editor is not None:
+        for name, value in editor.values.items():
+            if name in values:
+                values[name] = value
+                origin[name] = editor
+        if "latitude" in editor.values and "geocode_precision" not in editor.values:
+            values["geocode_precision"] = "manual" if values["latitude"] is not None \
+                else "none"
+            origin["geocode_precision"] = editor
+    if not (editor is not None and "alternate_names" in editor.values):
+        values["alternate_names"], alt_origin = _alternate_names(values["name"], imported)
+        if alt_origin is not None:
+            origin["alternate_names"] = alt_origin
+        else:
+            origin.pop("alternate_names", None)
+    values["kind"] = values["kind"] or "hospital"
+    values["status"] = values["status"] or "active"
+    values["geocode_precision"] = values["geocode_precision"] or "none"
+    return values, origin
+
+
+def _alternate_names(name: str | None,
+                     records: list[RecordValues]) -> tuple[str | None, RecordValues | None]:
+    """Every record's name and alternate names that differ (folded) from ``name``, once
+    each, in record order, joined with ``"; "``; and the first record that gave one."""
+    seen = {fold(name)} if name else set()
+    names, first = [], None
+    for record in records:
+        candidates = [record.values.get("name"),
+                      *(record.values.get("alternate_names") or "").split(";")]
+        for candidate in candidates:
+            candidate = (candidate or "").strip()
+            key = fold(candidate)
+            if candidate and key not in seen:
+                seen.add(key)
+                names.append(candidate)
+                first = first or record
+    text = "; ".join(names)
+    return (text[:4000] or None), first
+
+
+def field_sources(origin: Mapping[str, RecordValues], primary: RecordValues | None) -> str | None:
+    """:attr:`Center.field_sources` JSON: the fields whose record is not ``primary`` (the
+    center's first record), or ``None`` when every field is the primary's."""
+    out = {name: record.provenance() for name, record in origin.items()
+           if primary is None or record is not primary}
+    return json.dumps(out, sort_keys=True, separators=(",", ":")) if out else None
+
+
+def record_values_of(row) -> RecordValues:
+    """A :class:`RecordValues` from a :class:`~directory.models.SourceRecord`."""
+    return RecordValues(row.id, row.source, row.external_id, json.loads(row.values or "{}"),
+                        row.dataset_date)

@@ -1,0 +1,151 @@
+"""Reverting an import: for each source record it created or changed, exactly the state
+before it; what later imports and editors did is kept (a record changed since is not touched
+and is listed as a conflict); a center is deleted only when no record and no editor's value
+holds it any more. Every step is audited (actions ``revert`` and ``delete``).
+
+Functions take the caller's session and flush; the edge commits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+import sqlalchemy.orm as so
+
+from directory.curation.audit import apply_field, record_changes, snapshot
+from directory.curation.records import resolve_center
+from directory.curation.resolve import EDITOR
+from directory.models import Center, ChangeRecord, ImportRun, SourceRecord
+
+
+@dataclass
+class RevertResult:
+    """What reverting an import did: centers removed and restored, and the changes skipped
+    because the field was edited again after the import (``(center_id, field)``)."""
+
+    removed: int = 0
+    restored: int = 0
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _revert_fields(session: so.Session, run: ImportRun, *, user: str | None) -> RevertResult:
+    """The revert of an import made before source records existed (its changes name no
+    record): centers it added are deleted unless records of other sources or an editor
+    hold them, fields it changed get their previous values back unless changed since."""
+    result = RevertResult()
+    changes = list(session.scalars(sa.select(ChangeRecord)
+                                   .where(ChangeRecord.import_run_id == run.id)
+                                   .order_by(ChangeRecord.id.desc())))
+    touched: set[int] = set()
+    for change in changes:
+        center = session.get(Center, change.center_id) if change.center_id else None
+        if center is None:
+            continue
+        if change.action == "create":
+            if any(r.source != run.source for r in center.records):
+                result.skipped.append((center.id, "center (other sources hold it)"))
+                continue
+            session.add(ChangeRecord(user=user, center_id=center.id, center_name=center.name,
+                                     action="delete", field=None,
+                                     before=json.dumps(snapshot(center), sort_keys=True),
+                                     after=f"reverted import #{run.id}"))
+            session.delete(center)
+            result.removed += 1
+            continue
+        current = snapshot(center, run.source).get(change.field)
+        if current != change.after:
+            result.skipped.append((center.id, change.field))
+            continue
+        apply_field(session, center, change.field, change.before, run.source)
+        session.add(ChangeRecord(user=user, center_id=center.id, center_name=center.name,
+                                 action="revert", field=change.field, before=change.after,
+                                 after=change.before))
+        touched.add(center.id)
+    result.restored = len(touched)
+    run.status = "reverted"
+    session.flush()
+    return result
+
+
+def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> RevertResult:
+    """Undo import ``run``: its records go back to their values before it (records it
+    created are removed, with their source's claims and designations on the center), claim
+    changes are undone, and each touched center is resolved again from what remains. A
+    record or claim list changed again since (by a later import) is skipped and listed in
+    ``skipped`` as ``(center id, what)``. A center is deleted only when it has no record
+    left and no editor's value. Flushes; the caller commits."""
+    changes = list(session.scalars(sa.select(ChangeRecord)
+                                   .where(ChangeRecord.import_run_id == run.id)
+                                   .order_by(ChangeRecord.id.desc())))
+    if not any(c.record_id is not None for c in changes):
+        return _revert_fields(session, run, user=user)
+    result = RevertResult()
+    touched: dict[int, tuple[Center, dict]] = {}
+
+    def touch(center: Center) -> None:
+        if center.id not in touched:
+            touched[center.id] = (center, snapshot(center))
+
+    for change in changes:
+        if change.record_id is None:
+            continue
+        row = session.get(SourceRecord, change.record_id)
+        if row is None or row.center is None:
+            continue
+        center = row.center
+        changed = change.action != "create" and row.values != change.after
+        if changed or row.import_run_id not in (run.id, None):
+            result.skipped.append((center.id, f"record {row.source}:"
+                                              f"{row.external_id or row.natural_key} "
+                                              f"(changed by a later import)"))
+            continue
+        touch(center)
+        if change.action in ("create", "link"):
+            center.records.remove(row)
+            if not any(r.source == run.source for r in center.records):
+                center.modalities = [cm for cm in center.modalities if cm.source != run.source]
+                center.designations = [cd for cd in center.designations
+                                       if cd.source != run.source]
+        else:
+            row.values, row.import_run_id = change.before or "{}", None
+    for change in changes:  # claim lists (modality files) and claims of updated records
+        if change.record_id is not None or change.field not in ("modalities", "designations"):
+            continue
+        center = session.get(Center, change.center_id) if change.center_id else None
+        if center is None:
+            continue
+        if snapshot(center, run.source).get(change.field) != change.after:
+            if center.id not in touched or not any(
+                    r.source == run.source for r in center.records):
+                continue  # gone with the record, or changed since
+            result.skipped.append((center.id, change.field))
+            continue
+        touch(center)
+        apply_field(session, center, change.field, change.before, run.source)
+    session.flush()
+    for center, before in touched.values():
+        imported = [r for r in center.records if r.source != EDITOR]
+        if not imported and not any(r.source == EDITOR for r in center.records):
+            session.add(ChangeRecord(user=user, center_id=center.id, center_name=center.name,
+                                     action="delete", field=None,
+                                     before=json.dumps(before, sort_keys=True),
+                                     after=f"reverted import #{run.id}"))
+            session.delete(center)
+            result.removed += 1
+            continue
+        if imported and center.source == run.source and not any(
+                r.source == center.source and r.external_id == center.external_id
+                for r in imported):
+            first = imported[0]  # the center's first record is gone: the next one is
+            center.source, center.external_id = first.source, first.external_id
+            center.natural_key = first.natural_key
+        if imported:
+            resolve_center(session, center)
+        session.flush()
+        record_changes(session, center, before, snapshot(center), user=user, action="revert")
+        result.restored += 1
+    run.status = "reverted"
+    session.flush()
+    return result
