@@ -1,4 +1,10 @@
-"""Applying the admin center form to a center (flush only; the view audits and commits)."""
+"""Applying the admin center form to a center (flush only; the view audits and commits).
+
+An editor's values are a source record of their own (source ``editor``, see
+:mod:`directory.curation.records`): only the fields the editor changed go there, they win
+over every import until an editor clears them, and the imported records keep their values
+(a re-import never overwrites an editor, and clearing gives the sources' value back).
+"""
 
 from __future__ import annotations
 
@@ -7,47 +13,71 @@ import datetime as dt
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.curation.audit import apply_field
+from directory.curation.records import editor_fields, set_editor_values
 from directory.importer.fields import natural_key, normalise_phone, resolve_region
 from directory.models import Center, CenterModality, Modality
 
+TEXT_FIELDS = ("name", "alternate_names", "kind", "status", "address", "city",
+               "postal_code", "website", "email", "description")
+#: Fields an editor can set, as the form names them (coordinates as one unit: latitude).
+EDITABLE = (*TEXT_FIELDS, "region", "country", "phone", "latitude")
 
-def apply_center_form(session: so.Session, center: Center, form) -> None:
-    """Copy every form field onto ``center``. Typed coordinates get precision ``manual``;
-    the chosen modalities replace the claims from source ``admin`` (verified on the form's
-    date, provenance ``reported``); claims from other sources are kept."""
-    text_fields = ("name", "alternate_names", "kind", "status", "address", "city",
-                   "postal_code", "website", "email", "description")
-    for name in text_fields:
-        value = (getattr(form, name).data or "").strip() or None
-        apply_field(session, center, name, value)
+
+def form_values(center: Center, form) -> dict:
+    """What the form asks each field to be (region and phone normalised like an import;
+    typed coordinates get precision ``manual``)."""
+    wanted = {name: (getattr(form, name).data or "").strip() or None for name in TEXT_FIELDS}
     country = (form.country.data or "").strip().upper() or None
-    center.country = country
+    wanted["country"] = country
     region = (form.region.data or "").strip() or None
-    center.region = (resolve_region(region, country) or region) if region else None
+    wanted["region"] = (resolve_region(region, country) or region) if region else None
     phone = (form.phone.data or "").strip()
-    center.phone = (normalise_phone(phone, country)[0] or phone) if phone else None
+    wanted["phone"] = (normalise_phone(phone, country)[0] or phone) if phone else None
     if form.clear_coordinates.data:
-        center.latitude = center.longitude = None
-        center.geocode_precision = "none"
+        wanted.update(latitude=None, longitude=None, geocode_precision="none")
     elif form.latitude.data is not None and (form.latitude.data != center.latitude or
                                              form.longitude.data != center.longitude):
-        center.latitude, center.longitude = form.latitude.data, form.longitude.data
-        center.geocode_precision = "manual"
-    center.natural_key = natural_key(center.name, center.postal_code, center.country)
+        wanted.update(latitude=form.latitude.data, longitude=form.longitude.data,
+                      geocode_precision="manual")
+    return wanted
+
+
+def apply_center_form(session: so.Session, center: Center, form) -> None:
+    """Record the fields the form changes as the editor's values (and drop the ones the
+    form's ``use_sources`` lists, so the sources' values show again); the chosen
+    modalities replace the claims from source ``admin`` (verified on the form's date,
+    provenance ``reported``); claims from other sources are kept."""
+    wanted = form_values(center, form)
+    changes = {name: value for name, value in wanted.items()
+               if getattr(center, name) != value}
+    clear = [name for name in (getattr(form, "use_sources", None) and form.use_sources.data
+                               or []) if name in editor_fields(center)]
+    for name in clear:  # clearing wins over an unchanged field of the same form
+        changes.pop(name, None)
+        if name == "latitude":
+            for other in ("longitude", "geocode_precision"):
+                changes.pop(other, None)
+    if center.records:
+        if changes or clear:
+            set_editor_values(session, center, changes, clear)
+    else:  # a center without records (made by hand): its columns are all it has
+        for name, value in changes.items():
+            setattr(center, name, value)
+    center.natural_key = natural_key(center.name, center.postal_code, center.country) \
+        if center.source == "admin" or not center.records else center.natural_key
     verified = form.verified_on.data or dt.date.today()
-    wanted = set(form.modalities.data or [])
+    wanted_slugs = set(form.modalities.data or [])
     modalities = {m.slug: m for m in session.scalars(sa.select(Modality))}
     kept = []
     for cm in center.modalities:
         if cm.source != "admin":
             kept.append(cm)
-        elif cm.modality.slug in wanted:
+        elif cm.modality.slug in wanted_slugs:
             cm.verified_on = verified
             kept.append(cm)
-            wanted.discard(cm.modality.slug)
+            wanted_slugs.discard(cm.modality.slug)
     for slug in form.modalities.data or []:
-        if slug in wanted and slug in modalities:
+        if slug in wanted_slugs and slug in modalities:
             kept.append(CenterModality(modality=modalities[slug], source="admin",
                                        provenance="reported", verified_on=verified,
                                        evidence="confirmed by an admin"))

@@ -1,13 +1,16 @@
 """Likely duplicates and merging two centers into one (admin action).
 
 Two centers are likely duplicates when their folded names are equal and they share a postal
-code or lie within 100 m (geodesic). Merging keeps one center, moves the other's modality
-claims and designations (with their sources and dates) and names onto it, records both in
-the audit log, and deletes the other. Functions flush; the caller commits.
+code or lie within 100 m (geodesic), or when the linker put the pair in the review queue
+(:class:`~directory.models.LinkReview`). Merging links the other center's source records
+(and claims, designations) into the one kept, which is resolved again from all of them; the
+other's id is remembered, and unmerging gives it back as it was. Merge and unmerge change
+links, never data. Functions flush; the caller commits.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 
@@ -15,8 +18,17 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from directory.curation.audit import record_changes, snapshot
+from directory.curation.records import resolve_center
 from directory.geo import geodesic_km
-from directory.models import Center, ChangeRecord
+from directory.models import (
+    Center,
+    CenterDesignation,
+    CenterModality,
+    ChangeRecord,
+    LinkReview,
+    SourceRecord,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -60,38 +72,183 @@ def find_duplicate_pairs(session: so.Session, *, within_km: float = 0.1,
     return pairs
 
 
-def merge_centers(session: so.Session, keep: Center, drop: Center, *, user: str | None) -> None:
-    """Merge ``drop`` into ``keep``. ``keep`` gains ``drop``'s claims and designations that
-    it lacks (same modality and source counts as the same claim), ``drop``'s name as an
-    alternate name, and any empty contact field; ``drop`` is deleted. Both are audited."""
+MERGE_COLUMNS = ("source", "external_id", "natural_key", "name", "kind", "address", "city",
+                 "region", "postal_code", "country", "latitude", "longitude",
+                 "geocode_precision", "phone", "website", "email", "status", "description",
+                 "alternate_names", "field_sources", "organization_id", "verified_at")
+
+
+def _claim_rows(center: Center) -> list[dict]:
+    return [{"id": cm.id, "modality_id": cm.modality_id, "source": cm.source,
+             "provenance": cm.provenance, "evidence": cm.evidence,
+             "verified_on": cm.verified_on.isoformat() if cm.verified_on else None}
+            for cm in center.modalities]
+
+
+def _designation_rows(center: Center) -> list[dict]:
+    return [{"id": cd.id, "designation_id": cd.designation_id, "source": cd.source,
+             "as_of": cd.as_of.isoformat() if cd.as_of else None}
+            for cd in center.designations]
+
+
+def merge_centers(session: so.Session, keep: Center, drop: Center, *,
+                  user: str | None) -> None:
+    """Merge ``drop`` into ``keep``: its source records move to ``keep`` (rule ``merge``),
+    with its claims and designations (a claim ``keep`` already has from the same source for
+    the same modality stays ``keep``'s); ``keep``'s fields are resolved again from all its
+    records; ``drop`` is removed. Nothing is lost: the merge record in the audit log holds
+    ``drop`` as it was (its columns, records with their links, claims, designations), which
+    :func:`unmerge_center` restores under the same id. Flushes."""
+    state = {"center": {c: _jsonable(getattr(drop, c)) for c in MERGE_COLUMNS},
+             "created_at": drop.created_at.isoformat() if drop.created_at else None,
+             "records": [{"id": r.id, "link_rule": r.link_rule, "link_score": r.link_score,
+                          "link_reason": r.link_reason} for r in drop.records],
+             "claims": _claim_rows(drop), "designations": _designation_rows(drop),
+             "moved_claims": [], "moved_designations": [], "keep": keep.id}
     before = snapshot(keep)
-    have = {(cm.modality_id, cm.source) for cm in keep.modalities}
-    for cm in list(drop.modalities):
-        if (cm.modality_id, cm.source) not in have:
-            drop.modalities.remove(cm)
-            keep.modalities.append(cm)
-    have_d = {cd.designation_id for cd in keep.designations}
-    for cd in list(drop.designations):
-        if cd.designation_id not in have_d:
-            drop.designations.remove(cd)
-            keep.designations.append(cd)
-    names = [n.strip() for n in (keep.alternate_names or "").split(";") if n.strip()]
-    for name in [drop.name, *(drop.alternate_names or "").split(";")]:
-        name = name.strip()
-        if name and name != keep.name and name not in names:
-            names.append(name)
-    keep.alternate_names = "; ".join(names) or None
-    for field in ("address", "phone", "website", "email", "postal_code", "region"):
-        if not getattr(keep, field) and getattr(drop, field):
-            setattr(keep, field, getattr(drop, field))
-    if not keep.has_coordinates and drop.has_coordinates:
-        keep.latitude, keep.longitude = drop.latitude, drop.longitude
-        keep.geocode_precision = drop.geocode_precision
+    stamp = dt.date.today().isoformat()
+    _ = keep.records, keep.modalities, keep.designations  # loaded before anything moves
+    with session.no_autoflush:  # a record between two centers is not an orphan
+        for record in list(drop.records):
+            drop.records.remove(record)
+            record.link_rule, record.link_score = "merge", None
+            record.link_reason = (f"merged by {user or 'an editor'} on {stamp} "
+                                  f"(was center {drop.id})")
+            keep.records.append(record)
+        have = {(cm.modality_id, cm.source) for cm in keep.modalities}
+        for cm in list(drop.modalities):
+            if (cm.modality_id, cm.source) not in have:
+                drop.modalities.remove(cm)
+                keep.modalities.append(cm)
+                state["moved_claims"].append(cm.id)
+        have_d = {cd.designation_id for cd in keep.designations}
+        for cd in list(drop.designations):
+            if cd.designation_id not in have_d:
+                drop.designations.remove(cd)
+                keep.designations.append(cd)
+                state["moved_designations"].append(cd.id)
+    session.flush()
+    if keep.records:
+        resolve_center(session, keep)
     session.flush()
     record_changes(session, keep, before, snapshot(keep), user=user, action="merge")
     session.add(ChangeRecord(user=user, center_id=drop.id, center_name=drop.name,
-                             action="merge", field=None,
-                             before=json.dumps(snapshot(drop), sort_keys=True),
+                             action="merge", field="center",
+                             before=json.dumps(state, sort_keys=True),
                              after=f"merged into center {keep.id}"))
+    for review in session.scalars(sa.select(LinkReview).where(
+            sa.or_(sa.and_(LinkReview.center_id == keep.id,
+                           LinkReview.other_center_id == drop.id),
+                   sa.and_(LinkReview.center_id == drop.id,
+                           LinkReview.other_center_id == keep.id)))):
+        review.status, review.decided_by, review.decided_at = "merged", user, utcnow()
     session.delete(drop)
     session.flush()
+
+
+def _jsonable(value):
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def merged_into(session: so.Session, center_id: int) -> int | None:
+    """The center that center ``center_id`` was merged into (following later merges), or
+    ``None`` when it was not merged (or was unmerged since)."""
+    seen = set()
+    while center_id not in seen:
+        seen.add(center_id)
+        last = session.scalar(sa.select(ChangeRecord).where(
+            ChangeRecord.center_id == center_id, ChangeRecord.field == "center",
+            ChangeRecord.action.in_(("merge", "unmerge")))
+            .order_by(ChangeRecord.id.desc()).limit(1))
+        if last is None or last.action != "merge":
+            return None if len(seen) == 1 else center_id
+        target = json.loads(last.before)["keep"]
+        if session.get(Center, target) is not None:
+            return target
+        center_id = target
+    return None
+
+
+class UnmergeError(ValueError):
+    """The center cannot be given back (never merged, or already unmerged)."""
+
+
+def unmerge_center(session: so.Session, center_id: int, *, user: str | None) -> Center:
+    """Give back a center merged away: the same id, its columns, its source records (with
+    their links as they were), and the claims and designations that moved with them; both
+    centers are resolved again. Records, claims and designations that a later merge or
+    revert took elsewhere stay where they are. Raises :class:`UnmergeError`. Flushes."""
+    merge = session.scalar(sa.select(ChangeRecord).where(
+        ChangeRecord.center_id == center_id, ChangeRecord.field == "center",
+        ChangeRecord.action.in_(("merge", "unmerge"))).order_by(ChangeRecord.id.desc())
+        .limit(1))
+    if merge is None or merge.action != "merge":
+        raise UnmergeError(f"center {center_id} was not merged into another")
+    if session.get(Center, center_id) is not None:
+        raise UnmergeError(f"center {center_id} exists")
+    state = json.loads(merge.before)
+    columns = dict(state["center"])
+    for name in ("verified_at",):
+        if columns.get(name):
+            columns[name] = dt.date.fromisoformat(columns[name])
+    center = Center(id=center_id, **columns)
+    session.add(center)
+    keep = session.get(Center, state["keep"])
+    before = snapshot(keep) if keep is not None else None
+    if keep is not None:
+        _ = keep.records, keep.modalities, keep.designations
+    with session.no_autoflush:
+        _give_back(session, state, center, keep)
+    session.flush()
+    session.expire(center)
+    if center.records:
+        resolve_center(session, center)
+    if keep is not None:
+        session.expire(keep)
+        if keep.records:
+            resolve_center(session, keep)
+        session.flush()
+        record_changes(session, keep, before, snapshot(keep), user=user, action="unmerge")
+    session.add(ChangeRecord(user=user, center_id=center_id, center_name=center.name,
+                             action="unmerge", field="center", before=None,
+                             after=f"taken back out of center {state['keep']}"))
+    for review in session.scalars(sa.select(LinkReview).where(
+            LinkReview.status == "merged",
+            sa.or_(LinkReview.center_id == center_id,
+                   LinkReview.other_center_id == center_id))):
+        review.status, review.decided_by, review.decided_at = "rejected", user, utcnow()
+    session.flush()
+    return center
+
+
+def _give_back(session: so.Session, state: dict, center: Center, keep: Center | None) -> None:
+    """Move the records, claims and designations of a merge back onto ``center``."""
+    for saved in state["records"]:
+        record = session.get(SourceRecord, saved["id"])
+        if record is None:
+            continue
+        record.center = center
+        record.link_rule, record.link_score = saved["link_rule"], saved["link_score"]
+        record.link_reason = saved["link_reason"]
+    moved = set(state["moved_claims"])
+    for claim in state["claims"]:
+        row = session.get(CenterModality, claim["id"]) if claim["id"] in moved else None
+        if row is not None and keep is not None and row.center_id == keep.id:
+            row.center = center
+        elif row is None and claim["id"] not in moved:
+            center.modalities.append(CenterModality(
+                modality_id=claim["modality_id"], source=claim["source"],
+                provenance=claim["provenance"], evidence=claim["evidence"],
+                verified_on=dt.date.fromisoformat(claim["verified_on"])
+                if claim["verified_on"] else None))
+    moved_d = set(state["moved_designations"])
+    for held in state["designations"]:
+        row = session.get(CenterDesignation, held["id"]) if held["id"] in moved_d else None
+        if row is not None and keep is not None and row.center_id == keep.id:
+            row.center = center
+        elif row is None and held["id"] not in moved_d:
+            center.designations.append(CenterDesignation(
+                designation_id=held["designation_id"], source=held["source"],
+                as_of=dt.date.fromisoformat(held["as_of"]) if held["as_of"] else None))

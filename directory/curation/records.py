@@ -87,10 +87,11 @@ def resolve_center(session: so.Session, center: Center,
 
 
 def editor_record(session: so.Session, center: Center) -> SourceRecord:
-    """The center's ``editor`` record (created, empty, when it has none)."""
-    for record in center.records:
-        if record.source == EDITOR:
-            return record
+    """The center's newest ``editor`` record (created, empty, when it has none; a merged
+    center can hold several)."""
+    existing = [r for r in center.records if r.source == EDITOR]
+    if existing:
+        return existing[-1]
     if session.get(DataSource, EDITOR) is None:
         session.add(DataSource(slug=EDITOR, name="Editors of this directory",
                                note="Values set by hand by the directory's editors; they "
@@ -105,23 +106,28 @@ def editor_record(session: so.Session, center: Center) -> SourceRecord:
 def set_editor_values(session: so.Session, center: Center, changes: dict,
                       clear: Iterable[str] = ()) -> None:
     """Record editors' values (``changes``: field -> value, ``None`` for "no value") and
-    drop the ones in ``clear`` (the sources' values show again); then resolve."""
-    record = editor_record(session, center)
-    values = json.loads(record.values or "{}")
-    values.update(changes)
-    for name in clear:
-        values.pop(name, None)
-        if name == "latitude":
-            values.pop("longitude", None)
-            values.pop("geocode_precision", None)
-    record.values = dumps(values)
-    record.dataset_date = dt.date.today()
+    drop the ones in ``clear`` from every editor record (the sources' values show again);
+    then resolve. Clearing ``latitude`` clears the coordinates as a unit."""
+    clear = set(clear)
+    if "latitude" in clear:
+        clear |= {"longitude", "geocode_precision"}
+    for record in [r for r in center.records if r.source == EDITOR]:
+        values = json.loads(record.values or "{}")
+        if clear & values.keys():
+            record.values = dumps({k: v for k, v in values.items() if k not in clear})
+    if changes:
+        record = editor_record(session, center)
+        values = json.loads(record.values or "{}")
+        values.update(changes)
+        record.values = dumps(values)
+        record.dataset_date = dt.date.today()
     resolve_center(session, center)
 
 
 def editor_fields(center: Center) -> set[str]:
     """The fields an editor has set on ``center``."""
+    fields: set[str] = set()
     for record in center.records:
         if record.source == EDITOR:
-            return set(json.loads(record.values or "{}"))
-    return set()
+            fields |= set(json.loads(record.values or "{}"))
+    return fields

@@ -94,7 +94,14 @@ def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, 
         ``geocode_precision`` to ``none``).
     """
     records = sorted(records, key=_order)
-    editor = next((r for r in records if r.source == EDITOR), None)
+    editors = [r for r in records if r.source == EDITOR]  # several after a merge
+    editor = editors[-1] if editors else None
+    if len(editors) > 1:  # the newest record's value of a field wins
+        combined: dict[str, Any] = {}
+        for record in editors:
+            combined.update(record.values)
+        editor = RecordValues(editor.id, EDITOR, editor.external_id, combined,
+                              editor.dataset_date)
     imported = [r for r in records if r.source != EDITOR]
     values: dict[str, Any] = dict.fromkeys(RECORD_FIELDS)
     origin: dict[str, RecordValues] = {}

@@ -31,6 +31,7 @@ from directory.models import (
     ChangeRecord,
     DataSource,
     Designation,
+    LinkReview,
     Modality,
     Organization,
     SourceRecord,
@@ -201,6 +202,7 @@ class Writer:
                 center.records.append(row)
                 self._fill(center, record, row)
                 changed.append((center, before, row, None))
+        self._queue_reviews(plan.review)
         for center, claims in (*plan.claim_adds, *plan.claim_updates):
             before = snapshot(center, self.source)
             self._set_claims(center, [(c.modality, "reported", c.evidence, c.verified_on)
@@ -216,6 +218,35 @@ class Writer:
                     import_run_id=self.run_id, action="link" if old is None else "update",
                     record_id=row.id, field="record", before=old, after=row.values))
         self.session.flush()
+
+    def _queue_reviews(self, pairs: list) -> None:
+        """Put each (new row, stored center, link) pair in the review queue, naming the
+        center the row became (see :class:`~directory.models.LinkReview`)."""
+        if not pairs:
+            return
+        by_id = {r.external_id: r for r, _, _ in pairs if r.external_id}
+        by_key = {r.natural_key: r for r, _, _ in pairs if not r.external_id}
+        made: dict[int, int] = {}  # id(row) -> its center
+        for column, wanted in ((SourceRecord.external_id, by_id),
+                               (SourceRecord.natural_key, by_key)):
+            keys = sorted(wanted)
+            for i in range(0, len(keys), BATCH):
+                for key, center_id in self.session.execute(
+                        sa.select(column, SourceRecord.center_id).where(
+                            SourceRecord.source == self.source,
+                            column.in_(keys[i:i + BATCH]))):
+                    made[id(wanted[key])] = center_id
+        known = set(self.session.execute(sa.select(LinkReview.center_id,
+                                                   LinkReview.other_center_id)).all())
+        for record, center_id, link in pairs:
+            other = made.get(id(record))
+            if other is None or (center_id, other) in known or other == center_id:
+                continue
+            known.add((center_id, other))
+            self.session.add(LinkReview(center_id=center_id, other_center_id=other,
+                                        score=round(link.score, 4), rule=link.rule,
+                                        reason=link.reason[:2000],
+                                        import_run_id=self.run_id))
 
     def _organization_ids(self, names: set[str]) -> dict[str, int]:
         """Ids of the organizations called ``names``, inserting the missing ones."""

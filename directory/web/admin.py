@@ -25,7 +25,12 @@ from flask import (
 from flask_login import current_user
 
 from directory.curation.audit import history, record_changes, snapshot
-from directory.curation.merge import find_duplicate_pairs, merge_centers
+from directory.curation.merge import (
+    UnmergeError,
+    find_duplicate_pairs,
+    merge_centers,
+    unmerge_center,
+)
 from directory.curation.revert import revert_import
 from directory.extensions import db
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
@@ -37,8 +42,10 @@ from directory.models import (
     CenterModality,
     ChangeRecord,
     ImportRun,
+    LinkReview,
     PendingImport,
     User,
+    utcnow,
 )
 from directory.text import fold
 from directory.vocabulary import load_vocabulary
@@ -271,16 +278,25 @@ def export_hsds():
 @bp.route("/duplicates")
 @role_required("admin")
 def duplicates():
-    """Likely duplicates across sources: same folded name and same postal code or
-    within 100 m."""
+    """Pairs waiting for a person: the linker's review queue (scored between its review and
+    link thresholds), then same-name centers sharing a postal code or within 100 m."""
+    reviews = db.session.scalars(sa.select(LinkReview).where(LinkReview.status == "open")
+                                 .order_by(LinkReview.score.desc(), LinkReview.id)
+                                 .limit(500)).all()
+    ids = {i for r in reviews for i in (r.center_id, r.other_center_id)}
+    centers = {c.id: c for c in db.session.scalars(
+        sa.select(Center).where(Center.id.in_(ids)))} if ids else {}
+    reviews = [r for r in reviews if r.center_id in centers and r.other_center_id in centers]
     pairs = find_duplicate_pairs(db.session, limit=500)
-    return render_template("admin/duplicates.html", pairs=pairs, form=ConfirmForm())
+    return render_template("admin/duplicates.html", pairs=pairs, reviews=reviews,
+                           centers=centers, form=ConfirmForm())
 
 
 @bp.route("/duplicates/merge", methods=["POST"])
 @role_required("admin")
 def duplicates_merge():
-    """Merge ``drop`` into ``keep``: claims, designations and names kept, provenance kept."""
+    """Merge ``drop`` into ``keep``: ``drop``'s source records, claims and designations
+    join ``keep``; ``drop``'s id is remembered (unmerge gives it back)."""
     if not ConfirmForm().validate_on_submit():
         abort(400, description="The form expired; reload the page and try again.")
     try:
@@ -292,8 +308,41 @@ def duplicates_merge():
         abort(400, description="Those two centers cannot be merged.")
     merge_centers(db.session, keep, drop, user=current_user.email)
     db.session.commit()
-    flash(f"Merged center {drop_id} into {keep.name}.", "success")
+    flash(f"Merged center {drop_id} into {keep.name}. It can be taken back out from the "
+          f"center's history.", "success")
     return redirect(url_for("admin.duplicates"))
+
+
+@bp.route("/duplicates/<id:review_id>/reject", methods=["POST"])
+@role_required("admin")
+def duplicates_reject(review_id: int):
+    """Mark a review pair as two different places (it leaves the queue; nothing changes)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    review = db.session.get(LinkReview, review_id)
+    if review is None or review.status != "open":
+        abort(404, description=f"There is no open review pair {review_id}.")
+    review.status, review.decided_by = "rejected", current_user.email
+    review.decided_at = utcnow()
+    db.session.commit()
+    flash("Marked as two different places.", "success")
+    return redirect(url_for("admin.duplicates"))
+
+
+@bp.route("/centers/<id:center_id>/unmerge", methods=["POST"])
+@role_required("admin")
+def center_unmerge(center_id: int):
+    """Give back a center that was merged into another (same id, its records and claims)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    try:
+        center = unmerge_center(db.session, center_id, user=current_user.email)
+    except UnmergeError as exc:
+        abort(400, description=str(exc))
+    db.session.commit()
+    flash(f"Center {center_id} ({center.name}) is back as it was before the merge.",
+          "success")
+    return redirect(url_for("admin.center_history", center_id=center_id))
 
 
 # ---------------------------------------------------------------------------- centers
@@ -319,6 +368,13 @@ def _center_form(center: Center | None, formdata=None) -> CenterForm:
     form.kind.choices = [(k, k) for k in CENTER_KINDS]
     form.status.choices = [(s, s.replace("-", " ")) for s in CENTER_STATUSES]
     form.modalities.choices = [(m.slug, m.name) for m in vocabulary.modalities]
+    if center is not None:
+        from directory.curation.records import editor_fields
+
+        labels = {"latitude": "coordinates"}
+        form.use_sources.choices = [(f, labels.get(f, f.replace("_", " ")))
+                                    for f in sorted(editor_fields(center))
+                                    if f not in ("longitude", "geocode_precision")]
     return form
 
 
@@ -327,7 +383,8 @@ def _center_form(center: Center | None, formdata=None) -> CenterForm:
 def center_edit(center_id: int):
     """Edit every field; admin-confirmed modalities are claims from source ``admin``."""
     center = db.session.scalar(sa.select(Center).where(Center.id == center_id).options(
-        so.selectinload(Center.modalities).joinedload(CenterModality.modality)))
+        so.selectinload(Center.modalities).joinedload(CenterModality.modality),
+        so.selectinload(Center.records)))
     if center is None:
         abort(404, description=f"There is no center with id {center_id}.")
     form = _center_form(center, formdata=request.form if request.method == "POST" else None)
@@ -358,7 +415,7 @@ def center_history(center_id: int):
     if center is None and not records:
         abort(404, description=f"There is no center with id {center_id}.")
     return render_template("admin/center_history.html", center=center, records=records,
-                           center_id=center_id)
+                           center_id=center_id, form=ConfirmForm())
 
 
 # ---------------------------------------------------------------------------- users

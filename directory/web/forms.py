@@ -131,6 +131,8 @@ class CenterForm(FlaskForm):
     modalities = SelectMultipleField("Treatments confirmed by an admin", choices=[])
     verified_on = DateField("Verified on", validators=[Optional()])
     clear_coordinates = BooleanField("Remove the coordinates")
+    use_sources = SelectMultipleField("Use the sources' values again for", choices=[],
+                                      validate_choice=False)
 
     def validate_latitude(self, field):
         if (field.data is None) != (self.longitude.data is None):

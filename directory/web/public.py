@@ -4,7 +4,7 @@ JavaScript needed."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from directory.extensions import db
 from directory.guide import load_guide
@@ -110,6 +110,11 @@ def center(center_id: int):
     with every source record linked to the center)."""
     c = get_center(db.session, center_id)
     if c is None:
+        from directory.curation.merge import merged_into
+
+        target = merged_into(db.session, center_id)
+        if target is not None:  # a merged center's URL keeps working
+            return redirect(url_for("public.center", center_id=target), 301)
         abort(404, description=f"There is no center with id {center_id}.")
     sources = {s.slug: s for s in db.session.scalars(sa.select(DataSource))}
     claims = sorted(c.modalities, key=lambda cm: (cm.modality.position, cm.provenance,

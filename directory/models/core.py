@@ -23,8 +23,6 @@ import sqlalchemy.orm as so
 from sqlalchemy.orm import DeclarativeBase
 
 from directory.geo.grid import GRID_CELL_SQL
-from directory.text import fold
-from directory.vocabulary import load_vocabulary
 
 
 def utcnow() -> dt.datetime:
@@ -302,196 +300,26 @@ class SourceRecord(Base):
         return f"<SourceRecord {self.source}:{self.external_id or self.natural_key}>"
 
 
-class ImportRun(Base):
-    """One import of one file: who, when, which bytes (sha-256), format and counts.
-    ``status`` is ``committed`` or ``reverted``."""
+class LinkReview(Base):
+    """A pair of centers that may be one site: the linker scored a new row against a stored
+    center between the review and link thresholds, so it was added as its own center and
+    the pair waits here for a person (``status`` ``open``, then ``merged`` or
+    ``rejected``). Never merged without one."""
 
-    __tablename__ = "import_run"
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    source: so.Mapped[str] = so.mapped_column(sa.String(64))
-    filename: so.Mapped[str] = so.mapped_column(sa.String(300))
-    sha256: so.Mapped[str] = so.mapped_column(sa.String(64))
-    format: so.Mapped[str] = so.mapped_column(sa.String(32))
-    encoding: so.Mapped[str | None] = so.mapped_column(sa.String(40))
-    user: so.Mapped[str | None] = so.mapped_column(sa.String(254))
-    started_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
-                                                          default=utcnow)
-    added: so.Mapped[int] = so.mapped_column(default=0)
-    updated: so.Mapped[int] = so.mapped_column(default=0)
-    unchanged: so.Mapped[int] = so.mapped_column(default=0)
-    rejected: so.Mapped[int] = so.mapped_column(default=0)
-    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="committed")
-    header: so.Mapped[str | None] = so.mapped_column(sa.Text)
-
-    issues: so.Mapped[list[ImportIssue]] = so.relationship(
-        back_populates="run", cascade="all, delete-orphan", order_by="ImportIssue.line")
-
-    def __repr__(self) -> str:
-        return f"<ImportRun {self.id} {self.filename!r}>"
-
-
-class ImportIssue(Base):
-    """A rejected row (``severity='error'``) or a warning, at a line and column of a file."""
-
-    __tablename__ = "import_issue"
+    __tablename__ = "link_review"
+    __table_args__ = (sa.UniqueConstraint("center_id", "other_center_id",
+                                          name="uq_link_review_center_id"),)
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    run_id: so.Mapped[int] = so.mapped_column(sa.ForeignKey("import_run.id", ondelete="CASCADE"),
-                                              index=True)
-    line: so.Mapped[int] = so.mapped_column()
-    column: so.Mapped[str | None] = so.mapped_column(sa.String(120))
-    severity: so.Mapped[str] = so.mapped_column(sa.String(8), default="error")
-    message: so.Mapped[str] = so.mapped_column(sa.Text)
-    row_data: so.Mapped[str | None] = so.mapped_column(sa.Text)
-
-    run: so.Mapped[ImportRun] = so.relationship(back_populates="issues")
-
-
-ROLES = ("admin", "editor")
-
-
-class User(Base):
-    """An admin account. ``role`` is ``admin`` (imports and users) or ``editor`` (centers).
-    ``password_hash`` is a werkzeug scrypt hash; the password itself is never stored."""
-
-    __tablename__ = "app_user"
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    email: so.Mapped[str] = so.mapped_column(sa.String(254), unique=True)
-    password_hash: so.Mapped[str] = so.mapped_column(sa.String(300))
-    role: so.Mapped[str] = so.mapped_column(sa.String(16), default="editor")
-    active: so.Mapped[bool] = so.mapped_column(default=True)
+    center_id: so.Mapped[int] = so.mapped_column(sa.Integer, index=True)
+    other_center_id: so.Mapped[int] = so.mapped_column(sa.Integer, index=True)
+    score: so.Mapped[float] = so.mapped_column(sa.Float)
+    rule: so.Mapped[str] = so.mapped_column(sa.String(40))
+    reason: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="open", index=True)
+    import_run_id: so.Mapped[int | None] = so.mapped_column(sa.Integer)
     created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
                                                           default=utcnow)
-    last_login_at: so.Mapped[dt.datetime | None] = so.mapped_column(sa.DateTime(timezone=True))
-
-    # Flask-Login protocol
-    @property
-    def is_authenticated(self) -> bool:
-        return True
-
-    @property
-    def is_active(self) -> bool:
-        return self.active
-
-    @property
-    def is_anonymous(self) -> bool:
-        return False
-
-    def get_id(self) -> str:
-        return str(self.id)
-
-    def __repr__(self) -> str:
-        return f"<User {self.email} {self.role}>"
-
-
-class ChangeRecord(Base):
-    """Audit log: one changed field of one center, by whom, when, through what.
-
-    ``action`` is ``create``, ``update``, ``delete``, ``merge`` or ``revert``; ``before`` and
-    ``after`` are text renderings (JSON for lists); ``import_run_id`` links import changes.
-    """
-
-    __tablename__ = "change_record"
-    __table_args__ = (sa.Index("ix_change_record_center_at", "center_id", "at"),)
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True), default=utcnow)
-    user: so.Mapped[str | None] = so.mapped_column(sa.String(254))
-    center_id: so.Mapped[int | None] = so.mapped_column(sa.Integer)
-    center_name: so.Mapped[str | None] = so.mapped_column(sa.String(300))
-    import_run_id: so.Mapped[int | None] = so.mapped_column(
-        sa.ForeignKey("import_run.id", ondelete="SET NULL"), index=True)
-    action: so.Mapped[str] = so.mapped_column(sa.String(16))
-    # The source record an import created or changed (``field`` is then ``record``, before
-    # and after its values as JSON): what reverting that import restores.
-    record_id: so.Mapped[int | None] = so.mapped_column(sa.Integer, index=True)
-    field: so.Mapped[str | None] = so.mapped_column(sa.String(64))
-    before: so.Mapped[str | None] = so.mapped_column(sa.Text)
-    after: so.Mapped[str | None] = so.mapped_column(sa.Text)
-
-    def __repr__(self) -> str:
-        return f"<ChangeRecord {self.action} {self.center_id} {self.field}>"
-
-
-class PendingImport(Base):
-    """An uploaded file waiting for the admin to confirm its preview. Kept in the database
-    (not in process memory) so any app process can finish the import."""
-
-    __tablename__ = "pending_import"
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
-    user: so.Mapped[str] = so.mapped_column(sa.String(254))
-    filename: so.Mapped[str] = so.mapped_column(sa.String(300))
-    data: so.Mapped[bytes] = so.mapped_column(sa.LargeBinary)
-    format: so.Mapped[str] = so.mapped_column(sa.String(32), default="auto")
-    source: so.Mapped[str | None] = so.mapped_column(sa.String(64))
-    mapping: so.Mapped[str | None] = so.mapped_column(sa.Text)
-    created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
-                                                          default=utcnow)
-
-
-class DataVersion(Base):
-    """One row (``id`` 1) whose ``version`` grows with every change to the searchable data:
-    database triggers on ``center`` and ``center_designation`` bump it in the writing
-    transaction, whatever wrote (ORM, bulk import, SQL). Search keys its cache of counts
-    and facets on it, so every app process sees a change at its next request."""
-
-    __tablename__ = "data_version"
-
-    id: so.Mapped[int] = so.mapped_column(primary_key=True)
-    version: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0)
-
-
-def search_text_of(name: str | None, alternate_names: str | None,
-                   organization: str | None) -> str:
-    """``Center.search_text``: the folded name, alternate names and organization name."""
-    return " ".join(filter(None, (fold(name), fold(alternate_names), fold(organization))))
-
-
-@sa.event.listens_for(so.Session, "before_flush")
-def _keep_search_columns(session: so.Session, _context, _instances) -> None:
-    """Recompute the derived search columns (``name_folded``, ``city_folded``,
-    ``search_text``) of every new or changed center, whatever changed it (edit, merge,
-    revert, import): a center is always found by its current names."""
-    for obj in (*session.new, *session.dirty):
-        if not isinstance(obj, Center) or obj in session.deleted:
-            continue
-        organization = obj.organization.name if obj.organization is not None else None
-        wanted = (fold(obj.name)[:300], fold(obj.city)[:120],
-                  search_text_of(obj.name, obj.alternate_names, organization))
-        if (obj.name_folded, obj.city_folded, obj.search_text) != wanted:
-            obj.name_folded, obj.city_folded, obj.search_text = wanted
-
-
-@sa.event.listens_for(so.Session, "before_flush")
-def _keep_modality_masks(session: so.Session, _context, _instances) -> None:
-    """Recompute :attr:`Center.modality_mask` for every center whose claims may have
-    changed in this flush (new or changed centers, and the centers of new, changed or
-    deleted claims)."""
-    centers = set()
-    for obj in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(obj, Center):
-            centers.add(obj)
-        elif isinstance(obj, CenterModality) and obj.center is not None:
-            centers.add(obj.center)
-    if not centers:
-        return
-    vocabulary = load_vocabulary()
-    for center in centers:
-        if center in session.deleted:
-            continue
-        slugs = []
-        for claim in center.modalities:
-            if claim in session.deleted:
-                continue
-            modality = claim.modality or session.get(Modality, claim.modality_id)
-            if modality is not None:
-                slugs.append(modality.slug)
-        mask = vocabulary.mask(slugs)
-        if center.modality_mask != mask:
-            center.modality_mask = mask
-
+    decided_by: so.Mapped[str | None] = so.mapped_column(sa.String(254))
+    decided_at: so.Mapped[dt.datetime | None] = so.mapped_column(sa.DateTime(timezone=True))
 
