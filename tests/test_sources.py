@@ -281,3 +281,35 @@ def admin_client(client):
     client.post("/admin/login", data={"email": "admin@example.org",
                                        "password": "correct horse battery"})
     return client
+
+
+def test_another_cms_edition_links_by_ccn_and_its_revert_leaves_centers_as_they_were(
+        app, import_file):
+    """Reverting the 300-row 2017 CMS edition over the starter data left natural_key stale
+    on 89 centers. An edition under its own source slug joins the same centers by CCN (a
+    deterministic key, whatever the names became); its revert gives every center back."""
+    from tests.conftest import ROOT
+
+    lines = (ROOT / "seeds" / "data" / "cms_hospital_general_information.csv").read_bytes() \
+        .decode().splitlines()
+    current = "\n".join(lines[:41]) + "\n"
+    import_file(current.encode(), source="cms-hgi", format="cms-hgi")
+
+    def state():
+        db.session.expire_all()
+        return {c.id: (c.name, c.natural_key, c.phone, c.address, c.field_sources,
+                       c.alternate_names) for c in db.session.scalars(sa.select(Center))}
+
+    before = state()
+    renamed = [lines[0]] + [line.replace(",", " (2017 NAME),", 2).replace(
+        " (2017 NAME)", "", 1) for line in lines[1:41]]
+    edition = import_file(("\n".join(renamed) + "\n").encode(), source="cms-hgi-2017",
+                          format="cms-hgi")
+    assert (edition.added, edition.linked) == (0, 40)
+    links = db.session.scalars(sa.select(SourceRecord.link_rule).where(
+        SourceRecord.source == "cms-hgi-2017")).all()
+    assert set(links) == {"key:ccn"}
+    assert state() != before  # the 2017 names are alternate names now
+    revert_import(db.session, db.session.get(ImportRun, edition.run_id), user="a")
+    db.session.commit()
+    assert state() == before
