@@ -3,8 +3,9 @@
 - ``seed [--if-empty]``: vocabulary, data sources and the starter data in ``seeds/``.
 - ``import-centers PATH [--format ...] [--source NAME] [--dry-run]``.
 - ``geocode PLACE``: what the offline geocoder makes of a place.
-- ``export-centers PATH [--format csv|hsds]``: the whole directory in the CSV template (or
-  an Open Referral HSDS 3.0 zip).
+- ``export-centers PATH [--format csv|hsds|records]``: the whole directory in the CSV
+  template (or an Open Referral HSDS 3.0 zip, or a records export with its provenance).
+- ``import-records PATH``: restore a records export into an empty database.
 Each command commits once, at the end, or not at all.
 """
 
@@ -30,7 +31,7 @@ from directory.web.params import get_geocoder, get_import_geocoder
 def register(app) -> None:
     """Add the commands to ``app.cli``."""
     for command in (seed_command, import_centers_command, geocode_command,
-                    create_admin_command, export_centers_command):
+                    create_admin_command, export_centers_command, import_records_command):
         app.cli.add_command(command)
 
 
@@ -260,18 +261,60 @@ def geocode_command(place: str, country: str | None) -> None:
 
 @click.command("export-centers")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--format", "format_", type=click.Choice(["csv", "hsds"]), default="csv",
-              show_default=True, help="csv: the project's CSV template (re-importable with "
-                                      "--format native); hsds: Open Referral HSDS 3.0 zip.")
+@click.option("--format", "format_", type=click.Choice(["csv", "hsds", "records"]),
+              default="csv", show_default=True,
+              help="csv: the project's CSV template (re-importable with --format native); "
+                   "hsds: Open Referral HSDS 3.0 zip; records: every source record with its "
+                   "claims, designations and data sources, for import-records.")
 def export_centers_command(path: Path, format_: str) -> None:
     """Write the whole directory to PATH ("-" for standard output, csv only)."""
     from directory.exchange.hsds import export_package
+    from directory.exchange.records import export_records
     from directory.exchange.template import directory_csv_bytes
 
-    data = directory_csv_bytes(db.session) if format_ == "csv" else export_package(db.session)
-    if str(path) == "-" and format_ == "csv":
+    if str(path) == "-" and format_ != "csv":
+        click.echo(f"--format {format_} writes a zip: give a file name, not -", err=True)
+        sys.exit(2)
+    writers = {"csv": directory_csv_bytes, "hsds": export_package, "records": export_records}
+    data = writers[format_](db.session)
+    if str(path) == "-":
         click.echo(data.decode("utf-8"), nl=False)
         return
     path.write_bytes(data)
     total = db.session.scalar(sa.select(sa.func.count(Center.id)))
     click.echo(f"{path}: {total} centers, {len(data):,} bytes ({format_})")
+
+
+@click.command("import-records")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def import_records_command(path: Path) -> None:
+    """Restore a records export (export-centers --format records) into an EMPTY database:
+    the same centers with the same ids, their source records, claims, designations and data
+    sources. Runs the migrations first on a database whose schema is behind.
+
+    Exits 2 when the file is not a records export or the database is not empty, 3 when the
+    database cannot be written; then nothing is written.
+    """
+    from directory.exchange.records import RecordsError, import_records
+
+    ensure_schema(click.echo)
+    started = time.perf_counter()
+    try:
+        counts = import_records(db.session, path.read_bytes())
+        db.session.commit()
+    except RecordsError as exc:
+        db.session.rollback()
+        click.echo(f"{path}: {exc}", err=True)
+        sys.exit(2)
+    except DBAPIError as exc:
+        db.session.rollback()
+        click.echo(f"{path}: {database_problem(exc)}", err=True)
+        sys.exit(3)
+    try:
+        db.session.execute(sa.text("ANALYZE"))  # fresh statistics for the planner
+        db.session.commit()
+    except DBAPIError:
+        db.session.rollback()
+    click.echo(f"{path.name}: restored " + ", ".join(
+        f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items())
+        + f" in {time.perf_counter() - started:.1f} s")

@@ -254,6 +254,20 @@ def test_hsds_round_trip_loses_nothing(directory, import_file, tmp_path):
         assert first == second, table
 
 
+def test_hsds_round_trip_keeps_every_kind(make_center, import_file):
+    """Issue 13: re-importing the package turned psychiatric, childrens... centers into
+    hospitals (the kinds taxonomy listed four kinds, so the others had no attribute)."""
+    from directory.models import CENTER_KINDS
+
+    for i, kind in enumerate(CENTER_KINDS):
+        make_center(f"Kind Test {kind}", 40.0 + i / 10, -75.0, kind=kind, city="Kindtown")
+    expected = {f"Kind Test {kind}": kind for kind in CENTER_KINDS}
+    native = read_package(export_package(db.session))
+    assert {r["name"]: r["kind"] for r in read_csv(native)} == expected
+    reimport(native, import_file)
+    assert dict(db.session.execute(sa.select(Center.name, Center.kind)).all()) == expected
+
+
 def test_hsds_reader_accepts_the_official_example(import_file):
     """The HSDS 3.0 example package (one row per table) reads into one center."""
     buffer = io.BytesIO()

@@ -46,7 +46,7 @@ from pathlib import Path
 import sqlalchemy.orm as so
 
 from directory.exchange.template import TEMPLATE_COLUMNS, csv_line, directory_centers, unneutralise
-from directory.models import Center
+from directory.models import CENTER_KINDS, Center
 from directory.vocabulary import load_vocabulary
 
 NAMESPACE = uuid.UUID("6f1c7a1e-4b7e-5d0a-9c36-0c5d3b1f2a10")
@@ -56,7 +56,9 @@ UNKNOWN = "unknown"
 TAXONOMY_PREFIX = "oncology-directory-"
 TABLES = ("organization", "location", "address", "phone", "contact", "service",
           "service_at_location", "taxonomy", "taxonomy_term", "attribute")
-KINDS = ("hospital", "cancer-center", "clinic", "other")
+#: Every center kind (the taxonomy once listed four: a center of any other kind, such as
+#: psychiatric or childrens, got no kind attribute and came back as a hospital).
+KINDS = CENTER_KINDS
 STATUSES = {"active": "active", "temporarily-closed": "temporarily closed",
             "closed": "defunct"}
 READ_COLUMNS = TEMPLATE_COLUMNS  # the template ends with "organization"

@@ -59,8 +59,16 @@ def _link_record(key: str, source: str, record, ids=()) -> LinkRecord:
                       precision=record.geocode_precision, ids=tuple(ids))
 
 
-def _candidates(session: so.Session, adds: list[CenterRecord], source: str) -> list[Center]:
-    """Stored centers near the new rows that hold no record of ``source``."""
+#: What linking reads of a stored center (plain rows, not ORM objects: a large import can
+#: have most of a large directory as candidates).
+_COLUMNS = (Center.id, Center.name, Center.alternate_names, Center.address, Center.city,
+            Center.region, Center.postal_code, Center.country, Center.latitude,
+            Center.longitude, Center.geocode_precision)
+
+
+def _candidates(session: so.Session, adds: list[CenterRecord], source: str) -> list:
+    """Stored centers near the new rows that hold no record of ``source`` (rows of
+    :data:`_COLUMNS`)."""
     postal = sorted({r.postal_code for r in adds if r.postal_code})
     cities = sorted({fold(r.city)[:120] for r in adds if r.city})
     cells = set()
@@ -79,9 +87,9 @@ def _candidates(session: so.Session, adds: list[CenterRecord], source: str) -> l
     conditions += [Center.geo_cell.in_(ordered[i:i + CHUNK])
                    for i in range(0, len(ordered), CHUNK)]
     holding = sa.select(SourceRecord.center_id).where(SourceRecord.source == source)
-    found: dict[int, Center] = {}
+    found: dict[int, object] = {}
     for condition in conditions:
-        for center in session.scalars(sa.select(Center).where(
+        for center in session.execute(sa.select(*_COLUMNS).where(
                 condition, Center.id.not_in(holding))):
             found[center.id] = center
     return [found[i] for i in sorted(found)]
