@@ -313,3 +313,23 @@ def test_another_cms_edition_links_by_ccn_and_its_revert_leaves_centers_as_they_
     revert_import(db.session, db.session.get(ImportRun, edition.run_id), user="a")
     db.session.commit()
     assert state() == before
+
+
+def test_a_designated_center_joining_a_hospital_brings_its_inferred_claims(app, import_file):
+    """NCI rows have no modalities column: their claims are inferred from the designation,
+    and must come along when the row joins its hospital's center."""
+    import_file(csv_bytes("external_id,name,address,city,region,postal_code,country",
+                          "140088,University of Chicago Medical Center,5841 S Maryland Ave,"
+                          "Chicago,IL,60637,US"), source="registry")
+    nci = ("id,name,Street,City,state,Zip_Code,Latitude,Longitude,County,Zip,Country,type,url\n"
+           "9,University of Chicago Comprehensive Cancer Center,5841 South Maryland Avenue,"
+           "Chicago,Illinois,60637,41.7886,-87.6045,Cook County,60637,US,"
+           "Comprehensive Cancer Center,https://cancer.uchicago.edu/\n").encode()
+    result = import_file(nci, source="nci", format="nci")
+    assert result.linked == 1
+    c = center_of("nci", "9")
+    assert {(cm.modality.slug, cm.provenance) for cm in c.modalities
+            if cm.source == "nci"} >= {("chemotherapy", "inferred"),
+                                        ("immunotherapy", "inferred")}
+    assert [d.designation.slug for d in c.designations] == ["nci-comprehensive"]
+    assert import_file(nci, source="nci", format="nci").unchanged == 1

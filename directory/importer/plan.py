@@ -119,6 +119,12 @@ def record_values(record: CenterRecord, old: dict | None = None) -> dict:
     return values
 
 
+def claims_given(record: CenterRecord) -> bool:
+    """Whether the row speaks about its center's treatments: a modalities column, or a
+    designations column (designations imply inferred claims)."""
+    return "modalities" in record.given or "designations" in record.given
+
+
 def _stored_centers(session: so.Session, source: str) -> list[StoredCenter]:
     """The records of ``source`` as :class:`StoredCenter` (three statements)."""
     rows = session.execute(sa.select(SourceRecord.center_id, SourceRecord.id,
@@ -163,7 +169,7 @@ def diff(center: StoredCenter, record: CenterRecord) -> list[str]:
     if "organization" in given and (
             "organization" not in stored or stored["organization"] != record.organization):
         changed.append("organization")
-    if "modalities" in given and center.claims != _record_claims(record):
+    if claims_given(record) and center.claims != _record_claims(record):
         changed.append("modalities")
     if "designations" in given and center.designation_slugs != set(record.designations):
         changed.append("designations")

@@ -21,6 +21,7 @@ from directory.importer.plan import (
     Plan,
     _alt_text,
     _centers_where,
+    claims_given,
     record_values,
 )
 from directory.importer.validate import CenterRecord
@@ -126,7 +127,7 @@ class Writer:
         if center.source == self.source and center.external_id == row.external_id:
             center.natural_key = record.natural_key  # the center's first record
         today = dt.date.today()
-        if "modalities" in record.given:
+        if claims_given(record):
             self._set_claims(center, [(m.slug, m.provenance, m.evidence, m.verified_on or today)
                                       for m in record.modalities])
         if "designations" in record.given:
