@@ -287,9 +287,11 @@ def duplicates():
     centers = {c.id: c for c in db.session.scalars(
         sa.select(Center).where(Center.id.in_(ids)))} if ids else {}
     reviews = [r for r in reviews if r.center_id in centers and r.other_center_id in centers]
+    open_total = db.session.scalar(sa.select(sa.func.count(LinkReview.id))
+                                   .where(LinkReview.status == "open"))
     pairs = find_duplicate_pairs(db.session, limit=500)
     return render_template("admin/duplicates.html", pairs=pairs, reviews=reviews,
-                           centers=centers, form=ConfirmForm())
+                           centers=centers, open_total=open_total, form=ConfirmForm())
 
 
 @bp.route("/duplicates/merge", methods=["POST"])
