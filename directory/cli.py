@@ -193,8 +193,10 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
     prefix = "would be " if dry_run else ""
     click.echo(f"{path.name}: {result.rows} rows, format {result.format}, source "
                f"{result.source}, encoding {result.encoding}, delimiter {result.delimiter!r}")
-    click.echo(f"{prefix}added {result.added}, {prefix}updated {result.updated}, "
-               f"unchanged {result.unchanged}, rejected {result.rejected}"
+    click.echo(f"{prefix}added {result.added}, {prefix}linked {result.linked} to centers "
+               f"already here, {prefix}updated {result.updated}, "
+               f"unchanged {result.unchanged}, rejected {result.rejected}, "
+               f"{result.review} pair(s) for review"
                + (f"; {result.not_in_file} center(s) of source {result.source!r} are not in "
                   f"this file and were left alone" if result.not_in_file else ""))
     for issue in result.errors:

@@ -289,18 +289,21 @@ def test_excerpts_are_real_lines(name):
 def test_cli_clean_import(runner, session):
     result = runner.invoke(args=["import-centers", str(CASES / "01_bom_header.csv")])
     assert result.exit_code == 0, result.output
-    assert "added 2, updated 0, unchanged 0, rejected 0" in result.output
+    assert ("added 2, linked 0 to centers already here, "
+            "updated 0, unchanged 0, rejected 0") in result.output
     assert "encoding utf-8-sig" in result.output
     assert count(session) == 2 and count(session, ImportRun) == 1
     again = runner.invoke(args=["import-centers", str(CASES / "01_bom_header.csv")])
     assert again.exit_code == 0
-    assert "added 0, updated 0, unchanged 2, rejected 0" in again.output
+    assert ("added 0, linked 0 to centers already here, "
+            "updated 0, unchanged 2, rejected 0") in again.output
 
 
 def test_cli_rejected_rows(runner, session):
     result = runner.invoke(args=["import-centers", str(CASES / "30_session_rollback.csv")])
     assert result.exit_code == 1
-    assert "added 3, updated 0, unchanged 0, rejected 1" in result.output
+    assert ("added 3, linked 0 to centers already here, "
+            "updated 0, unchanged 0, rejected 1") in result.output
     assert "3:name: name is required" in result.output
     assert count(session) == 3
 
