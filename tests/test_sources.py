@@ -321,10 +321,10 @@ def test_a_designated_center_joining_a_hospital_brings_its_inferred_claims(app, 
     import_file(csv_bytes("external_id,name,address,city,region,postal_code,country",
                           "140088,University of Chicago Medical Center,5841 S Maryland Ave,"
                           "Chicago,IL,60637,US"), source="registry")
-    nci = ("id,name,Street,City,state,Zip_Code,Latitude,Longitude,County,Zip,Country,type,url\n"
-           "9,University of Chicago Comprehensive Cancer Center,5841 South Maryland Avenue,"
-           "Chicago,Illinois,60637,41.7886,-87.6045,Cook County,60637,US,"
-           "Comprehensive Cancer Center,https://cancer.uchicago.edu/\n").encode()
+    nci = (b"id,name,Street,City,state,Zip_Code,Latitude,Longitude,County,Zip,Country,type,url\n"
+           b"9,University of Chicago Comprehensive Cancer Center,5841 South Maryland Avenue,"
+           b"Chicago,Illinois,60637,41.7886,-87.6045,Cook County,60637,US,"
+           b"Comprehensive Cancer Center,https://cancer.uchicago.edu/\n")
     result = import_file(nci, source="nci", format="nci")
     assert result.linked == 1
     c = center_of("nci", "9")
