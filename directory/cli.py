@@ -82,8 +82,9 @@ def seed_command(if_empty: bool) -> None:
                + f"; {report['centers']} centers, {report['multi_source_centers']} of them "
                f"with records from more than one source.")
     click.echo("Links by rule: " + (", ".join(f"{r} {n}" for r, n in report["links"].items())
-                                    or "none") + "; pairs sent to review: "
-               f"{sum(r.review for r in results)}.")
+                                    or "none") + f"; pairs sent to review by this run: "
+               f"{sum(r.review for r in results)}, open in the review queue: "
+               f"{report['open_reviews']}.")
     click.echo("\nCenters per modality, by source:")
     for slug, source, provenance, n in modality_report(db.session):
         click.echo(f"  {slug:<24} {source:<20} {provenance:<9} {n:>6}")

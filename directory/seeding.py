@@ -13,7 +13,14 @@ import sqlalchemy as sa
 
 from directory.catalog import sync_vocabulary
 from directory.importer import ImportResult, run_import
-from directory.models import Center, CenterModality, DataSource, Modality, SourceRecord
+from directory.models import (
+    Center,
+    CenterModality,
+    DataSource,
+    LinkReview,
+    Modality,
+    SourceRecord,
+)
 from directory.vocabulary import SEEDS_DIR
 
 SOURCE_FIELDS = ("name", "publisher", "licence", "url", "as_of", "attribution", "note")
@@ -79,8 +86,8 @@ def summary_line(result: ImportResult) -> str:
 
 def link_report(session) -> dict:
     """What the directory holds: ``{"records": {source: n}, "centers": n, "links": {rule:
-    n}, "multi_source_centers": n}`` (links: records joined to a center another record
-    made, by rule)."""
+    n}, "multi_source_centers": n, "open_reviews": n}`` (links: records joined to a center
+    another record made, by rule; open_reviews: pairs waiting in the review queue)."""
     records = dict(session.execute(sa.select(SourceRecord.source, sa.func.count())
                                    .group_by(SourceRecord.source)
                                    .order_by(SourceRecord.source)).all())
@@ -92,8 +99,10 @@ def link_report(session) -> dict:
     multi = session.scalar(sa.select(sa.func.count()).select_from(
         sa.select(SourceRecord.center_id).where(SourceRecord.source != "editor")
         .group_by(SourceRecord.center_id).having(sa.func.count() > 1).subquery()))
+    review = session.scalar(sa.select(sa.func.count(LinkReview.id))
+                            .where(LinkReview.status == "open"))
     return {"records": records, "centers": centers, "links": links,
-            "multi_source_centers": multi}
+            "multi_source_centers": multi, "open_reviews": review}
 
 
 def modality_report(session) -> list[tuple[str, str, str, int]]:

@@ -333,3 +333,23 @@ def test_a_designated_center_joining_a_hospital_brings_its_inferred_claims(app, 
                                         ("immunotherapy", "inferred")}
     assert [d.designation.slug for d in c.designations] == ["nci-comprehensive"]
     assert import_file(nci, source="nci", format="nci").unchanged == 1
+
+
+def test_merge_and_unmerge_through_the_admin_pages(app, make_center, admin_client):
+    """The kept center's history lists the centers merged into it, each with an unmerge
+    button (a newcomer found the button only on the merged-away center's own history)."""
+    keep = make_center("River Clinic", 41.0, -87.0, source="one", external_id="K")
+    drop = make_center("River Clinic East", 41.0005, -87.0005, source="two", external_id="D")
+    keep_id, drop_id = keep.id, drop.id
+    response = admin_client.post("/admin/duplicates/merge",
+                                 data={"keep": keep_id, "drop": drop_id})
+    assert response.status_code == 302
+    history = admin_client.get(f"/admin/centers/{keep_id}/history").get_data(as_text=True)
+    assert "Centers merged into this one" in history and f"Unmerge #{drop_id}" in history
+    response = admin_client.post(f"/admin/centers/{drop_id}/unmerge")
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Center, drop_id).name == "River Clinic East"
+    history = admin_client.get(f"/admin/centers/{keep_id}/history").get_data(as_text=True)
+    assert "Centers merged into this one" not in history
+    assert admin_client.post(f"/admin/centers/{drop_id}/unmerge").status_code == 400

@@ -82,7 +82,7 @@ def test_most_cms_hospitals_are_linked_to_a_hifld_point(seeded):
     assert total == 5421
     assert linked / total >= 0.85
     assert re.search(r"Links by rule: address\+name \d+", output)
-    assert re.search(r"pairs sent to review: \d+", output)
+    assert re.search(r"open in the review queue: \d+", output)
 
 
 @pytest.mark.parametrize("name", ["University of Texas MD Anderson Cancer Center",

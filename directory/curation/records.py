@@ -70,6 +70,15 @@ def resolve_center(session: so.Session, center: Center,
         return False
     values, origin = resolve(views)
     changed = False
+    if not any(v.source != EDITOR for v in views):
+        # Held by editors' values only (a revert took its imported records): there is
+        # nothing to resolve the other fields from, so they keep their values (a name of
+        # None would not even be stored) and the editor's values show over them.
+        for name in CENTER_COLUMNS:
+            if name in origin and getattr(center, name) != values[name]:
+                setattr(center, name, values[name])
+                changed = True
+        return changed
     for name in CENTER_COLUMNS:
         if getattr(center, name) != values[name]:
             setattr(center, name, values[name])

@@ -310,8 +310,9 @@ def duplicates_merge():
         abort(400, description="Those two centers cannot be merged.")
     merge_centers(db.session, keep, drop, user=current_user.email)
     db.session.commit()
-    flash(f"Merged center {drop_id} into {keep.name}. It can be taken back out from the "
-          f"center's history.", "success")
+    flash(f"Merged center {drop_id} into {keep.name}. To undo, use \"Unmerge\" in the "
+          f"history of center {keep.id} (listed under \"Centers merged into this one\").",
+          "success")
     return redirect(url_for("admin.duplicates"))
 
 
@@ -416,8 +417,13 @@ def center_history(center_id: int):
     records = history(db.session, center_id)
     if center is None and not records:
         abort(404, description=f"There is no center with id {center_id}.")
+    merged = db.session.scalars(sa.select(ChangeRecord).where(
+        ChangeRecord.field == "center", ChangeRecord.action == "merge",
+        ChangeRecord.after == f"merged into center {center_id}")
+        .order_by(ChangeRecord.id.desc())).all()
+    merged = [m for m in merged if db.session.get(Center, m.center_id) is None]
     return render_template("admin/center_history.html", center=center, records=records,
-                           center_id=center_id, form=ConfirmForm())
+                           center_id=center_id, merged=merged, form=ConfirmForm())
 
 
 # ---------------------------------------------------------------------------- users

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from directory.extensions import db
 from directory.guide import load_guide
-from directory.models import Center, CenterModality, DataSource
+from directory.models import Center, CenterModality, DataSource, SourceRecord
 from directory.search import (
     SearchError,
     country_has_centers,
@@ -151,8 +151,9 @@ def guide_page(slug: str):
 def about():
     """What the site is, where the data comes from (attributions), and its limits."""
     sources = db.session.scalars(sa.select(DataSource).order_by(DataSource.name)).all()
-    counts = dict(db.session.execute(sa.select(Center.source, sa.func.count())
-                                     .group_by(Center.source)).all())
+    counts = dict(db.session.execute(  # centers holding a record of each source
+        sa.select(SourceRecord.source, sa.func.count(sa.distinct(SourceRecord.center_id)))
+        .group_by(SourceRecord.source)).all())
     claim_counts = dict(db.session.execute(sa.select(CenterModality.source, sa.func.count())
                                            .group_by(CenterModality.source)).all())
     return render_template("public/about.html", sources=sources, counts=counts,
