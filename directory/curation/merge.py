@@ -19,6 +19,7 @@ import sqlalchemy.orm as so
 
 from directory.curation.audit import record_changes, snapshot
 from directory.curation.records import resolve_center
+from directory.curation.resolve import EDITOR
 from directory.geo import geodesic_km
 from directory.models import (
     Center,
@@ -102,7 +103,8 @@ def merge_centers(session: so.Session, keep: Center, drop: Center, *,
     state = {"center": {c: _jsonable(getattr(drop, c)) for c in MERGE_COLUMNS},
              "created_at": drop.created_at.isoformat() if drop.created_at else None,
              "records": [{"id": r.id, "link_rule": r.link_rule, "link_score": r.link_score,
-                          "link_reason": r.link_reason} for r in drop.records],
+                          "link_reason": r.link_reason, "source": r.source,
+                          "key": r.external_id or r.natural_key} for r in drop.records],
              "claims": _claim_rows(drop), "designations": _designation_rows(drop),
              "moved_claims": [], "moved_designations": [], "keep": keep.id}
     before = snapshot(keep)
@@ -190,6 +192,16 @@ def unmerge_center(session: so.Session, center_id: int, *, user: str | None) -> 
         raise UnmergeError(f"center {center_id} exists")
     state = json.loads(merge.before)
     columns = dict(state["center"])
+    back = _records_back(session, state)
+    imported = [r for r in back if r.source != EDITOR]
+    if not back or (not imported and any(s.get("source") != EDITOR for s in state["records"])):
+        raise UnmergeError(f"the records of center {center_id} were reverted since the merge: "
+                           f"there is nothing to give back")
+    if imported and not any((r.source, r.external_id) == (columns["source"],
+                                                          columns["external_id"])
+                            for r in imported):  # its first record was reverted since
+        columns.update(source=imported[0].source, external_id=imported[0].external_id,
+                       natural_key=imported[0].natural_key)
     for name in ("verified_at",):
         if columns.get(name):
             columns[name] = dt.date.fromisoformat(columns[name])
@@ -200,7 +212,7 @@ def unmerge_center(session: so.Session, center_id: int, *, user: str | None) -> 
     if keep is not None:
         _ = keep.records, keep.modalities, keep.designations
     with session.no_autoflush:
-        _give_back(session, state, center, keep)
+        _give_back(session, state, back, center, keep)
     session.flush()
     session.expire(center)
     if center.records:
@@ -223,12 +235,26 @@ def unmerge_center(session: so.Session, center_id: int, *, user: str | None) -> 
     return center
 
 
-def _give_back(session: so.Session, state: dict, center: Center, keep: Center | None) -> None:
-    """Move the records, claims and designations of a merge back onto ``center``."""
+def _records_back(session: so.Session, state: dict) -> list[SourceRecord]:
+    """The records of a merge's ``state`` that still exist, by id (SQLite gives the id of a
+    reverted record to the next new one: a record of another key is not given back)."""
+    records = []
     for saved in state["records"]:
         record = session.get(SourceRecord, saved["id"])
-        if record is None:
-            continue
+        if record is not None and ("key" not in saved or (
+                record.source, record.external_id or record.natural_key) == (saved["source"],
+                                                                              saved["key"])):
+            records.append(record)
+    return records
+
+
+def _give_back(session: so.Session, state: dict, records: list[SourceRecord], center: Center,
+               keep: Center | None) -> None:
+    """Move ``records`` (:func:`_records_back`), and the claims and designations of a merge
+    back onto ``center``."""
+    saved_of = {saved["id"]: saved for saved in state["records"]}
+    for record in records:
+        saved = saved_of[record.id]
         record.center = center
         record.link_rule, record.link_score = saved["link_rule"], saved["link_score"]
         record.link_reason = saved["link_reason"]

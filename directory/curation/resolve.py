@@ -96,10 +96,12 @@ def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, 
     records = sorted(records, key=_order)
     editors = [r for r in records if r.source == EDITOR]  # several after a merge
     editor = editors[-1] if editors else None
+    supplier: dict[str, RecordValues] = {}  # field -> the editor record it comes from
     if len(editors) > 1:  # the newest record's value of a field wins
         combined: dict[str, Any] = {}
         for record in editors:
             combined.update(record.values)
+            supplier.update(dict.fromkeys(record.values, record))
         editor = RecordValues(editor.id, EDITOR, editor.external_id, combined,
                               editor.dataset_date)
     imported = [r for r in records if r.source != EDITOR]
@@ -132,11 +134,11 @@ def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, 
         for name, value in editor.values.items():
             if name in values:
                 values[name] = value
-                origin[name] = editor
+                origin[name] = supplier.get(name, editor)
         if "latitude" in editor.values and "geocode_precision" not in editor.values:
             values["geocode_precision"] = "manual" if values["latitude"] is not None \
                 else "none"
-            origin["geocode_precision"] = editor
+            origin["geocode_precision"] = supplier.get("latitude", editor)
     if not (editor is not None and "alternate_names" in editor.values):
         values["alternate_names"], alt_origin = _alternate_names(values["name"], imported)
         if alt_origin is not None:

@@ -109,7 +109,14 @@ def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> R
                 center.designations = [cd for cd in center.designations
                                        if cd.source != run.source]
         else:
-            row.values, row.import_run_id = change.before or "{}", None
+            # Back to the values the import before wrote: that import is the record's last
+            # writer again (a revert of an earlier one must skip it, not remove its values).
+            row.values = change.before or "{}"
+            row.import_run_id = session.scalar(
+                sa.select(ChangeRecord.import_run_id)
+                .where(ChangeRecord.record_id == row.id, ChangeRecord.id < change.id,
+                       ChangeRecord.import_run_id.is_not(None))
+                .order_by(ChangeRecord.id.desc()).limit(1))
     for change in changes:  # claim lists (modality files) and claims of updated records
         if change.record_id is not None or change.field not in ("modalities", "designations"):
             continue

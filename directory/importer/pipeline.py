@@ -327,7 +327,8 @@ def _geocode_and_plan(session, records: list[CenterRecord], result: ImportResult
                     continue
             kept.append(record)
         records = kept
-    result.plan = plan = plan_centers(session, records, result.source, existing)
+    result.plan = plan = plan_centers(session, records, result.source, existing,
+                                      ID_KINDS.get(result.format))
     links = link_adds(session, plan.adds, result.source, ID_KINDS.get(result.format))
     if links.attach or links.review:
         joined = {i for i, _, _ in links.attach}

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from directory.curation.link import Link
+from directory.curation.records import dumps
 from directory.importer.claim_formats import ClaimRow
 from directory.importer.validate import CenterRecord
 from directory.models import (
@@ -72,20 +73,26 @@ class StoredCenter:
     """What planning compares of a stored record of the importing source (a plain object,
     not an ORM one: a re-import of a 100k-row file used to hold 100k centers with their
     claims as ORM objects, 1.2 GB): the center's id, the record's id, match keys, its
-    values (``values``: only the fields its files gave; :data:`CENTER_FIELDS` read as
-    attributes, ``None`` when absent), and this source's claims ``(slug, provenance,
-    evidence)`` and designation slugs on the center.
+    values as stored (``raw`` JSON, parsed on first use into ``values``: only the fields its
+    files gave; :data:`CENTER_FIELDS` read as attributes, ``None`` when absent), and this
+    source's claims ``(slug, provenance, evidence)`` and designation slugs on the center.
     """
 
-    __slots__ = ("id", "record_id", "external_id", "natural_key", "values", "claims",
+    __slots__ = ("id", "record_id", "external_id", "natural_key", "raw", "_values", "claims",
                  "designation_slugs")
 
     def __init__(self, center_id: int, record_id: int, external_id: str | None,
-                 natural_key: str, values: dict, claims: frozenset,
-                 designation_slugs: frozenset):
+                 natural_key: str, raw: str, claims: frozenset, designation_slugs: frozenset):
         self.id, self.record_id = center_id, record_id
-        self.external_id, self.natural_key, self.values = external_id, natural_key, values
+        self.external_id, self.natural_key, self.raw = external_id, natural_key, raw
+        self._values = None
         self.claims, self.designation_slugs = claims, designation_slugs
+
+    @property
+    def values(self) -> dict:
+        if self._values is None:
+            self._values = json.loads(self.raw or "{}")
+        return self._values
 
     def __getattr__(self, name: str):
         if name in _VALUE_FIELDS:
@@ -104,11 +111,15 @@ class StoredCenter:
 _VALUE_FIELDS = frozenset((*CENTER_FIELDS, "alternate_names"))
 
 
-def record_values(record: CenterRecord, old: dict | None = None) -> dict:
+def record_values(record: CenterRecord, old: dict | None = None,
+                  id_kind: str | None = None) -> dict:
     """The values a source record stores for ``record``: ``old`` (the record as stored)
     with every field the row gave replaced, so a column the file lacks keeps its value and
-    an empty cell clears it. Claims and designations live in their own tables."""
+    an empty cell clears it; ``id_kind`` (``"ccn"``) names what its external id is, for the
+    linker. Claims and designations live in their own tables."""
     values = dict(old or {})
+    if id_kind and record.external_id:
+        values["id_kind"] = id_kind
     for name in record.given:
         if name in ("modalities", "designations"):
             continue
@@ -147,28 +158,32 @@ def _stored_centers(session: so.Session, source: str) -> list[StoredCenter]:
             .where(SourceRecord.source == source, CenterDesignation.source == source)):
         held[center_id].add(slug)
     empty: frozenset = frozenset()
-    loads = json.loads
-    return [StoredCenter(cid, rid, external_id, natural, loads(values),
+    return [StoredCenter(cid, rid, external_id, natural, values,
                          frozenset(claims[cid]) if cid in claims else empty,
                          frozenset(held[cid]) if cid in held else empty)
             for cid, rid, external_id, natural, values in rows]
 
 
-def diff(center: StoredCenter, record: CenterRecord) -> list[str]:
+def diff(center: StoredCenter, record: CenterRecord, raw: str | None = None) -> list[str]:
     """Names of the fields the row gives that differ from the stored record (claims and
     designations: the stored center holds those of the record's source only, the ones an
-    import of it replaces). A field the row does not give is never a difference."""
+    import of it replaces). A field the row does not give is never a difference. ``raw``:
+    the row's own values as stored JSON; when it equals the stored text, no field differs
+    (compared without parsing: a re-import of an unchanged file is mostly this)."""
     given = record.given
-    stored = center.values
-    changed = [f for f in CENTER_FIELDS if f in given
-               and (f not in stored or stored[f] != getattr(record, f))]
-    if "alternate_names" in given and (
-            "alternate_names" not in stored
-            or (stored["alternate_names"] or None) != _alt_text(record.alternate_names)):
-        changed.append("alternate_names")
-    if "organization" in given and (
-            "organization" not in stored or stored["organization"] != record.organization):
-        changed.append("organization")
+    changed = []
+    if raw is None or raw != center.raw:
+        stored = center.values
+        changed = [f for f in CENTER_FIELDS if f in given
+                   and (f not in stored or stored[f] != getattr(record, f))]
+        if "alternate_names" in given and (
+                "alternate_names" not in stored
+                or (stored["alternate_names"] or None) != _alt_text(record.alternate_names)):
+            changed.append("alternate_names")
+        if "organization" in given and (
+                "organization" not in stored
+                or stored["organization"] != record.organization):
+            changed.append("organization")
     if claims_given(record) and center.claims != _record_claims(record):
         changed.append("modalities")
     if "designations" in given and center.designation_slugs != set(record.designations):
@@ -206,7 +221,7 @@ def reuse_coordinates(record: CenterRecord, center: StoredCenter | None) -> bool
 
 
 def plan_centers(session: so.Session, records: list[CenterRecord], source: str,
-                 existing: ExistingCenters | None = None) -> Plan:
+                 existing: ExistingCenters | None = None, id_kind: str | None = None) -> Plan:
     """Match records to stored centers of ``source`` and classify each (no writes).
     ``plan.not_in_file`` counts stored centers of the source that the file does not name
     (they are left alone)."""
@@ -219,7 +234,7 @@ def plan_centers(session: so.Session, records: list[CenterRecord], source: str,
             plan.adds.append(record)
             continue
         seen.add(center.id)
-        changed = diff(center, record)
+        changed = diff(center, record, dumps(record_values(record, id_kind=id_kind)))
         if changed:
             plan.updates.append((center, record, changed))
         else:

@@ -116,10 +116,7 @@ class Writer:
 
     def values(self, record: CenterRecord, old: dict | None = None) -> dict:
         """The source record's values for ``record`` (see :func:`record_values`)."""
-        values = record_values(record, old)
-        if self.id_kind and record.external_id:
-            values["id_kind"] = self.id_kind
-        return values
+        return record_values(record, old, self.id_kind)
 
     def _fill(self, center: Center, record: CenterRecord, row: SourceRecord) -> None:
         """Apply a row to its center: this source's claims and designations (when the file
