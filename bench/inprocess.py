@@ -20,10 +20,11 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import MIX, RADIUS_KM, WORK, pct  # noqa: E402
 
-from directory import create_app, search  # noqa: E402
+from directory import create_app  # noqa: E402
 from directory.extensions import db  # noqa: E402
 from directory.geo import bounding_boxes, grid_cells  # noqa: E402
 from directory.search import PG_TSVECTOR, find_centers  # noqa: E402
+from directory.search import query as search  # noqa: E402
 from directory.web.params import parse_search  # noqa: E402
 
 
