@@ -334,7 +334,7 @@ def test_openapi_document_is_valid_3_1(client):
     from directory.web.forms import SearchForm
 
     form_fields = {name for name, _ in SearchForm._unbound_fields}  # the /centers parameters
-    assert form_fields | {"format"} == search_params
+    assert form_fields | {"format", "include"} == search_params
 
 
 def test_responses_match_the_documented_schemas(client, boston):
@@ -423,7 +423,7 @@ def test_items_say_where_each_field_came_from(client, boston):
     from directory.curation.resolve import RECORD_FIELDS
     from directory.web.api import ITEM_FIELDS
 
-    item = get_json(client, "/api/v1/centers?q=dana")["items"][0]
+    item = get_json(client, "/api/v1/centers?q=dana&include=provenance")["items"][0]
     assert set(item["field_sources"]) == set(ITEM_FIELDS)
     assert item["field_sources"]["name"]["source"] == "nci"
     assert [r["source"] for r in item["records"]] == ["nci"]

@@ -134,13 +134,19 @@ def test_api_field_sources_name_the_right_record(client, two_records):
         {"source": "hifld-hospitals", "external_id": "H-77", "dataset_date": "2023-05-01",
          "link_rule": "key:ccn", "link_score": 1.0,
          "link_reason": "Same CMS Certification Number (140001)."}]
-    listing = client.get("/api/v1/centers?q=mercy").get_json()["items"][0]
+    listing = client.get("/api/v1/centers?q=mercy&include=provenance").get_json()["items"][0]
     assert listing["field_sources"]["phone"]["source"] == "hifld-hospitals"
     assert "email" not in listing["field_sources"]  # list items cover their own fields
     assert [r["source"] for r in listing["records"]] == ["cms-hgi", "hifld-hospitals"]
-    lines = client.get("/api/v1/centers?q=mercy&format=ndjson").get_data(as_text=True)
+    lines = client.get("/api/v1/centers?q=mercy&format=ndjson&include=provenance") \
+        .get_data(as_text=True)
     exported = json.loads(lines.splitlines()[0])
     assert exported["field_sources"] == listing["field_sources"]
+    # without include=provenance, list items stay as light as before (search speed)
+    plain = client.get("/api/v1/centers?q=mercy").get_json()["items"][0]
+    assert "field_sources" not in plain and "records" not in plain
+    bad = client.get("/api/v1/centers?q=mercy&include=everything")
+    assert bad.status_code == 400 and "include" in bad.get_json()["message"]
 
 
 def test_editor_value_reads_set_by_an_editor(client, two_records):

@@ -236,6 +236,23 @@ def place_item(p: Place) -> dict:
 
 # -- search ----------------------------------------------------------------------------
 
+#: Optional parts of a list item, asked for with ``include``.
+INCLUDES = ("provenance",)
+
+
+def _includes(args: MultiDict) -> set[str]:
+    """The ``include`` values (comma-separated or repeated) of ``args``.
+
+    :raises ParamError: for a value other than those of :data:`INCLUDES`."""
+    wanted = {v.strip() for raw in args.getlist("include") for v in raw.split(",")
+              if v.strip()}
+    unknown = sorted(wanted - set(INCLUDES))
+    if unknown:
+        raise ParamError("include", f"include must be one of: {', '.join(INCLUDES)} "
+                                    f"(got {unknown[0][:40]!r})")
+    return wanted
+
+
 def _search_args() -> tuple[MultiDict, list[str], str]:
     """The query string without ``format``, with ``per_page`` capped at
     ``SEARCH_PER_PAGE_MAX`` (the API caps where the HTML page refuses); the warnings to
@@ -291,18 +308,20 @@ def centers():
     :raises ParamError: 400 for any bad parameter, and for a ``near`` place not found.
     """
     args, warnings, fmt = _search_args()
+    provenance = "provenance" in _includes(args)
     parsed = _parse(args)
     query: SearchQuery = parsed.query
     if fmt != "json":
-        return export_response(query, parsed.unit, fmt)
+        return export_response(query, parsed.unit, fmt, provenance)
     result = find_centers(db.session, query)
     links = {"self": _page_url(args, result.page),
              "next": _page_url(args, result.page + 1) if result.has_next else None,
              "prev": _page_url(args, min(result.page - 1, max(result.pages, 1)))
              if result.has_prev else None}
     payload = {
-        "items": [center_item(hit, parsed.unit, provenance)
-                  for hit, provenance in _with_provenance(result.items)],
+        "items": [center_item(hit, parsed.unit, origin) for hit, origin in (
+            _with_provenance(result.items) if provenance else
+            ((hit, None) for hit in result.items))],
         "total": result.total, "page": result.page, "per_page": result.per_page,
         "pages": result.pages, "distance_unit": parsed.unit,
         "radius": parsed.radius if query.near is not None else None,
@@ -319,7 +338,8 @@ def centers():
                                            "X-Total-Count": str(result.total)})
 
 
-def export_response(query: SearchQuery, unit: str, fmt: str) -> Response:
+def export_response(query: SearchQuery, unit: str, fmt: str,
+                    provenance: bool = False) -> Response:
     """Stream every result of ``query`` as CSV (``text/csv``, UTF-8 with BOM) or NDJSON
     (``application/x-ndjson``), capped at ``EXPORT_MAX_ROWS`` (default 10,000); headers
     ``X-Total-Count``, ``X-Export-Limit`` and ``X-Export-Truncated`` say whether it was cut."""
@@ -331,9 +351,10 @@ def export_response(query: SearchQuery, unit: str, fmt: str) -> Response:
             url_of=lambda c: url_for("public.center", center_id=c.id, _external=True))
         mimetype, filename = "text/csv", "centers.csv"
     else:
-        with_provenance = dataclasses.replace(result, hits=_with_provenance(result.hits))
-        lines = export.search_ndjson_lines(
-            with_provenance, lambda pair: center_item(pair[0], unit, pair[1]))
+        pairs = _with_provenance(result.hits) if provenance else \
+            ((hit, None) for hit in result.hits)
+        lines = export.search_ndjson_lines(dataclasses.replace(result, hits=pairs),
+                                           lambda pair: center_item(pair[0], unit, pair[1]))
         mimetype, filename = "application/x-ndjson", "centers.ndjson"
     headers = {"X-Total-Count": str(result.total), "X-Export-Limit": str(limit),
                "X-Export-Truncated": "true" if result.truncated else "false",

@@ -118,7 +118,8 @@ def _schemas() -> dict:
                     "description": "every source record linked to the center, the one it "
                                    "was made from first"},
     }
-    required = [k for k in center_props if k not in ("distance_km", "distance_mi")]
+    required = [k for k in center_props if k not in ("distance_km", "distance_mi",
+                                                     "field_sources", "records")]
     detail_props = {
         **center_props,
         "alternate_names": {"type": "array", "items": {"type": "string"}},
@@ -188,7 +189,8 @@ def _schemas() -> dict:
         "ModalityClaim": claim, "Designation": designation,
         "FieldSource": field_source, "SourceRecord": record,
         "Center": _obj(center_props, required),
-        "CenterDetail": _obj(detail_props, [*required, *list(detail_props)[len(center_props):]]),
+        "CenterDetail": _obj(detail_props, [*required, "field_sources", "records",
+                                            *list(detail_props)[len(center_props):]]),
         "Place": place, "Near": near, "SearchResults": envelope, "ModalityNode": node,
         "ModalityTree": _obj({"items": {"type": "array", "items": _ref("ModalityNode")}}),
         "PlaceSuggestions": _obj({"query": {"type": "string"},
@@ -243,6 +245,10 @@ def _search_parameters() -> list[dict]:
                           "default": "json"},
                "`csv` or `ndjson`: every result (page and per_page ignored), streamed, at "
                "most 10,000 rows (`EXPORT_MAX_ROWS`); see `X-Export-Truncated`."),
+        _param("include", {"type": "string", "enum": ["provenance"]},
+               "`provenance`: every item also says where each field came from "
+               "(`field_sources`) and lists the center's source records (`records`), as "
+               "the single-center item always does (JSON and NDJSON)."),
     ]
 
 
