@@ -69,3 +69,18 @@ def test_field_sources_lists_only_what_the_first_record_did_not_give():
     assert sources["website"] == {"source": "hifld-hospitals", "external_id": "H1",
                                   "date": "2023-05-01"}
     assert field_sources(resolve([CMS])[1], CMS) is None
+
+
+def test_a_record_without_a_street_address_never_blanks_one():
+    """A breaker's list with only name, city and country (and Wikidata rows with only a
+    country) took the address unit from the better-ranked source and blanked the street,
+    ZIP and even the city of every center it joined."""
+    city_only = RecordValues(5, "my-list", None, {"name": "Southeast Health",
+                                                   "city": "Dothan", "country": "US"})
+    country_only = RecordValues(6, "wikidata-x", "Q1", {"name": "Southeast Health",
+                                                         "country": "US"})
+    values, origin = resolve([CMS, city_only, country_only])
+    assert values["address"] == "1515 Holcombe Blvd" and values["postal_code"] == "77030"
+    assert origin["address"] is CMS
+    values, origin = resolve([city_only, country_only])
+    assert values["city"] == "Dothan" and origin["city"] is city_only

@@ -164,6 +164,9 @@ def test_unmerge_gives_back_the_same_center(app, make_center):
     assert db.session.get(Center, b_id) is None
     assert app.test_client().get(f"/centers/{b_id}").headers["Location"].endswith(
         f"/centers/{a_id}")
+    api = app.test_client().get(f"/api/v1/centers/{b_id}")
+    assert api.status_code == 301 and api.headers["Location"].endswith(
+        f"/api/v1/centers/{a_id}")
     unmerge_center(db.session, b_id, user="e")
     db.session.commit()
     db.session.expire_all()
@@ -353,3 +356,39 @@ def test_merge_and_unmerge_through_the_admin_pages(app, make_center, admin_clien
     history = admin_client.get(f"/admin/centers/{keep_id}/history").get_data(as_text=True)
     assert "Centers merged into this one" not in history
     assert admin_client.post(f"/admin/centers/{drop_id}/unmerge").status_code == 400
+
+
+@pytest.mark.parametrize("source", ["editor", "stored-center", "claims-only", "   ",
+                                    "Upper Case", "x" * 70])
+def test_reserved_and_unusable_source_names_are_refused(app, import_file, source):
+    """'--source editor' with an external id 'center-1' made every later edit of center 1
+    a 500; '--source stored-center' never linked; blank and 70-character names passed."""
+    from directory.importer import FileError
+
+    with pytest.raises(FileError, match="source"):
+        import_file(FULL, source=source)
+    assert counts() == (0, 0)
+
+
+def test_a_file_without_its_id_column_updates_the_same_records(app, import_file):
+    """Re-importing a list without its id column (or with it mapped to 'ignore') added
+    every row again as a duplicate."""
+    import_file(FULL, source="lakes")
+    no_ids = csv_bytes(HEADER.split(",", 1)[1] + ",phone",
+                       "Lakeside Cancer Center,1 Lake St,Boston,MA,02115,US,42.3400,-71.0900,"
+                       "+16175550122")
+    result = import_file(no_ids, source="lakes")
+    assert (result.added, result.updated) == (0, 1)
+    assert counts() == (1, 1) and center_of("lakes", "A1").phone == "+16175550122"
+
+
+@pytest.mark.parametrize("keep,drop", [("99999999999999999999", "1"),
+                                       ("1", "9223372036854775808"), ("-1", "2")])
+def test_merge_of_impossible_ids_is_a_400(app, admin_client, keep, drop):
+    response = admin_client.post("/admin/duplicates/merge", data={"keep": keep, "drop": drop})
+    assert response.status_code == 400
+
+
+@pytest.mark.parametrize("q", ["99999999999999999999", "²", "12"])
+def test_admin_center_search_takes_any_text(app, admin_client, q):
+    assert admin_client.get("/admin/centers", query_string={"q": q}).status_code == 200

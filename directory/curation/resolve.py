@@ -12,8 +12,9 @@ field shown comes from one record, by these rules (docs: README "One center, man
 3. **Phone, website, email, description**: the most recent dataset that has one.
 4. **Status**: the most recent dataset's (a 2025 "active" beats a 2023 "closed").
 5. **Name, organization and the address** (street, city, region, postal code, country, as
-   one unit): the record of the first source in :data:`NAME_ORDER` that has one; sources
-   not listed (admins' own lists) rank after NCI and before the government registers.
+   one unit): the record of the first source in :data:`NAME_ORDER` that has one (for the
+   address: a street address, else a city); sources not listed (admins' own lists) rank
+   after NCI and before the government registers.
 6. **Kind**: ``cancer-center`` when any record says so; otherwise as the name.
 7. **Alternate names**: every other record's name and alternate names, once each.
 
@@ -118,7 +119,11 @@ def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, 
     by_name = sorted(imported, key=lambda r: (_name_rank(r.source), *_order(r)))
     take(("name",), next((r for r in by_name if r.values.get("name")), None))
     take(("organization",), next((r for r in by_name if r.values.get("organization")), None))
-    take(ADDRESS, next((r for r in by_name if any(r.values.get(f) for f in ADDRESS)), None))
+    # The address unit from the best-ranked record that has a street address; a record with
+    # only a city or country (Wikidata, a list without addresses) never blanks a street.
+    take(ADDRESS, next((r for r in by_name if r.values.get("address")), None)
+         or next((r for r in by_name if r.values.get("city")), None)
+         or next((r for r in by_name if any(r.values.get(f) for f in ADDRESS)), None))
     located = [r for r in imported if r.values.get("latitude") is not None
                and r.values.get("longitude") is not None]
     located.sort(key=lambda r: (-PRECISION_RANK.get(r.values.get("geocode_precision"), 0),

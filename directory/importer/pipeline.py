@@ -13,6 +13,7 @@ import csv
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Callable, Iterable
 
 import sqlalchemy.orm as so
@@ -105,7 +106,7 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
                             f"its header lacks that format's columns. Header: "
                             + ", ".join(h.strip() for h in table.header[:12])
                             + ". Choose another format, or 'auto'.")
-    source = source or fmt.default_source
+    source = check_source(source or fmt.default_source)
     label = "hsds" if package else fmt.name
     result = ImportResult(filename=filename, format=label, source=source,
                           encoding=decoded.encoding, delimiter=table.delimiter, sha256=sha,
@@ -138,6 +139,24 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         Writer(session, source, run_id=result.run_id, user=user, as_of=as_of,
                id_kind=ID_KINDS.get(result.format)).apply(result.plan)
     return result
+
+
+#: Source names the directory uses itself: an editor's values, the linker's stored
+#: centers, the records export's claim-only rows.
+RESERVED_SOURCES = frozenset({"editor", "stored-center", "claims-only", "center-only"})
+_SOURCE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def check_source(source: str) -> str:
+    """``source`` if it can name a data source: 1-64 lower-case letters, digits, ``.``,
+    ``_`` or ``-``, not one of :data:`RESERVED_SOURCES`. Raises :class:`FileError`."""
+    if source in RESERVED_SOURCES:
+        raise FileError(f"source {source!r} is reserved for the directory's own records; "
+                        f"choose another name")
+    if not _SOURCE.match(source or ""):
+        raise FileError(f"source {source[:80]!r} is not a usable name: use 1-64 lower-case "
+                        f"letters, digits, '.', '_' or '-' (e.g. 'state-cancer-list-2026')")
+    return source
 
 
 def _line_count(text: str | bytes) -> int:

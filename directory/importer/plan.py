@@ -199,11 +199,17 @@ class ExistingCenters:
         self.centers = _stored_centers(session, source)
         self.by_id = {c.external_id: c for c in self.centers if c.external_id}
         self.by_key = {c.natural_key: c for c in self.centers if not c.external_id}
+        # A file of the source without its id column still names its records: by natural
+        # key among all of them (else every row would be a duplicate).
+        self.by_any_key: dict[str, StoredCenter] = {}
+        for c in self.centers:
+            self.by_any_key.setdefault(c.natural_key, c)
 
     def match(self, record: CenterRecord) -> StoredCenter | None:
         """The stored record a row updates, or ``None`` for a new one."""
-        return self.by_id.get(record.external_id) if record.external_id else \
-            self.by_key.get(record.natural_key)
+        if record.external_id:
+            return self.by_id.get(record.external_id)
+        return self.by_key.get(record.natural_key) or self.by_any_key.get(record.natural_key)
 
 
 def reuse_coordinates(record: CenterRecord, center: StoredCenter | None) -> bool:

@@ -305,6 +305,8 @@ def duplicates_merge():
         keep_id, drop_id = int(request.form["keep"]), int(request.form["drop"])
     except (KeyError, ValueError):
         abort(400, description="Choose the two centers to merge.")
+    if not (0 < keep_id < 2**31 and 0 < drop_id < 2**31):
+        abort(400, description="Those two centers cannot be merged.")
     keep, drop = db.session.get(Center, keep_id), db.session.get(Center, drop_id)
     if keep is None or drop is None or keep.id == drop.id:
         abort(400, description="Those two centers cannot be merged.")
@@ -356,7 +358,7 @@ def centers():
     """Find a center to edit (by name words or id)."""
     q = (request.args.get("q") or "").strip()[:200]
     stmt = sa.select(Center).order_by(Center.name_folded, Center.id).limit(50)
-    if q.isdigit():
+    if q.isascii() and q.isdigit() and len(q) <= 12:  # an id ("²" is a digit, not a number)
         stmt = stmt.where(Center.id == int(q))
     elif q:
         for token in fold(q).split()[:10]:

@@ -29,6 +29,7 @@ from flask import (
     Blueprint,
     Response,
     current_app,
+    redirect,
     render_template,
     request,
     stream_with_context,
@@ -381,9 +382,15 @@ def csv_search_response() -> Response:
 
 @bp.get("/v1/centers/<id:center_id>")
 def center(center_id: int):
-    """One center (detail shape); 404 when there is none with ``center_id``."""
+    """One center (detail shape); a 301 to the center it joined when it was merged; 404 when
+    there is none with ``center_id``."""
     c = get_center(db.session, center_id)
     if c is None:
+        from directory.curation.merge import merged_into
+
+        target = merged_into(db.session, center_id)
+        if target is not None:
+            return redirect(url_for("api.center", center_id=target), 301)
         raise NotFound(f"There is no center with id {center_id}.")
     return json_response(center_detail(c))
 
