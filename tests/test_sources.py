@@ -392,3 +392,18 @@ def test_merge_of_impossible_ids_is_a_400(app, admin_client, keep, drop):
 @pytest.mark.parametrize("q", ["99999999999999999999", "²", "12"])
 def test_admin_center_search_takes_any_text(app, admin_client, q):
     assert admin_client.get("/admin/centers", query_string={"q": q}).status_code == 200
+
+
+@pytest.mark.parametrize("message,expected", [
+    ("database is locked", "Another import"),
+    ('null value in column "name" of relation "center" violates not-null constraint',
+     "refused a value"),
+    ("value too long for type character varying(64)", "refused a value"),
+    ("connection refused", "not reachable"),
+])
+def test_database_errors_say_what_happened(message, expected):
+    """Every database failure read "not reachable, try again in a minute", also a lock held
+    by another import or a value the database refused."""
+    from directory.web.errors import database_problem
+
+    assert expected in database_problem(Exception(message))

@@ -20,8 +20,17 @@ def human_bytes(n: int) -> str:
 
 
 def database_problem(error: Exception) -> str:
-    """A plain message for a database failure: read-only, disk full, or unreachable."""
+    """A plain message for a database failure: busy (another import holds the write lock),
+    read-only, disk full, a value the database refused, or unreachable."""
     text = str(getattr(error, "orig", error)).lower()
+    if "database is locked" in text or "lock timeout" in text or "deadlock" in text:
+        return ("Another import (or a long change) is writing to the directory right now. "
+                "Nothing was changed; run this again when it has finished.")
+    if any(word in text for word in ("constraint", "violates", "not null", "value too long",
+                                     "out of range", "invalid input", "nul")):
+        first = str(getattr(error, "orig", error)).strip().splitlines()[0][:200]
+        return (f"The database refused a value ({first}). Nothing was changed; fix the "
+                f"data and try again.")
     if "readonly" in text or "read-only" in text or "read only" in text:
         return ("The directory's database is read-only right now, so nothing can be saved. "
                 "Nothing was changed; try again later.")
