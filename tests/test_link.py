@@ -316,3 +316,26 @@ def test_real_data_cms_hifld_nci_nhs():
     partners = bench.flagship_partners(result, by_key)
     for nci_key, hifld_name in bench.FLAGSHIPS.items():
         assert partners[nci_key] == [hifld_name], nci_key
+
+
+def test_at_equal_scores_the_same_address_and_the_nearer_record_win():
+    """A breaker's 'Vail Clinic' row (the clinic's own address and point) joined 'Vail
+    Health Hospital', 56 m away at another address, with the same score as the clinic's
+    own record: the tie went by key."""
+    from directory.curation.link import LinkRecord, link_records
+
+    hospital = LinkRecord(key="c1", source="stored", name="Vail Health Hospital",
+                          address="181 W Meadow Dr", city="Vail", region="US-CO",
+                          postal_code="81657", country="US", latitude=39.64404,
+                          longitude=-106.38195, precision="rooftop")
+    clinic = LinkRecord(key="c2", source="stored", name="Vail Clinic",
+                        address="180 S Frontage Rd W", city="Vail", region="US-CO",
+                        postal_code="81657", country="US", latitude=39.64367,
+                        longitude=-106.38146, precision="rooftop")
+    row = LinkRecord(key="n1", source="clinics", name="Vail Clinic",
+                     address="180 S Frontage Rd W", city="Vail", region="US-CO",
+                     postal_code="81657", country="US", latitude=39.64366971,
+                     longitude=-106.381464, precision="rooftop")
+    for order in ([hospital, clinic, row], [row, clinic, hospital]):
+        result = link_records(order)
+        assert ["c2", "n1"] in result.clusters and ["c1"] in result.clusters

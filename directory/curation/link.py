@@ -50,6 +50,7 @@ from directory.curation.link_score import (
     LINK_THRESHOLD,
     REVIEW_THRESHOLD,
     Prepared,
+    haversine_m,
     prepare,
     score_pair,
 )
@@ -286,8 +287,17 @@ def link_records(records: Iterable[LinkRecord], *, existing: Iterable[tuple[str,
         res = score_pair(prepared[i], prepared[j])
         if res is not None and res[0] >= REVIEW_THRESHOLD:
             scored.append((res[0], i, j, res[1], res[2]))
-    # location-corroborated links before name-only ones, each by descending score
-    scored.sort(key=lambda t: (t[3] not in LOCATED_RULES, -t[0], t[1], t[2]))
+    # location-corroborated links before name-only ones, each by descending score; at equal
+    # scores a shared street address first, then the nearer pair (a clinic 56 m from the
+    # hospital of its town scored like the hospital itself: the tie went by key)
+    def distance(i: int, j: int) -> float:
+        a, b = recs[i], recs[j]
+        if None in (a.latitude, a.longitude, b.latitude, b.longitude):
+            return math.inf
+        return haversine_m(a.latitude, a.longitude, b.latitude, b.longitude)
+
+    scored.sort(key=lambda t: (t[3] not in LOCATED_RULES, -t[0], t[3] != "address+name",
+                               distance(t[1], t[2]), t[1], t[2]))
 
     review: list[tuple[float, int, int, str, str]] = []
     for score, i, j, rule, reason in scored:
