@@ -252,6 +252,16 @@ def test_import_into_a_non_empty_database_is_refused(directory):
     (lambda files: {**files, RECORDS_CSV: files[RECORDS_CSV].replace(
         b'[[""chemotherapy"",""reported""', b'[[""chemotherapy"",""rumoured""', 1)},
      r"column claims: each item must be \[slug, provenance"),
+    # values no import would store (a breaker restored latitude inf: its page was a 500)
+    (lambda files: {**files, RECORDS_CSV: files[RECORDS_CSV].replace(
+        b",hospital,", b",spaceship,", 1)}, "column kind: 'spaceship' is not one of"),
+    (lambda files: {**files, RECORDS_CSV: re.sub(
+        rb",(-?\d+\.\d+),(postal_code|rooftop|city),", rb",\1,perfect,",
+        files[RECORDS_CSV], count=1)},
+     "column geocode_precision: 'perfect' is not one of"),
+    (lambda files: {**files, RECORDS_CSV: re.sub(
+        rb",-?\d+\.\d+,(-?\d+\.\d+),(postal_code|rooftop|city),", rb",inf,\1,\2,",
+        files[RECORDS_CSV], count=1)}, "column latitude: inf is not a valid latitude"),
 ])
 def test_malformed_files_are_refused_with_a_reason(directory, damage, message):
     data = export_records(db.session)

@@ -34,13 +34,14 @@ import csv
 import datetime as dt
 import io
 import json
+import math
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from directory.curation.resolve import RECORD_FIELDS
 from directory.exchange.template import neutralise, unneutralise
-from directory.models import PROVENANCES
+from directory.models import CENTER_KINDS, CENTER_STATUSES, GEOCODE_PRECISIONS, PROVENANCES
 
 FORMAT = "oncology-directory-records"
 VERSION = 1
@@ -343,7 +344,44 @@ def _record_row(line: int, cells: dict) -> RecordRow:
                                f"record values")
     else:
         values = {**_decode(name, line, cells, given, exact), **other}
+        _check_values(line, values)
     return RecordRow(line, meta, values, claims, designations, center)
+
+
+#: Bounds of the values a record may hold (what the importer itself would accept).
+_CHOICES = {"kind": CENTER_KINDS, "status": CENTER_STATUSES,
+            "geocode_precision": GEOCODE_PRECISIONS}
+_RANGES = {"latitude": 90.0, "longitude": 180.0}
+_LENGTHS = {"name": 300, "city": 120, "region": 120, "postal_code": 20, "country": 2,
+            "phone": 40, "website": 500, "email": 254}
+
+
+def _check_values(line: int, values: dict) -> None:
+    """Refuse values no import would store: coordinates that are not finite or out of
+    range, kinds, statuses and precisions outside the vocabulary, an empty name, texts
+    longer than their columns or holding NUL."""
+    where = f"{RECORDS_CSV} line {line}"
+    for column, value in values.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise RecordsError(f"{where}: column {column}: holds a NUL character")
+    if "name" in values and not (values["name"] or "").strip():
+        raise RecordsError(f"{where}: column name: a record's name cannot be empty")
+    for column, limit in _RANGES.items():
+        value = values.get(column)
+        if value is not None and not (isinstance(value, int | float)
+                                      and math.isfinite(value) and -limit <= value <= limit):
+            raise RecordsError(f"{where}: column {column}: {value!r} is not a valid "
+                               f"{column} (-{limit:g} to {limit:g})")
+    for column, choices in _CHOICES.items():
+        value = values.get(column)
+        if value is not None and value not in choices:
+            raise RecordsError(f"{where}: column {column}: {str(value)[:40]!r} is not one "
+                               f"of {', '.join(choices)}")
+    for column, limit in _LENGTHS.items():
+        value = values.get(column)
+        if isinstance(value, str) and len(value) > limit:
+            raise RecordsError(f"{where}: column {column}: {len(value)} characters "
+                               f"(at most {limit})")
 
 
 def _check_counts(package: Package) -> None:
