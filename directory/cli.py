@@ -11,6 +11,7 @@ Each command commits once, at the end, or not at all.
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import sys
 import time
@@ -134,8 +135,12 @@ def zip_folder(path: Path) -> bytes:
               help="Map a column to a field (or 'ignore'); repeatable.")
 @click.option("--errors-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the rejected rows (original columns + error) to this CSV file.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The date of the data (YYYY-MM-DD; default today): its records' dataset "
+                   "date, which decides which source's phone or status is the most recent.")
 def import_centers_command(path: Path, format_: str, source: str | None, dry_run: bool,
-                           mapping_pairs: tuple[str, ...], errors_out: Path | None) -> None:
+                           mapping_pairs: tuple[str, ...], errors_out: Path | None,
+                           as_of: dt.datetime | None = None) -> None:
     """Import a CSV of centers, a modality list, or an HSDS package (zip or folder), and
     report each rejected row.
 
@@ -159,6 +164,7 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
         result = run_import(db.session, payload.pop(), filename=path.name, format=format_,
                             source=source, geocoder=get_import_geocoder(), dry_run=dry_run,
                             user="cli", mapping=mapping or None,
+                            as_of=as_of.date() if as_of else None,
                             progress=bar.update if bar else None, parallel=True)
     except FileError as exc:
         db.session.rollback()

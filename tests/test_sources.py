@@ -407,3 +407,17 @@ def test_database_errors_say_what_happened(message, expected):
     from directory.web.errors import database_problem
 
     assert expected in database_problem(Exception(message))
+
+
+def test_import_centers_takes_the_dataset_date(app, runner, tmp_path):
+    """A breaker's 2023 HIFLD copy imported today was dated today, so its phones beat
+    CMS 2025 everywhere: --as-of gives the data's own date."""
+    path = tmp_path / "old.csv"
+    path.write_bytes(FULL)
+    result = runner.invoke(args=["import-centers", str(path), "--source", "old-list",
+                                 "--as-of", "2023-05-01"])
+    assert result.exit_code == 0, result.output
+    record = db.session.scalar(sa.select(SourceRecord).where(SourceRecord.source == "old-list"))
+    assert record.dataset_date.isoformat() == "2023-05-01"
+    bad = runner.invoke(args=["import-centers", str(path), "--as-of", "May 2023"])
+    assert bad.exit_code == 2
