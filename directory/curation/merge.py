@@ -18,7 +18,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from directory.curation.audit import record_changes, snapshot
-from directory.curation.records import resolve_center
+from directory.curation.records import reidentify, resolve_center
 from directory.curation.resolve import EDITOR
 from directory.geo import geodesic_km
 from directory.models import (
@@ -193,36 +193,63 @@ def unmerge_center(session: so.Session, center_id: int, *, user: str | None) -> 
     state = json.loads(merge.before)
     columns = dict(state["center"])
     back = _records_back(session, state)
-    imported = [r for r in back if r.source != EDITOR]
-    if not back or (not imported and any(s.get("source") != EDITOR for s in state["records"])):
+    if not back or (all(r.source == EDITOR for r in back)
+                    and any(s.get("source") != EDITOR for s in state["records"])):
         raise UnmergeError(f"the records of center {center_id} were reverted since the merge: "
                            f"there is nothing to give back")
-    if imported and not any((r.source, r.external_id) == (columns["source"],
-                                                          columns["external_id"])
-                            for r in imported):  # its first record was reverted since
-        columns.update(source=imported[0].source, external_id=imported[0].external_id,
-                       natural_key=imported[0].natural_key)
+    # The centers its records leave: the one kept, or where a later merge took them. Each
+    # keeps a first record it still holds (or goes, when nothing is left in it).
+    keep = session.get(Center, state["keep"])
+    holders = {r.center_id: r.center for r in back}
+    if keep is not None:
+        holders.setdefault(keep.id, keep)
+    leaving = {r.id for r in back}
+    before = {}
+    for holder in holders.values():
+        _ = holder.records, holder.modalities, holder.designations
+        before[holder.id] = snapshot(holder)
+        rest = [r for r in holder.records if r.id not in leaving]
+        reidentify(holder, rest)
+        if not rest:  # it goes (below); its key is free now for the center given back
+            holder.external_id = None
+    session.flush()
     for name in ("verified_at",):
         if columns.get(name):
             columns[name] = dt.date.fromisoformat(columns[name])
     center = Center(id=center_id, **columns)
+    reidentify(center, back)
     session.add(center)
-    keep = session.get(Center, state["keep"])
-    before = snapshot(keep) if keep is not None else None
-    if keep is not None:
-        _ = keep.records, keep.modalities, keep.designations
     with session.no_autoflush:
-        _give_back(session, state, back, center, keep)
+        _give_back(session, state, back, center, set(holders))
+        # Claims are kept per center and source: the ones a center holds of a source none
+        # of whose records stays there (given since the merge, by a re-import) go too.
+        sources = {r.source for r in back}
+        have = {(cm.modality_id, cm.source) for cm in center.modalities}
+        for holder in holders.values():
+            staying = {r.source for r in holder.records if r.id not in leaving}
+            for cm in [cm for cm in holder.modalities
+                       if cm.source in sources - staying]:
+                holder.modalities.remove(cm)
+                if (cm.modality_id, cm.source) not in have:
+                    have.add((cm.modality_id, cm.source))
+                    center.modalities.append(cm)
     session.flush()
     session.expire(center)
     if center.records:
         resolve_center(session, center)
-    if keep is not None:
-        session.expire(keep)
-        if keep.records:
-            resolve_center(session, keep)
-        session.flush()
-        record_changes(session, keep, before, snapshot(keep), user=user, action="unmerge")
+    for holder in holders.values():
+        session.expire(holder)
+        if holder.records:
+            resolve_center(session, holder)
+            session.flush()
+            record_changes(session, holder, before[holder.id], snapshot(holder), user=user,
+                           action="unmerge")
+        else:  # it held only what went back
+            session.add(ChangeRecord(user=user, center_id=holder.id, center_name=holder.name,
+                                     action="delete", field=None,
+                                     before=json.dumps(before[holder.id], sort_keys=True),
+                                     after=f"emptied by the unmerge of center {center_id}"))
+            session.delete(holder)
     session.add(ChangeRecord(user=user, center_id=center_id, center_name=center.name,
                              action="unmerge", field="center", before=None,
                              after=f"taken back out of center {state['keep']}"))
@@ -249,19 +276,25 @@ def _records_back(session: so.Session, state: dict) -> list[SourceRecord]:
 
 
 def _give_back(session: so.Session, state: dict, records: list[SourceRecord], center: Center,
-               keep: Center | None) -> None:
+               holders: set[int]) -> None:
     """Move ``records`` (:func:`_records_back`), and the claims and designations of a merge
-    back onto ``center``."""
+    that are still on one of the ``holders`` (center ids), back onto ``center``."""
     saved_of = {saved["id"]: saved for saved in state["records"]}
     for record in records:
         saved = saved_of[record.id]
         record.center = center
         record.link_rule, record.link_score = saved["link_rule"], saved["link_score"]
         record.link_reason = saved["link_reason"]
+    # The claims and designations of a source whose records were all reverted since went
+    # with them (a source it never had a record of, a modality list's, stays).
+    gone = {s["source"] for s in state["records"] if "source" in s} - {
+        r.source for r in records}
     moved = set(state["moved_claims"])
     for claim in state["claims"]:
+        if claim["source"] in gone:
+            continue
         row = session.get(CenterModality, claim["id"]) if claim["id"] in moved else None
-        if row is not None and keep is not None and row.center_id == keep.id:
+        if row is not None and row.center_id in holders:
             row.center = center
         elif row is None and claim["id"] not in moved:
             center.modalities.append(CenterModality(
@@ -271,8 +304,10 @@ def _give_back(session: so.Session, state: dict, records: list[SourceRecord], ce
                 if claim["verified_on"] else None))
     moved_d = set(state["moved_designations"])
     for held in state["designations"]:
+        if held["source"] in gone:
+            continue
         row = session.get(CenterDesignation, held["id"]) if held["id"] in moved_d else None
-        if row is not None and keep is not None and row.center_id == keep.id:
+        if row is not None and row.center_id in holders:
             row.center = center
         elif row is None and held["id"] not in moved_d:
             center.designations.append(CenterDesignation(

@@ -42,6 +42,21 @@ def primary_record(center: Center, records: Iterable[RecordValues]) -> RecordVal
     return next((r for r in records if r.source != EDITOR), None)
 
 
+def reidentify(center: Center, records: Iterable[SourceRecord]) -> None:
+    """Keep ``center`` named by (``source``, ``external_id``) after a record it holds: when
+    its first record is not among ``records`` any more (reverted, or taken back by an
+    unmerge), its oldest imported record becomes the first, else its editor record. (A
+    center must never keep the key of a record it lacks: a new center of that record, or
+    the one an unmerge gives back, could not be stored.)"""
+    records = sorted(records, key=lambda r: (r.id is None, r.id or 0))
+    if not records or any((r.source, r.external_id) == (center.source, center.external_id)
+                          for r in records):
+        return
+    first = next((r for r in records if r.source != EDITOR), records[0])
+    center.source, center.external_id = first.source, first.external_id
+    center.natural_key = first.natural_key
+
+
 def organization_finder(session: so.Session) -> Callable[[str | None], Organization | None]:
     """``find(name)``: the :class:`Organization` called ``name``, created when missing
     (cached for the session's work)."""
@@ -96,17 +111,26 @@ def resolve_center(session: so.Session, center: Center,
 
 
 def editor_record(session: so.Session, center: Center) -> SourceRecord:
-    """The center's newest ``editor`` record (created, empty, when it has none; a merged
-    center can hold several)."""
-    existing = [r for r in center.records if r.source == EDITOR]
+    """The center's own ``editor`` record (created, empty, when it has none). A merged
+    center also holds the editor records of the centers merged into it; those leave with
+    them on an unmerge, so an edit of the merged center never goes into one of them."""
+    own = f"center-{center.id}"
+    existing = [r for r in center.records if r.source == EDITOR and r.natural_key == own]
     if existing:
         return existing[-1]
     if session.get(DataSource, EDITOR) is None:
         session.add(DataSource(slug=EDITOR, name="Editors of this directory",
                                note="Values set by hand by the directory's editors; they "
                                     "win over every import until an editor clears them."))
-    record = SourceRecord(source=EDITOR, external_id=f"center-{center.id}",
-                          natural_key=f"center-{center.id}", values="{}",
+    # A records restore can give a new center the id of one merged away before it, whose
+    # editor record (key center-<id>) lives on in the center it was merged into.
+    taken = set(session.scalars(sa.select(SourceRecord.external_id).where(
+        SourceRecord.source == EDITOR, SourceRecord.natural_key == own)))
+    key, n = own, 1
+    while key in taken:
+        n += 1
+        key = f"{own}-{n}"
+    record = SourceRecord(source=EDITOR, external_id=key, natural_key=own, values="{}",
                           dataset_date=dt.date.today(), link_rule="editor")
     center.records.append(record)
     return record
@@ -114,18 +138,22 @@ def editor_record(session: so.Session, center: Center) -> SourceRecord:
 
 def set_editor_values(session: so.Session, center: Center, changes: dict,
                       clear: Iterable[str] = ()) -> None:
-    """Record editors' values (``changes``: field -> value, ``None`` for "no value") and
-    drop the ones in ``clear`` from every editor record (the sources' values show again);
-    then resolve. Clearing ``latitude`` clears the coordinates as a unit."""
+    """Record editors' values (``changes``: field -> value, ``None`` for "no value") in
+    the center's own editor record, and drop them from the editor records of the centers
+    merged into it (the value set now is the one shown); drop the ones in ``clear`` from
+    every editor record (the sources' values show again); then resolve. Clearing
+    ``latitude`` clears the coordinates as a unit."""
     clear = set(clear)
     if "latitude" in clear:
         clear |= {"longitude", "geocode_precision"}
+    own = editor_record(session, center) if changes else None
     for record in [r for r in center.records if r.source == EDITOR]:
         values = json.loads(record.values or "{}")
-        if clear & values.keys():
-            record.values = dumps({k: v for k, v in values.items() if k not in clear})
+        drop = clear if record is own else clear | changes.keys()
+        if drop & values.keys():
+            record.values = dumps({k: v for k, v in values.items() if k not in drop})
     if changes:
-        record = editor_record(session, center)
+        record = own
         values = json.loads(record.values or "{}")
         values.update(changes)
         record.values = dumps(values)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from directory.curation.audit import apply_field, record_changes, snapshot
-from directory.curation.records import resolve_center
+from directory.curation.records import reidentify, resolve_center
 from directory.curation.resolve import EDITOR
 from directory.models import Center, ChangeRecord, ImportRun, SourceRecord
 
@@ -69,6 +69,30 @@ def _revert_fields(session: so.Session, run: ImportRun, *, user: str | None) -> 
     return result
 
 
+def _set_writers(session: so.Session, restored: list[tuple[SourceRecord, ChangeRecord]]
+                 ) -> None:
+    """Give each record a revert gave its values back (``(row, the reverted change)``) the
+    import that wrote those values as ``import_run_id``: the latest earlier import that
+    wrote exactly them, else the one that made the record (writes undone by reverts since
+    are passed over), so that a revert of an earlier import skips the record rather than
+    undo values a later import wrote. One statement per 900 records."""
+    history: dict[int, list[tuple]] = {}
+    ids = sorted({row.id for row, _ in restored})
+    for i in range(0, len(ids), 900):
+        for record_id, change_id, run_id, action, after in session.execute(
+                sa.select(ChangeRecord.record_id, ChangeRecord.id, ChangeRecord.import_run_id,
+                          ChangeRecord.action, ChangeRecord.after)
+                .where(ChangeRecord.record_id.in_(ids[i:i + 900]),
+                       ChangeRecord.import_run_id.is_not(None))
+                .order_by(ChangeRecord.id.desc())):
+            history.setdefault(record_id, []).append((change_id, run_id, action, after))
+    for row, change in restored:
+        row.import_run_id = next(
+            (run_id for change_id, run_id, action, after in history.get(row.id, ())
+             if change_id < change.id and (action in ("create", "link")
+                                           or after == change.before)), None)
+
+
 def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> RevertResult:
     """Undo import ``run``: its records go back to their values before it (records it
     created are removed, with their source's claims and designations on the center), claim
@@ -83,6 +107,7 @@ def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> R
         return _revert_fields(session, run, user=user)
     result = RevertResult()
     touched: dict[int, tuple[Center, dict]] = {}
+    restored: list[tuple[SourceRecord, ChangeRecord]] = []
 
     def touch(center: Center) -> None:
         if center.id not in touched:
@@ -108,15 +133,10 @@ def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> R
                 center.modalities = [cm for cm in center.modalities if cm.source != run.source]
                 center.designations = [cd for cd in center.designations
                                        if cd.source != run.source]
-        else:
-            # Back to the values the import before wrote: that import is the record's last
-            # writer again (a revert of an earlier one must skip it, not remove its values).
+        else:  # back to the values the import before wrote (and its import: below)
             row.values = change.before or "{}"
-            row.import_run_id = session.scalar(
-                sa.select(ChangeRecord.import_run_id)
-                .where(ChangeRecord.record_id == row.id, ChangeRecord.id < change.id,
-                       ChangeRecord.import_run_id.is_not(None))
-                .order_by(ChangeRecord.id.desc()).limit(1))
+            restored.append((row, change))
+    _set_writers(session, restored)
     for change in changes:  # claim lists (modality files) and claims of updated records
         if change.record_id is not None or change.field not in ("modalities", "designations"):
             continue
@@ -142,12 +162,7 @@ def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> R
             session.delete(center)
             result.removed += 1
             continue
-        if imported and center.source == run.source and not any(
-                r.source == center.source and r.external_id == center.external_id
-                for r in imported):
-            first = imported[0]  # the center's first record is gone: the next one is
-            center.source, center.external_id = first.source, first.external_id
-            center.natural_key = first.natural_key
+        reidentify(center, center.records)  # its first record may be gone
         if imported:
             resolve_center(session, center)
         session.flush()

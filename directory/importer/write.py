@@ -97,6 +97,7 @@ class Writer:
             sync_vocabulary(session, vocabulary)
             self._load_vocabulary()
         self.organizations: dict[str, Organization] = {}
+        self._dropped_claims: dict[int, dict[str, CenterModality]] = {}
 
     def _load_vocabulary(self) -> None:
         self.modalities = {m.slug: m for m in self.session.scalars(sa.select(Modality))}
@@ -152,14 +153,19 @@ class Writer:
         source) would break the unique constraint)."""
         kept = {cm.modality.slug: cm for cm in center.modalities if cm.source == self.source}
         others = [cm for cm in center.modalities if cm.source != self.source]
+        # Claims this import already took off the center (a merged center can hold two
+        # records of one source, both in the file): taken back, not inserted again.
+        dropped = self._dropped_claims.setdefault(id(center), {})
         wanted = []
         for slug, provenance, evidence, verified_on in claims:
             if slug not in self.modalities:
                 continue
-            cm = kept.get(slug) or CenterModality(modality=self.modalities[slug],
-                                                  source=self.source)
+            cm = kept.pop(slug, None) or dropped.pop(slug, None)
+            if cm is None or sa.inspect(cm).was_deleted:  # (deleted by a flush since)
+                cm = CenterModality(modality=self.modalities[slug], source=self.source)
             cm.provenance, cm.evidence, cm.verified_on = provenance, evidence, verified_on
             wanted.append(cm)
+        dropped.update(kept)
         center.modalities = others + wanted
 
     def apply(self, plan: Plan) -> None:
@@ -181,7 +187,9 @@ class Writer:
                 old = row.values
                 row.values = dumps(self.values(record, stored.values))
                 row.natural_key = record.natural_key
-                row.dataset_date, row.import_run_id = self.as_of, self.run_id
+                if row.values != old:  # an import that changed only this source's claims
+                    # is not the writer of the values (a revert of their writer skipped them)
+                    row.dataset_date, row.import_run_id = self.as_of, self.run_id
                 self._fill(center, record, row)
                 changed.append((center, before, row, old))
         for start in range(0, len(plan.attach), BATCH):
