@@ -455,8 +455,12 @@ class SourcesMachine(RuleBasedStateMachine):
         center_id = sorted(self.model.merged)[pick % len(self.model.merged)]
         merged = self.model.merged.pop(center_id)
         where = {record_key(r): r.center_id for r in db.session.scalars(sa.select(SourceRecord))}
-        back = {key for key, generation in merged.records.items()
-                if key in where and self.model.generation[key] == generation}
+        into = merged.keep  # the center it joined, or the one that center joined since
+        while into in self.model.merged and into != center_id:
+            into = self.model.merged[into].keep
+        back = {key for key, generation in merged.records.items()  # (not what an unmerge
+                if key in where and self.model.generation[key] == generation  # gave back)
+                and where[key] in (merged.keep, into)}
         refuse = not back or (all(k[0] == EDITOR for k in back)
                               and any(k[0] != EDITOR for k in merged.records))
         try:
@@ -800,6 +804,25 @@ def test_an_edit_of_a_merged_center_wins_over_the_merged_in_editors_values(app,
     assert {r.external_id: json.loads(r.values) for r in center.records
             if r.source == EDITOR} == {f"center-{lakeside.id}": {"address": None},
                                        f"center-{harbor.id}": {}}
+
+
+def test_a_revert_after_a_merge_gives_the_claims_back_too(app, import_file):
+    """An import changed a record's claims, its center was merged into another, the import
+    reverted: the record's values went back, its claims not (the audit record of the
+    claims names the center merged away, and the revert passed over it)."""
+    points = "external_id,name,city,region,postal_code,country,latitude,longitude,modalities"
+    row = "P1,Lakeside Cancer Center,Boston,MA,02115,US,42.34,-71.09,"
+    import_file(csv_file(points, row + "chemotherapy"), source="pts")
+    run = import_file(csv_file(points, row + "chemotherapy; radiation therapy"),
+                      source="pts").run_id
+    import_file(lst_file(HARBOR), source="lst")
+    lakeside, harbor = centers()
+    merge_centers(db.session, harbor, lakeside, user="e")
+    db.session.commit()
+    revert(run)
+    (center,) = centers()
+    assert [(cm.modality.slug, cm.source) for cm in center.modalities] == \
+        [("chemotherapy", "pts")]
 
 
 def test_a_revert_skips_a_record_a_later_import_wrote_after_another_revert(app,

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from directory.curation.audit import apply_field, record_changes, snapshot
+from directory.curation.merge import merged_into
 from directory.curation.records import reidentify, resolve_center
 from directory.curation.resolve import EDITOR
 from directory.models import Center, ChangeRecord, ImportRun, SourceRecord
@@ -41,6 +42,8 @@ def _revert_fields(session: so.Session, run: ImportRun, *, user: str | None) -> 
     touched: set[int] = set()
     for change in changes:
         center = session.get(Center, change.center_id) if change.center_id else None
+        if center is None and change.field in ("modalities", "designations"):
+            center = _claims_center(session, change.center_id, run.source)
         if center is None:
             continue
         if change.action == "create":
@@ -67,6 +70,23 @@ def _revert_fields(session: so.Session, run: ImportRun, *, user: str | None) -> 
     run.status = "reverted"
     session.flush()
     return result
+
+
+def _claims_center(session: so.Session, center_id: int | None,
+                   source: str) -> Center | None:
+    """Where the claims (or designations) of ``source`` that an import gave center
+    ``center_id`` are now that it was merged away: the center it went into, when every
+    record of ``source`` there came with it (else they are not told apart: ``None``)."""
+    into = merged_into(session, center_id) if center_id else None
+    target = session.get(Center, into) if into else None
+    merge = session.scalar(sa.select(ChangeRecord).where(
+        ChangeRecord.center_id == center_id, ChangeRecord.field == "center",
+        ChangeRecord.action == "merge").order_by(ChangeRecord.id.desc()).limit(1))
+    if target is None or merge is None:
+        return None
+    came = {saved["id"] for saved in json.loads(merge.before)["records"]}
+    held = [r.id for r in target.records if r.source == source]
+    return target if held and set(held) <= came else None
 
 
 def _set_writers(session: so.Session, restored: list[tuple[SourceRecord, ChangeRecord]]
@@ -141,6 +161,8 @@ def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> R
         if change.record_id is not None or change.field not in ("modalities", "designations"):
             continue
         center = session.get(Center, change.center_id) if change.center_id else None
+        if center is None:
+            center = _claims_center(session, change.center_id, run.source)
         if center is None:
             continue
         if snapshot(center, run.source).get(change.field) != change.after:
