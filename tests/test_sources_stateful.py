@@ -473,6 +473,10 @@ class SourcesMachine(RuleBasedStateMachine):
         db.session.commit()
         self.say(f"unmerge center {center_id} (merged into {merged.keep} at step "
                  f"{merged.step}): takes back {sorted(map(show, back))}")
+        for other in self.model.merged.values():  # merged after it (with its records):
+            if other.step > merged.step:  # those are its own again
+                for key in back:
+                    other.records.pop(key, None)
         assert not refuse, "unmerge gave back a center none of whose records is left"
         after = {record_key(r): r.center_id for r in db.session.scalars(sa.select(SourceRecord))}
         moved = {show(k): (where[k], after[k]) for k in where
@@ -498,8 +502,8 @@ class SourcesMachine(RuleBasedStateMachine):
         editors = [r.external_id for r in center.records if r.source == EDITOR]
         set_editor_values(db.session, center, changes)
         db.session.commit()
-        target = next(r.external_id for r in center.records  # the center's own
-                      if r.source == EDITOR and r.natural_key == f"center-{center.id}")
+        target = [r.external_id for r in center.records  # the center's own
+                  if r.source == EDITOR and r.natural_key == f"center-{center.id}"][-1]
         self.say(f"edit center {center.id}: {changes} (editor record {target})")
         for external_id in editors:  # the merged-in centers' lose the fields set now
             for key in changes:
@@ -804,6 +808,64 @@ def test_an_edit_of_a_merged_center_wins_over_the_merged_in_editors_values(app,
     assert {r.external_id: json.loads(r.values) for r in center.records
             if r.source == EDITOR} == {f"center-{lakeside.id}": {"address": None},
                                        f"center-{harbor.id}": {}}
+
+
+def test_nested_merges_undone_out_of_order(app, import_file):
+    """Cedar merged into Harbor, Harbor into Lakeside; Cedar unmerged first, then Lakeside
+    merged into Cedar and Harbor unmerged: Harbor took Cedar's records (they had been in
+    Harbor when it was merged) out of Cedar again, and Cedar lost its editor's value."""
+    import_file(lst_file(LAKESIDE, HARBOR, CEDAR), source="lst")
+    lakeside, harbor, cedar = centers()
+    ids = lakeside.id, harbor.id, cedar.id
+    edit(cedar, {"phone": "+16175559999"})
+    merge_centers(db.session, harbor, cedar, user="e")
+    merge_centers(db.session, lakeside, harbor, user="e")
+    db.session.commit()
+    unmerge_center(db.session, ids[2], user="e")
+    db.session.commit()
+    merge_centers(db.session, db.session.get(Center, ids[2]), db.session.get(Center, ids[0]),
+                  user="e")
+    db.session.commit()
+    unmerge_center(db.session, ids[1], user="e")
+    db.session.commit()
+    harbor, cedar = centers()
+    assert (harbor.id, cedar.id) == ids[1:]
+    assert sorted(r.natural_key for r in harbor.records) == ["harbor hospital|01970|US"]
+    assert cedar.phone == "+16175559999"
+    assert sorted(r.natural_key for r in cedar.records) == sorted([
+        f"center-{cedar.id}", "cedar clinic|80202|US", "lakeside cancer center|02115|US"])
+
+
+def test_a_center_merged_unmerged_and_merged_again_comes_back_again(app, import_file):
+    """Harbor merged into Lakeside, Lakeside into Cedar; Harbor unmerged and merged into
+    Mercy; then Lakeside unmerged took Harbor's record out of Mercy too (it had been in
+    Lakeside when merged), or, once it did not, Harbor's unmerge was refused ("nothing to
+    give back") because Lakeside's merge had held Harbor's record."""
+    mercy = "Mercy Hospital,100 Main Street,Springfield,MO,65801,US"
+    import_file(lst_file(LAKESIDE, HARBOR, CEDAR, mercy), source="lst")
+    lakeside, harbor, cedar, mercy = (c.id for c in centers())
+
+    def merge(keep, drop):
+        merge_centers(db.session, db.session.get(Center, keep), db.session.get(Center, drop),
+                      user="e")
+        db.session.commit()
+
+    def unmerge(center_id):
+        unmerge_center(db.session, center_id, user="e")
+        db.session.commit()
+
+    merge(lakeside, harbor)
+    merge(cedar, lakeside)
+    unmerge(harbor)
+    merge(mercy, harbor)
+    unmerge(lakeside)
+    assert [r.natural_key.split("|")[0] for r in db.session.get(Center, lakeside).records] \
+        == ["lakeside cancer center"]
+    unmerge(harbor)
+    assert {c.id: sorted(r.natural_key.split("|")[0] for r in c.records)
+            for c in centers()} == {lakeside: ["lakeside cancer center"],
+                                    harbor: ["harbor hospital"], cedar: ["cedar clinic"],
+                                    mercy: ["mercy hospital"]}
 
 
 def test_a_revert_after_a_merge_gives_the_claims_back_too(app, import_file):

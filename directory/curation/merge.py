@@ -192,7 +192,8 @@ def unmerge_center(session: so.Session, center_id: int, *, user: str | None) -> 
         raise UnmergeError(f"center {center_id} exists")
     state = json.loads(merge.before)
     columns = dict(state["center"])
-    back = _records_back(session, state)
+    given = _given_back_since(session, merge)
+    back = [r for r in _records_back(session, state) if r.id not in given]
     if not back or (all(r.source == EDITOR for r in back)
                     and any(s.get("source") != EDITOR for s in state["records"])):
         raise UnmergeError(f"the records of center {center_id} were reverted since the merge: "
@@ -251,7 +252,8 @@ def unmerge_center(session: so.Session, center_id: int, *, user: str | None) -> 
                                      after=f"emptied by the unmerge of center {center_id}"))
             session.delete(holder)
     session.add(ChangeRecord(user=user, center_id=center_id, center_name=center.name,
-                             action="unmerge", field="center", before=None,
+                             action="unmerge", field="center",
+                             before=json.dumps({"records": sorted(r.id for r in back)}),
                              after=f"taken back out of center {state['keep']}"))
     for review in session.scalars(sa.select(LinkReview).where(
             LinkReview.status == "merged",
@@ -260,6 +262,26 @@ def unmerge_center(session: so.Session, center_id: int, *, user: str | None) -> 
         review.status, review.decided_by, review.decided_at = "rejected", user, utcnow()
     session.flush()
     return center
+
+
+def _given_back_since(session: so.Session, merge: ChangeRecord) -> set[int]:
+    """Ids of the records that an unmerge after ``merge`` gave back to a center merged
+    before it (into the center merged by ``merge``, or further down): that center's, not
+    to be taken again when the merges are undone out of order. (A center merged after it,
+    the kept one going into a third, takes them along and gives them back in turn.)"""
+    ids: set[int] = set()
+    for unmerge in session.scalars(sa.select(ChangeRecord).where(
+            ChangeRecord.field == "center", ChangeRecord.action == "unmerge",
+            ChangeRecord.id > merge.id)):
+        earlier = session.scalar(sa.select(ChangeRecord).where(
+            ChangeRecord.center_id == unmerge.center_id, ChangeRecord.field == "center",
+            ChangeRecord.action == "merge", ChangeRecord.id < unmerge.id)
+            .order_by(ChangeRecord.id.desc()).limit(1))
+        if earlier is not None and earlier.id < merge.id:
+            moved = json.loads(unmerge.before or "{}").get("records")  # (the ones it gave
+            ids |= set(moved) if moved is not None else {  # back; else all it could)
+                saved["id"] for saved in json.loads(earlier.before)["records"]}
+    return ids
 
 
 def _records_back(session: so.Session, state: dict) -> list[SourceRecord]:
