@@ -1114,3 +1114,30 @@ def test_records_round_trip_of_a_center_held_by_an_editor_alone(app, import_file
     db.session.commit()
     (center,) = centers()
     assert (center.name, center.address) == ("Lakeside Cancer Center", "9 Edited Ave")
+
+
+def test_unmerge_does_not_take_a_claim_that_got_the_id_of_a_moved_one(app, import_file):
+    """The merge moved Harbor's claim (chemotherapy, pts) to Lakeside; a re-import took it
+    off again and SQLite gave its id to Lakeside's next new claim (radiation, reg): the
+    unmerge, finding a claim under the moved claim's id, took that one to Harbor (or, when
+    it matched a claim the merge had left behind, inserted it twice: UNIQUE
+    center_modality, a 500)."""
+    points = "external_id,name,city,region,postal_code,country,latitude,longitude,modalities"
+    harbor_row = "P2,Harbor Hospital,Salem,MA,01970,US,42.5195,-70.8967,"
+    header = REG_HEADER + ",modalities"
+    lakeside_row = "R1,LAKESIDE CANCER CENTER,1 Lake St,Boston,MA,02115,US,"
+    import_file(csv_file(header, lakeside_row + "chemotherapy"), source="reg")
+    import_file(csv_file(points, harbor_row + "chemotherapy"), source="pts")
+    lakeside, harbor = centers()
+    harbor_id = harbor.id
+    merge_centers(db.session, lakeside, harbor, user="e")
+    db.session.commit()
+    import_file(csv_file(points, harbor_row), source="pts")
+    import_file(csv_file(header, lakeside_row + "chemotherapy; radiation therapy"),
+                source="reg")
+    unmerge_center(db.session, harbor_id, user="e")
+    db.session.commit()
+    lakeside, harbor = centers()
+    assert sorted((cm.modality.slug, cm.source) for cm in lakeside.modalities) == \
+        [("chemotherapy", "reg"), ("radiation-therapy", "reg")]
+    assert harbor.modalities == []

@@ -193,7 +193,7 @@ def unmerge_center(session: so.Session, center_id: int, *, user: str | None) -> 
     state = json.loads(merge.before)
     columns = dict(state["center"])
     given = _given_back_since(session, merge)
-    back = [r for r in _records_back(session, state) if r.id not in given]
+    back = [r for r in records_of_merge(session, merge) if r.id not in given]
     if not back or (all(r.source == EDITOR for r in back)
                     and any(s.get("source") != EDITOR for s in state["records"])):
         raise UnmergeError(f"the records of center {center_id} were reverted since the merge: "
@@ -284,13 +284,20 @@ def _given_back_since(session: so.Session, merge: ChangeRecord) -> set[int]:
     return ids
 
 
-def _records_back(session: so.Session, state: dict) -> list[SourceRecord]:
-    """The records of a merge's ``state`` that still exist, by id (SQLite gives the id of a
-    reverted record to the next new one: a record of another key is not given back)."""
+def records_of_merge(session: so.Session, merge: ChangeRecord) -> list[SourceRecord]:
+    """The records that the merge audited by ``merge`` moved and that still exist. A row
+    is named by its id, and SQLite gives the id of a deleted (reverted) row to the next new
+    one: a row under a saved id counts only when it has the saved source and key and no
+    import made it (audit action ``create`` or ``link``) after the merge."""
+    state = json.loads(merge.before)
+    ids = [saved["id"] for saved in state["records"]]
+    made_since = set(session.scalars(sa.select(ChangeRecord.record_id).where(
+        ChangeRecord.record_id.in_(ids), ChangeRecord.action.in_(("create", "link")),
+        ChangeRecord.id > merge.id))) if ids else set()
     records = []
     for saved in state["records"]:
         record = session.get(SourceRecord, saved["id"])
-        if record is not None and ("key" not in saved or (
+        if record is not None and record.id not in made_since and ("key" not in saved or (
                 record.source, record.external_id or record.natural_key) == (saved["source"],
                                                                               saved["key"])):
             records.append(record)
@@ -299,7 +306,7 @@ def _records_back(session: so.Session, state: dict) -> list[SourceRecord]:
 
 def _give_back(session: so.Session, state: dict, records: list[SourceRecord], center: Center,
                holders: set[int]) -> None:
-    """Move ``records`` (:func:`_records_back`), and the claims and designations of a merge
+    """Move ``records`` (:func:`records_of_merge`), and the claims and designations of a merge
     that are still on one of the ``holders`` (center ids), back onto ``center``."""
     saved_of = {saved["id"]: saved for saved in state["records"]}
     for record in records:
@@ -311,11 +318,17 @@ def _give_back(session: so.Session, state: dict, records: list[SourceRecord], ce
     # with them (a source it never had a record of, a modality list's, stays).
     gone = {s["source"] for s in state["records"] if "source" in s} - {
         r.source for r in records}
+    # A moved claim (designation) is named by its id; the row under that id now counts
+    # only when it is still that claim: the same modality and source (SQLite gives the id
+    # of a deleted row to the next new one, e.g. a claim a re-import made since).
     moved = set(state["moved_claims"])
     for claim in state["claims"]:
         if claim["source"] in gone:
             continue
         row = session.get(CenterModality, claim["id"]) if claim["id"] in moved else None
+        if row is not None and (row.modality_id, row.source) != (claim["modality_id"],
+                                                                 claim["source"]):
+            continue  # taken off since (and its id given to another claim): not given back
         if row is not None and row.center_id in holders:
             row.center = center
         elif row is None and claim["id"] not in moved:
@@ -329,6 +342,9 @@ def _give_back(session: so.Session, state: dict, records: list[SourceRecord], ce
         if held["source"] in gone:
             continue
         row = session.get(CenterDesignation, held["id"]) if held["id"] in moved_d else None
+        if row is not None and (row.designation_id, row.source) != (held["designation_id"],
+                                                                    held["source"]):
+            continue
         if row is not None and row.center_id in holders:
             row.center = center
         elif row is None and held["id"] not in moved_d:

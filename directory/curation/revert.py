@@ -15,7 +15,7 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from directory.curation.audit import apply_field, record_changes, snapshot
-from directory.curation.merge import merged_into
+from directory.curation.merge import merged_into, records_of_merge
 from directory.curation.records import reidentify, resolve_center
 from directory.curation.resolve import EDITOR
 from directory.models import Center, ChangeRecord, ImportRun, SourceRecord
@@ -84,7 +84,7 @@ def _claims_center(session: so.Session, center_id: int | None,
         ChangeRecord.action == "merge").order_by(ChangeRecord.id.desc()).limit(1))
     if target is None or merge is None:
         return None
-    came = {saved["id"] for saved in json.loads(merge.before)["records"]}
+    came = {r.id for r in records_of_merge(session, merge)}
     held = [r.id for r in target.records if r.source == source]
     return target if held and set(held) <= came else None
 
