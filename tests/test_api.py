@@ -58,7 +58,10 @@ def test_near_boston_chemotherapy_in_miles(client, boston):
         assert item["distance_mi"] <= 25
         assert item["distance_mi"] == pytest.approx(item["distance_km"] / 1.609344, abs=0.002)
         assert item["url"].endswith(f"/centers/{item['id']}")
-    distances = [item["distance_km"] for item in body["items"]]
+    # The default order is best match: the designated cancer center first, then the
+    # hospitals reporting chemotherapy, nearest first.
+    assert "Dana-Farber" in names[0] and body["items"][0]["designations"]
+    distances = [item["distance_km"] for item in body["items"][1:]]
     assert distances == sorted(distances)
     dana = next(i for i in body["items"] if "Dana-Farber" in i["name"])
     chemo = [m for m in dana["modalities"] if m["slug"] == "chemotherapy"]
@@ -113,7 +116,7 @@ def test_bom_header_case_1(client, import_file):
 def test_antimeridian_and_units_case_21(client, import_file):
     import_file(CASES / "21_antimeridian_units.csv")
     for near, expected in (("-17.0,179.9", (21.7, 200)), ("-17.0,-179.95", (16.8, 212.5))):
-        body = get_json(client, f"/api/v1/centers?near={near}&radius=300&unit=km")
+        body = get_json(client, f"/api/v1/centers?near={near}&radius=300&unit=km&sort=distance")
         assert [round(i["distance_km"], 1) for i in body["items"]] == \
             [pytest.approx(d, abs=1.5) for d in expected]
         assert body["distance_unit"] == "km"
@@ -410,7 +413,7 @@ def test_docs_page_uses_local_assets(client):
 
 @pytest.mark.parametrize("query, field, words", [
     ("near=Boston,+MA&unit=miles", "unit", ["km", "mi"]),
-    ("q=clinic&sort=best", "sort", ["distance", "name", "relevance"]),
+    ("q=clinic&sort=nearest", "sort", ["best", "distance", "name", "relevance"]),
 ])
 def test_a_bad_choice_names_the_valid_values(client, query, field, words):
     body = client.get(f"/api/v1/centers?{query}").get_json()

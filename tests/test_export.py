@@ -96,7 +96,7 @@ def test_neutralised_cells_import_back_unchanged(import_file):
 # -- search exports ----------------------------------------------------------------------
 
 def test_search_csv_with_distances_and_extras(client, directory):
-    response = client.get("/centers.csv?near=Boston,+MA&radius=10&unit=mi")
+    response = client.get("/centers.csv?near=Boston,+MA&radius=10&unit=mi&sort=distance")
     assert response.status_code == 200 and response.is_streamed
     assert response.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in response.headers["Content-Disposition"]

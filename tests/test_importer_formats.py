@@ -488,9 +488,9 @@ def test_hifld_closed_hospitals_are_kept_as_closed(hifld):
 
 @pytest.mark.parametrize("name,kind", [
     ("Andalusia Health", "hospital"),                                   # GENERAL ACUTE CARE
-    ("Choctaw General Hospital", "hospital"),                           # CRITICAL ACCESS
-    ("Tuscaloosa VA Medical Center", "hospital"),                       # MILITARY
-    ("UAB Callahan Eye Hospital Authority", "hospital"),                # SPECIAL
+    ("Choctaw General Hospital", "critical-access"),                    # CRITICAL ACCESS
+    ("Tuscaloosa VA Medical Center", "military"),                       # MILITARY
+    ("UAB Callahan Eye Hospital Authority", "other"),                   # SPECIAL (eye)
     ("Northwest Medical Center - Willow Creek Women's Hospital", "hospital"),  # WOMEN
     ("Hospital for Special Care", "hospital"),                          # CHRONIC DISEASE
     ("Baypointe Behavioral Health", "psychiatric"),                     # PSYCHIATRIC

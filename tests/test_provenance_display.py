@@ -87,7 +87,7 @@ def _dd(html: str, term: str) -> str:
 def test_phone_from_a_second_record_names_that_source_and_date(client, two_records):
     html = client.get(f"/centers/{two_records.id}").get_data(as_text=True)
     phone = _dd(html, "Phone")
-    assert "(217) 555-0199" in phone
+    assert "+1 217-555-0199" in phone  # international format: dialable from abroad
     assert "Source: HIFLD hospitals, May 2023" in phone
     website = _dd(html, "Website")  # from the first record
     assert "Source: CMS Hospital General Information, January 2025" in website

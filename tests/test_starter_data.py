@@ -145,4 +145,30 @@ def test_uk_centers_say_the_list_is_from_2014(client):
 def test_country_place_becomes_a_country_filter(client):
     html = client.get("/centers?near=United+Kingdom").get_data(as_text=True)
     assert "Showing centers in" in html
-    assert re.search(r'id="results-heading">\s*1,0\d\d centers', html)
+    # 1,076 hospitals, less the psychiatric and specialist ones left out by default
+    assert re.search(r'id="results-heading">\s*9\d\d centers', html)
+    assert "Show every kind of center" in html
+
+
+def test_springfield_first_results_are_places_that_treat_cancer(client):
+    """Issue 14: the first 10 results near Springfield, MO hold no psychiatric or
+    rehabilitation hospital (the first used to be a behavioral health hospital), and the
+    hospitals reporting cancer treatment come first."""
+    body = client.get("/api/v1/centers?near=Springfield,+MO&per_page=10").get_json()
+    kinds = [item["kind"] for item in body["items"]]
+    assert len(kinds) == 10
+    assert not set(kinds) & {"psychiatric", "rehabilitation", "long-term-care"}
+    assert all(item["modalities"] for item in body["items"][:3])
+    every = client.get("/api/v1/centers?near=Springfield,+MO&kind=all&sort=distance"
+                       "&per_page=10").get_json()
+    assert "psychiatric" in {item["kind"] for item in every["items"]}
+
+
+def test_london_starts_with_general_hospitals(client):
+    """Issue 14: near=London used to start with the Royal London Hospital for Integrated
+    Medicine, Great Ormond Street (children's) and the Hospital for Tropical Diseases."""
+    body = client.get("/api/v1/centers?near=London&per_page=10").get_json()
+    names = [item["name"] for item in body["items"]]
+    assert {item["kind"] for item in body["items"]} <= {"hospital", "cancer-center"}, names
+    assert not any(word in " ".join(names) for word in
+                   ("Integrated Medicine", "Great Ormond", "Tropical Diseases"))

@@ -36,19 +36,57 @@ KINDS = {
     "cancer-center": "cancer-center", "oncology center": "cancer-center", "clinic": "clinic",
     "outpatient clinic": "clinic", "other": "other",
     # CMS Hospital General Information "Hospital Type"
-    "acute care hospitals": "hospital", "critical access hospitals": "hospital",
-    "acute care - veterans administration": "hospital",
-    "acute care - department of defense": "hospital", "childrens": "childrens",
+    "acute care hospitals": "hospital", "critical access hospitals": "critical-access",
+    "acute care - veterans administration": "military",
+    "acute care - department of defense": "military", "childrens": "childrens",
     "psychiatric": "psychiatric", "long-term": "long-term-care",
     "rural emergency hospital": "emergency",
     # HIFLD "TYPE"
-    "general acute care": "hospital", "critical access": "hospital", "military": "hospital",
+    "general acute care": "hospital", "critical access": "critical-access",
+    "military": "military",
     "women": "hospital", "special": "hospital", "children": "childrens",
     "rehabilitation": "rehabilitation", "long term care": "long-term-care",
     "chronic disease": "long-term-care",
     # NHS Choices "SubType"
     "mental health hospital": "psychiatric",
 }
+#: Name rules for the kind of a center whose source gives only a generic kind ("hospital",
+#: "other", "clinic", critical access, military), tried in this order on the folded name
+#: (each word must start a word of the name). A children's cancer hospital is a children's
+#: hospital; "cancer center" words: English, German (Krebs, Onkologie, Tumorzentrum),
+#: Turkish (Kanser, Onkoloji), Portuguese and Spanish (Câncer, Cáncer, Oncológico), Italian
+#: (Cancro, Tumori), French (Cancérologie); a single-specialty hospital outside cancer care
+#: (eye, dental, orthopaedic, maternity, tropical diseases, homeopathy) is ``other``.
+NAME_KINDS: tuple[tuple[str, re.Pattern], ...] = (
+    ("childrens", re.compile(r"\b(children|childrens|child s|paediatric|pediatric|kinder|"
+                             r"kinderklinik|infantil|ninos|enfants|bambin|cocuk|criancas?)\b|"
+                             r"\bgreat ormond street\b")),
+    ("psychiatric", re.compile(r"\b(psychiatr|psychiatric|mental health|psiquiatr|psichiatr|"
+                               r"ruh sagligi|nervenklinik)")),
+    ("cancer-center", re.compile(r"\b(cancer|oncolo|onkolo|tumou?r|krebs|kanser|cancro|"
+                                 r"onco\b)")),
+    ("rehabilitation", re.compile(r"\b(rehabilitation|rehab\b|rehaklinik|reha\b)")),
+    ("other", re.compile(r"\b(eye|ophthalm|dental|orthopaedic|orthopedic|maternity|"
+                         r"tropical diseases|integrated medicine|homoeopathic|homeopathic)\b")),
+)
+#: Kinds a name rule may replace (a children's or psychiatric hospital stays what its source
+#: says it is).
+_NAMED_KINDS = frozenset({"hospital", "clinic", "other", "critical-access", "military"})
+
+
+def kind_from_name(kind: str, name: str) -> str:
+    """The kind that ``name`` shows (:data:`NAME_KINDS`: "Krebszentrum", "Istituto dei
+    Tumori" -> ``cancer-center``; "Great Ormond Street Hospital" -> ``childrens``; "Moorfields
+    Eye Hospital" -> ``other``) for a generic ``kind``; else ``kind`` unchanged."""
+    if kind not in _NAMED_KINDS:
+        return kind
+    folded = fold(name)
+    for named, pattern in NAME_KINDS:
+        if pattern.search(folded):
+            return named
+    return kind
+
+
 STATUSES = {"active": "active", "open": "active", "operational": "active",
             "closed": "closed", "inactive": "closed", "temporarily closed": "temporarily-closed",
             "temporarily-closed": "temporarily-closed"}

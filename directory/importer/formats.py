@@ -215,8 +215,10 @@ class NciDesignatedCenters(Format):
 
     def extras(self, record: RawRecord) -> None:
         super().extras(record)
-        record.defaults["kind"] = "cancer-center"
         designation = NCI_TYPES.get(fold(record.values.get("designations", "")))
+        # St. Jude's affiliate clinics treat children only.
+        record.defaults["kind"] = "childrens" if designation == "nci-pediatric" \
+            else "cancer-center"
         record.values["designations"] = designation or ""
 
 
@@ -257,10 +259,10 @@ class NhsChoicesHospitals(Format):
 
 
 # HIFLD ``TYPE`` -> center kind. SPECIAL (eye, surgical, orthopaedic, long-term acute care
-# hospitals, MSK, MD Anderson), WOMEN, MILITARY and CHRONIC DISEASE are hospitals; names with
+# hospitals, MSK, MD Anderson), WOMEN and CHRONIC DISEASE are hospitals; names with
 # "cancer" become cancer centers whatever their type (see HifldHospitals.extras).
 HIFLD_KINDS = {
-    "general acute care": "hospital", "critical access": "hospital", "military": "hospital",
+    "general acute care": "hospital", "critical access": "critical-access", "military": "military",
     "women": "hospital", "special": "hospital", "chronic disease": "hospital",
     "children": "childrens", "psychiatric": "psychiatric", "rehabilitation": "rehabilitation",
     "long term care": "long-term-care",

@@ -16,6 +16,7 @@ from directory.importer.fields import (
     STATUSES,
     _clean_values,
     _short,
+    kind_from_name,
     natural_key,
     normalise_phone,
     normalise_postal_code,
@@ -298,6 +299,7 @@ class Validator:
         kind_text = values.get("kind", "").strip().casefold()
         kind = raw.defaults.get("kind") or KINDS.get(kind_text) or (
             kind_text if kind_text in CENTER_KINDS else "hospital")
+        kind = kind_from_name(kind, name)
 
         claims, unknown = self._modality_terms(values.get("modalities", ""))
         modalities = claims  # a tuple shared by the rows with the same cell

@@ -17,6 +17,7 @@ from directory.models.admin import (
 )
 from directory.models.core import (
     CENTER_KINDS,
+    KIND_LABELS,
     CENTER_STATUSES,
     GEOCODE_PRECISIONS,
     NON_TREATING_KINDS,
@@ -36,7 +37,7 @@ from directory.models.core import (
 from directory.models.hooks import search_text_of
 
 __all__ = [
-    "CENTER_KINDS", "CENTER_STATUSES", "GEOCODE_PRECISIONS", "NON_TREATING_KINDS",
+    "CENTER_KINDS", "KIND_LABELS", "CENTER_STATUSES", "GEOCODE_PRECISIONS", "NON_TREATING_KINDS",
     "PROVENANCES", "ROLES", "Base", "Center", "CenterDesignation", "CenterModality",
     "ChangeRecord", "DataSource", "DataVersion", "Designation", "ImportIssue", "ImportRun",
     "LinkReview", "Modality", "Organization", "PendingImport", "SourceRecord", "User",

@@ -42,10 +42,24 @@ class Base(DeclarativeBase):
     })
 
 
-CENTER_KINDS = ("hospital", "cancer-center", "clinic", "childrens", "psychiatric",
-                "rehabilitation", "long-term-care", "emergency", "other")
-#: Kinds that do not deliver cancer treatment: modality claims from lists keyed by id (for
-#: example CMS Provider of Services "under arrangement" flags) are not applied to them.
+#: What a center is, in one vocabulary across sources (CMS Hospital Type, HIFLD TYPE,
+#: Eurostat facility_type, NHS SubType, names): see ``directory.importer.fields.KINDS``.
+CENTER_KINDS = ("hospital", "cancer-center", "clinic", "childrens", "critical-access",
+                "military", "psychiatric", "rehabilitation", "long-term-care", "emergency",
+                "other")
+#: The kinds as a patient reads them (``childrens`` is labelled pediatric).
+KIND_LABELS = {
+    "hospital": "General hospital", "cancer-center": "Cancer center", "clinic": "Clinic",
+    "childrens": "Children's hospital (pediatric)",
+    "critical-access": "Critical access hospital (small, rural)",
+    "military": "Military or veterans hospital", "psychiatric": "Psychiatric hospital",
+    "rehabilitation": "Rehabilitation hospital", "long-term-care": "Long-term care hospital",
+    "emergency": "Rural emergency hospital (no inpatient beds)",
+    "other": "Other or specialist hospital",
+}
+#: Kinds that do not deliver cancer treatment to adults: modality claims from lists keyed by
+#: id (for example CMS Provider of Services "under arrangement" flags) are not applied to
+#: them, and a search leaves them out unless asked for every kind (``kind=all``).
 NON_TREATING_KINDS = ("psychiatric", "rehabilitation", "long-term-care", "emergency")
 CENTER_STATUSES = ("active", "temporarily-closed", "closed")
 GEOCODE_PRECISIONS = ("rooftop", "manual", "postal_code", "city", "none")

@@ -41,6 +41,7 @@ from directory.models import (
     Center,
     CenterDesignation,
     CenterModality,
+    NON_TREATING_KINDS,
     DataVersion,
     Designation,
     Modality,
@@ -105,6 +106,10 @@ def _filters(session: so.Session, query: SearchQuery) -> list:
     conds: list = []
     if not query.include_closed:
         conds.append(Center.status != "closed")
+    if query.kinds:
+        conds.append(Center.kind.in_(query.kinds))
+    elif not query.all_kinds:
+        conds.append(Center.kind.not_in(NON_TREATING_KINDS))
     if query.q:
         tokens = fold(query.q).split()  # every word counts (q is at most 200 characters)
         if not tokens:  # only punctuation: nothing can match it literally
@@ -267,6 +272,37 @@ def _load(session: so.Session, ids: list[int], distances: dict[int, float] | Non
             for i in ids if i in centers]
 
 
+#: Kinds a "best match" order puts last even when they report cancer treatment (the guide
+#: is for adults: a children's hospital is not a first call), and the general hospitals that
+#: come before the other kinds when neither reports a cancer treatment.
+_LAST_TIER_KINDS = frozenset({"childrens"})
+_GENERAL_KINDS = ("hospital", "critical-access", "military")
+
+
+def care_tier(designated: bool, kind: str, modality_mask: int) -> int:
+    """The group of a center in the ``best`` order: 0 = a designated cancer center or a
+    center whose kind is ``cancer-center``; 1 = a center with a reported or inferred cancer
+    treatment (any bit of ``modality_mask``); 2 = a general hospital with none reported;
+    3 = the rest (clinics, specialist and children's hospitals, and the kinds a search
+    leaves out by default when asked for). Within a group, results go by distance (place
+    searches) or name."""
+    if kind in _LAST_TIER_KINDS:
+        return 3
+    if designated or kind == "cancer-center":
+        return 0
+    if modality_mask:
+        return 1
+    return 2 if kind in _GENERAL_KINDS else 3
+
+
+def _care_tier_sql():
+    """:func:`care_tier` as a SQL expression (for ``sort=best`` without a place)."""
+    return sa.case((Center.kind.in_(_LAST_TIER_KINDS), 3),
+                   (sa.or_(Center.designated, Center.kind == "cancer-center"), 0),
+                   (Center.modality_mask != 0, 1),
+                   (Center.kind.in_(_GENERAL_KINDS), 2), else_=3)
+
+
 def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     """Run a search.
 
@@ -286,6 +322,10 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
             page_ids = []
         elif sort == "relevance" and query.q:
             page_ids = _relevance_page(session, conds, fold(query.q), offset, query.per_page)
+        elif sort == "best":
+            page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
+                _care_tier_sql(), Center.name_folded, Center.id)
+                .limit(query.per_page).offset(offset)).all()
         else:
             page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
                 Center.name_folded, Center.id).limit(query.per_page).offset(offset)).all()
@@ -300,13 +340,20 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
         geo.append(_box_condition(query.near, radius))
     rows = session.execute(sa.select(Center.id, Center.latitude, Center.longitude,
                                      Center.name_folded, Center.modality_mask,
-                                     Center.country).where(*conds, *geo)).all()
-    ids, lats, lons, names, masks, countries = zip(*rows) if rows else ((),) * 6
+                                     Center.country, Center.designated, Center.kind)
+                           .where(*conds, *geo)).all()
+    ids, lats, lons, names, masks, countries, designated, kinds = \
+        zip(*rows) if rows else ((),) * 8
     km = geodesic_km_from(query.near.point(), lats, lons)
     kept = range(len(ids)) if radius is None else [i for i, d in enumerate(km) if d <= radius]
     # (key, id) tuples compare in C; only the rows up to the end of the page are ordered.
-    keys = ((names[i], ids[i]) if sort == "name" else (km[i], names[i], ids[i])
-            for i in kept)
+    if sort == "name":
+        keys = ((names[i], ids[i]) for i in kept)
+    elif sort == "best":
+        keys = ((care_tier(designated[i], kinds[i], masks[i]), km[i], names[i], ids[i])
+                for i in kept)
+    else:
+        keys = ((km[i], names[i], ids[i]) for i in kept)
     end = offset + query.per_page
     first = heapq.nsmallest(end, keys) if end < len(kept) // 4 else sorted(keys)[:end]
     page_ids = [key[-1] for key in first[offset:end]]
@@ -361,7 +408,7 @@ def _cached_totals(session: so.Session, query: SearchQuery, conds: list) -> tupl
         return _grouped_facets(session, conds)
     key = (str(session.get_bind().url), version, query.q, query.city, query.country,
            query.region, tuple(sorted(query.modalities)), query.designation,
-           query.include_closed)
+           query.include_closed, query.kinds, query.all_kinds)
     with _TOTALS_LOCK:
         found = _TOTALS.get(key)
     if found is None:

@@ -47,15 +47,19 @@ class SearchQuery:
     page: int = 1
     per_page: int = 20
     include_closed: bool = False
+    #: Only these kinds (``CENTER_KINDS`` slugs); empty: every kind but the ones that do not
+    #: treat adult cancer (``NON_TREATING_KINDS``), unless ``all_kinds``.
+    kinds: tuple[str, ...] = ()
+    all_kinds: bool = False
 
     @property
     def effective_sort(self) -> str:
-        """``sort`` if given, else ``distance`` with ``near``, ``relevance`` with ``q``,
-        else ``name``."""
+        """``sort`` if given, else ``best`` with ``near`` (cancer care first, see
+        :func:`directory.search.query.care_tier`), ``relevance`` with ``q``, else ``name``."""
         if self.sort:
             return self.sort
         if self.near is not None:
-            return "distance"
+            return "best"
         return "relevance" if self.q else "name"
 
 

@@ -19,7 +19,7 @@ from flask import Flask, current_app, url_for
 from directory.curation.resolve import EDITOR, RECORD_FIELDS
 from directory.geo import KM_PER_MILE
 from directory.guide import load_guide
-from directory.models import Center, DataSource, SourceRecord
+from directory.models import KIND_LABELS, NON_TREATING_KINDS, Center, DataSource, SourceRecord
 from directory.vocabulary import load_vocabulary
 
 #: The shown fields of a list item that ``field_sources`` covers (a detail covers every
@@ -51,7 +51,8 @@ def to_unit(km: float | None, unit: str) -> float | None:
 
 def inject_helpers():
     return {"search_url": search_url, "to_unit": to_unit, "vocabulary": load_vocabulary(),
-            "guide_pages": load_guide()}
+            "guide_pages": load_guide(), "KIND_LABELS": KIND_LABELS,
+            "NON_TREATING_KINDS": NON_TREATING_KINDS}
 
 
 def country_name(code: str | None) -> str:
@@ -72,7 +73,9 @@ def region_label(region: str | None) -> str:
 
 
 def phone_display(e164: str | None, country: str | None = None) -> str:
-    """An E.164 number formatted for reading (national format in its own country)."""
+    """An E.164 number in international format, as anyone can dial it from anywhere
+    (``+49 30 450564222``, ``+1 617-632-3000``); text that is not a number is returned as
+    stored. ``country`` is the region a number without ``+`` is read in (default US)."""
     import phonenumbers
 
     if not e164:
@@ -81,10 +84,7 @@ def phone_display(e164: str | None, country: str | None = None) -> str:
         number = phonenumbers.parse(e164, country or "US")
     except phonenumbers.NumberParseException:
         return e164
-    region = phonenumbers.region_code_for_number(number)
-    fmt = (phonenumbers.PhoneNumberFormat.NATIONAL if region == (country or region)
-           else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-    return phonenumbers.format_number(number, fmt)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def safe_url(url: str | None) -> str | None:
@@ -140,12 +140,7 @@ def inject_map_helpers():
 
 # -- provenance: where each shown field came from --------------------------------------
 
-#: What people read for :attr:`Center.kind` and :attr:`Center.status`.
-KIND_LABELS = {"hospital": "Hospital", "cancer-center": "Cancer center", "clinic": "Clinic",
-               "childrens": "Children's hospital", "psychiatric": "Psychiatric hospital",
-               "rehabilitation": "Rehabilitation hospital",
-               "long-term-care": "Long-term care hospital",
-               "emergency": "Emergency hospital", "other": "Other"}
+#: What people read for :attr:`Center.status` (kinds: :data:`directory.models.KIND_LABELS`).
 STATUS_LABELS = {"active": "Open", "temporarily-closed": "Temporarily closed",
                  "closed": "Closed"}
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",

@@ -22,8 +22,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import AnyOf, DataRequired, Email, Length, NumberRange, Optional
 
 UNITS = [SelectChoice("km", "km"), SelectChoice("mi", "miles")]
-SORT_CHOICES = [SelectChoice("", "Best match"), SelectChoice("distance", "Distance"),
+SORT_CHOICES = [SelectChoice("best", "Best match"), SelectChoice("distance", "Distance"),
                 SelectChoice("name", "Name"), SelectChoice("relevance", "Relevance")]
+SORT_VALUES = ("", *(c.value for c in SORT_CHOICES))  # "": the default order
 
 
 class SearchForm(FlaskForm):
@@ -60,8 +61,8 @@ class SearchForm(FlaskForm):
                               validators=[Optional()])
     sort = SelectField("Sort by", choices=SORT_CHOICES, validate_choice=False,
                        validators=[Optional(), AnyOf(
-                           ["distance", "name", "relevance"],
-                           message="sort must be distance, name or relevance")])
+                           SORT_VALUES, message="sort must be best, distance, name or relevance")])
+    kind = SelectMultipleField("Kind of center", choices=[], validate_choice=False)
     page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(
         min=1, max=100000, message="page must be a whole number of at least 1")])
     per_page = IntegerField("Results per page", default=20, validators=[Optional()])
@@ -71,8 +72,8 @@ class SearchForm(FlaskForm):
             raise ValidationError("unit must be 'km' or 'mi'")
 
     def validate_sort(self, field):
-        if field.raw_data and field.raw_data[0] not in {c.value for c in SORT_CHOICES}:
-            raise ValidationError("sort must be one of: distance, name, relevance")
+        if field.raw_data and field.raw_data[0] not in SORT_VALUES:
+            raise ValidationError("sort must be one of: best, distance, name, relevance")
 
 
 class LoginForm(FlaskForm):

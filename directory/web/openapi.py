@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from directory.curation.resolve import RECORD_FIELDS
-from directory.models import CENTER_KINDS
+from directory.models import CENTER_KINDS, NON_TREATING_KINDS
 from directory.vocabulary import load_vocabulary
 from directory.web.display import ITEM_FIELDS
 
@@ -234,9 +234,16 @@ def _search_parameters() -> list[dict]:
         _param("designation", {"type": "string",
                                "enum": [d.slug for d in vocabulary.designations]},
                "A designation slug."),
-        _param("sort", {"type": "string", "enum": ["distance", "name", "relevance"]},
-               "Default: distance with `near`, relevance with `q`, else name; name order "
-               "breaks ties by id. `distance` needs `near`."),
+        _param("kind", {"type": "array", "items": {"type": "string",
+                                                   "enum": ["all", *CENTER_KINDS]}},
+               "Only centers of these kinds (repeat for OR). Default: every kind but "
+               "those that do not treat adult cancer (" + ", ".join(NON_TREATING_KINDS)
+               + "); `all`: every kind.", style="form", explode=True),
+        _param("sort", {"type": "string", "enum": ["best", "distance", "name", "relevance"]},
+               "Default: best with `near`, relevance with `q`, else name. `best`: "
+               "designated and cancer centers first, then centers reporting a cancer "
+               "treatment, then the rest, each group by distance (by name without `near`). "
+               "Name order breaks ties by id. `distance` needs `near`."),
         _param("page", {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1},
                "1-based page. A page past the end is an empty list, not an error."),
         _param("per_page", {"type": "integer", "minimum": 1, "default": 20},

@@ -14,11 +14,12 @@ from werkzeug.datastructures import MultiDict
 
 from directory.geo import KM_PER_MILE, GeocodingError, InvalidQuery, PlaceNotFound, Resolution
 from directory.importer.fields import resolve_country
+from directory.models import CENTER_KINDS
 from directory.search import SearchQuery
 from directory.vocabulary import load_vocabulary
 from directory.web.forms import SearchForm
 
-# Every parameter but ``modality`` takes one value; unknown parameters are ignored (links
+# Every parameter but ``modality`` and ``kind`` takes one value; unknown parameters are ignored (links
 # carry tracking parameters and crawlers invent others).
 SINGLE_VALUED = ("q", "near", "radius", "unit", "city", "region", "country", "designation",
                  "sort", "page", "per_page")
@@ -81,7 +82,7 @@ def parse_search(args: MultiDict) -> ParsedSearch:
     for key, values in args.lists():
         if key in SINGLE_VALUED and len(values) > 1:
             raise ParamError(key, f"{key} may be given only once")
-        if key in (*SINGLE_VALUED, "modality") and any(_CONTROL & set(v) for v in values):
+        if key in (*SINGLE_VALUED, "modality", "kind") and any(_CONTROL & set(v) for v in values):
             raise ParamError(key, f"{key} contains control characters")
     form = SearchForm(formdata=args, meta={"csrf": False})
     vocabulary = load_vocabulary()
@@ -117,6 +118,18 @@ def parse_search(args: MultiDict) -> ParsedSearch:
     designation = form.designation.data or None
     if designation and vocabulary.designation(designation) is None:
         raise ParamError("designation", f"unknown designation {designation[:60]!r}")
+    kinds, all_kinds = [], False
+    for term in form.kind.data or []:
+        term = term.strip().casefold()
+        if not term:
+            continue  # "Any kind that treats cancer" in the form sends an empty value
+        if term == "all":
+            all_kinds = True
+        elif term not in CENTER_KINDS:
+            raise ParamError("kind", f"unknown kind {term[:60]!r}: use all or one of "
+                                     f"{', '.join(CENTER_KINDS)}")
+        elif term not in kinds:
+            kinds.append(term)
     country = None
     if form.country.data and form.country.data.strip():
         country = resolve_country(form.country.data)
@@ -163,7 +176,8 @@ def parse_search(args: MultiDict) -> ParsedSearch:
                             country=country, modalities=tuple(modalities),
                             designation=designation,
                             sort=sort if (sort != "distance" or place) else None,
-                            page=page, per_page=per_page)
+                            page=page, per_page=per_page, kinds=tuple(kinds),
+                            all_kinds=all_kinds)
     notices = []
     if form.radius.data is not None and not near_text:
         notices.append("The distance only applies with a place in “Near”; it was ignored.")

@@ -1,0 +1,124 @@
+"""Kinds that matter to a cancer patient, the default kind filter and the "best match"
+order (issue 14): unit tests on small files; the real searches are in test_starter_data."""
+
+from __future__ import annotations
+
+import pytest
+
+from directory.geo import Place
+from directory.importer.fields import kind_from_name
+from directory.search import SearchQuery, find_centers
+from directory.search.query import care_tier
+from directory.web.display import phone_display
+
+HEADER = "name,kind,city,country,latitude,longitude,modalities,designations\n"
+ROWS = [
+    # name, kind, lat, lon, modalities, designations
+    ("Lakeland Behavioral Health", "psychiatric", 37.210, -93.290, "", ""),
+    ("Corner Rehab Hospital", "rehabilitation", 37.211, -93.291, "", ""),
+    ("Main Street General", "hospital", 37.215, -93.295, "", ""),
+    ("Mercy Chemo Hospital", "hospital", 37.250, -93.300, "chemotherapy", ""),
+    ("Ozark Cancer Institute", "hospital", 37.400, -93.400, "", ""),
+    ("Kids First Children's Hospital", "hospital", 37.209, -93.289, "chemotherapy", ""),
+    ("Moorfields Eye Hospital", "hospital", 37.212, -93.292, "", ""),
+]
+
+
+@pytest.fixture
+def town(import_file):
+    body = HEADER + "".join(f'"{n}",{k},Springfield,US,{la},{lo},{m},{d}\n'
+                            for n, k, la, lo, m, d in ROWS)
+    import_file(body.encode(), source="town")
+
+
+@pytest.fixture
+def place():
+    def make(lat, lon):
+        return Place(name=f"{lat},{lon}", latitude=lat, longitude=lon, precision="coordinates")
+    return make
+
+
+def names(page):
+    return [hit.center.name for hit in page.items]
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("Ankara Onkoloji Hastanesi", "cancer-center"),                # Turkish
+    ("Hospital de Câncer de Barretos", "cancer-center"),           # Portuguese
+    ("Instituto Valenciano de Oncología", "cancer-center"),        # Spanish
+    ("Fondazione IRCCS Istituto Nazionale dei Tumori", "cancer-center"),  # Italian
+    ("Krebszentrum Nord", "cancer-center"),                        # German
+    ("Universitätskrebszentrum", "hospital"),                      # not at a word start
+    ("Great Ormond Street Hospital", "childrens"),
+    ("St. Jude Children's Research Hospital", "childrens"),        # not a cancer center first
+    ("Bakırköy Ruh Sağlığı Hastanesi", "psychiatric"),
+    ("Moorfields Eye Hospital", "other"),
+    ("Boston Medical Center", "hospital"),
+])
+def test_a_generic_kind_follows_the_name(name, kind):
+    assert kind_from_name("hospital", name) == kind
+
+
+def test_a_name_does_not_override_a_specific_kind():
+    assert kind_from_name("psychiatric", "Cancer Counselling Centre") == "psychiatric"
+    assert kind_from_name("childrens", "Children's Cancer Hospital") == "childrens"
+
+
+def test_care_tiers():
+    assert care_tier(True, "hospital", 0) == 0
+    assert care_tier(False, "cancer-center", 0) == 0
+    assert care_tier(False, "hospital", 4) == 1
+    assert care_tier(False, "hospital", 0) == 2
+    assert care_tier(False, "other", 0) == 3
+    assert care_tier(True, "childrens", 4) == 3  # the guide is for adults
+
+
+def test_default_search_leaves_out_kinds_that_do_not_treat_cancer(session, town, place):
+    near = place(37.21, -93.29)
+    page = find_centers(session, SearchQuery(near=near, radius_km=50))
+    assert "Lakeland Behavioral Health" not in names(page)
+    assert "Corner Rehab Hospital" not in names(page)
+    every = find_centers(session, SearchQuery(near=near, radius_km=50, all_kinds=True))
+    assert every.total == page.total + 2
+    only = find_centers(session, SearchQuery(near=near, radius_km=50, kinds=("psychiatric",)))
+    assert names(only) == ["Lakeland Behavioral Health"]
+
+
+def test_best_match_puts_cancer_care_first_then_by_distance(session, town, place):
+    near = place(37.21, -93.29)
+    best = find_centers(session, SearchQuery(near=near, radius_km=50))
+    assert best.items and SearchQuery(near=near).effective_sort == "best"
+    assert names(best) == ["Ozark Cancer Institute",       # cancer center, from its name, 26 km
+                           "Mercy Chemo Hospital",         # reports chemotherapy, 4.5 km
+                           "Main Street General",          # general hospital, 0.6 km
+                           "Kids First Children's Hospital",  # pediatric: last group
+                           "Moorfields Eye Hospital"]      # specialist, not cancer
+    by_distance = find_centers(session, SearchQuery(near=near, radius_km=50, sort="distance"))
+    distances = [hit.distance_km for hit in by_distance.items]
+    assert distances == sorted(distances)
+    by_name = find_centers(session, SearchQuery(country="US", sort="best"))
+    assert names(by_name)[:2] == ["Ozark Cancer Institute", "Mercy Chemo Hospital"]
+
+
+def test_kind_and_sort_parameters(client, town):
+    body = client.get("/api/v1/centers?near=37.21,-93.29&kind=all&sort=distance").get_json()
+    assert body["items"][0]["name"] == "Lakeland Behavioral Health"  # 0 km away
+    assert {i["kind"] for i in body["items"]} >= {"psychiatric", "rehabilitation"}
+    bad = client.get("/api/v1/centers?near=37.21,-93.29&kind=hospice")
+    assert bad.status_code == 400 and bad.get_json()["field"] == "kind"
+    assert "psychiatric" in bad.get_json()["message"]
+    html = client.get("/centers?near=37.21,-93.29").get_data(as_text=True)
+    assert "Show every kind of center" in html and 'aria-current="true">Best match' in html
+    assert "Children&#39;s hospital (pediatric)" in html
+    page = client.get("/centers?near=37.21,-93.29&sort=name&kind=all").get_data(as_text=True)
+    assert 'aria-current="true">Name' in page and "Lakeland Behavioral Health" in page
+    assert 'name="sort" value="name"' in page  # a new search from the form keeps the order
+
+
+@pytest.mark.parametrize("stored, country, shown", [
+    ("+4930450564222", "DE", "+49 30 450564222"),
+    ("+16176323000", "US", "+1 617-632-3000"),
+    ("+902124445566", "TR", "+90 212 444 55 66"),
+])
+def test_phones_show_in_international_format(stored, country, shown):
+    assert phone_display(stored, country) == shown
