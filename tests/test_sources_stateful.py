@@ -484,8 +484,9 @@ class SourcesMachine(RuleBasedStateMachine):
         assert not moved, f"unmerge moved records wrongly (key: (before, after)): {moved}"
         back: dict[str, Intent] = {}
         for name, intent in merged.intents.items():
-            holder = next((c for c, held in self.model.intents.items()
-                           if held.get(name) is intent), None)
+            holder = next((c for c, held in self.model.intents.items()  # (an earlier
+                           if c in (merged.keep, into)  # unmerge may have given it back)
+                           and held.get(name) is intent), None)
             if holder is not None:  # unchanged since: back with the center's editor record
                 del self.model.intents[holder][name]
                 back[name] = intent
