@@ -15,7 +15,10 @@ field shown comes from one record, by these rules (docs: README "One center, man
    one unit): the record of the first source in :data:`NAME_ORDER` that has one (for the
    address: a street address, else a city); sources not listed (admins' own lists) rank
    after NCI and before the government registers.
-6. **Kind**: ``cancer-center`` when any record says so; otherwise as the name.
+6. **Kind**: ``cancer-center`` when any record says so; otherwise as the name; a center
+   no record gives a kind to is what its shown name says (as an import makes it:
+   :func:`directory.importer.fields.kind_from_name`, "Lakeside Cancer Center" is a
+   ``cancer-center``), else a ``hospital``.
 7. **Alternate names**: every other record's name and alternate names, once each.
 
 A record missing a field (the file had no such column) does not take part for that field;
@@ -91,8 +94,8 @@ def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, 
 
     :param records: the center's records, the editor's included (any order).
     :returns: ``(values, origin)``; a field no record has is ``None`` with no origin
-        (``kind`` defaults to ``hospital``, ``status`` to ``active``,
-        ``geocode_precision`` to ``none``).
+        (``kind`` defaults to what the name says, else ``hospital`` (rule 6),
+        ``status`` to ``active``, ``geocode_precision`` to ``none``).
     """
     records = sorted(records, key=_order)
     editors = [r for r in records if r.source == EDITOR]  # several after a merge
@@ -150,7 +153,9 @@ def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, 
             origin["alternate_names"] = alt_origin
         else:
             origin.pop("alternate_names", None)
-    values["kind"] = values["kind"] or "hospital"
+    if not values["kind"]:
+        from directory.importer.fields import kind_from_name  # (lazy: the importer package
+        values["kind"] = kind_from_name("hospital", values["name"] or "")  # imports this)
     values["status"] = values["status"] or "active"
     values["geocode_precision"] = values["geocode_precision"] or "none"
     return values, origin
