@@ -1142,3 +1142,21 @@ def test_unmerge_does_not_take_a_claim_that_got_the_id_of_a_moved_one(app, impor
     assert sorted((cm.modality.slug, cm.source) for cm in lakeside.modalities) == \
         [("chemotherapy", "reg"), ("radiation-therapy", "reg")]
     assert harbor.modalities == []
+
+
+def test_a_revert_leaves_claims_a_later_import_wrote_again(app, import_file):
+    """Import 2 gave a record's center a claim, 3 took it off, 4 gave the same claim
+    again; reverting 2 (its values skipped: 3 changed them) took 4's claim off, because
+    the claims looked like the ones 2 had written."""
+    header = REG_HEADER + ",phone,modalities"
+    row = "R1,LAKESIDE CANCER CENTER,1 Lake St,Boston,MA,02115,US,"
+    import_file(csv_file(header, row + "+16175550001,"), source="reg")
+    two = import_file(csv_file(header, row + "+16175550002,chemotherapy"),
+                      source="reg").run_id
+    import_file(csv_file(header, row + "+16175550003,"), source="reg")
+    import_file(csv_file(header, row + "+16175550003,chemotherapy"), source="reg")
+    result = revert(two)
+    assert [what for _, what in result.skipped][0] == \
+        "record reg:R1 (changed by a later import)"
+    assert [(cm.modality.slug, cm.source) for cm in centers()[0].modalities] == \
+        [("chemotherapy", "reg")]

@@ -89,6 +89,20 @@ def _claims_center(session: so.Session, center_id: int | None,
     return target if held and set(held) <= came else None
 
 
+def _claims_written_since(session: so.Session, change: ChangeRecord, center: Center,
+                          source: str) -> bool:
+    """Whether an import of ``source`` that is not reverted changed the claims (or
+    designations: ``change.field``) of ``center`` after ``change`` (on ``center``, or on
+    the center ``change`` names, merged into it since): they are that import's then, even
+    when they equal the ones ``change`` wrote."""
+    return session.scalar(
+        sa.select(ChangeRecord.id).join(ImportRun, ImportRun.id == ChangeRecord.import_run_id)
+        .where(ChangeRecord.field == change.field, ChangeRecord.record_id.is_(None),
+               ChangeRecord.center_id.in_({change.center_id, center.id}),
+               ChangeRecord.id > change.id, ImportRun.source == source,
+               ImportRun.status != "reverted").limit(1)) is not None
+
+
 def _set_writers(session: so.Session, restored: list[tuple[SourceRecord, ChangeRecord]]
                  ) -> None:
     """Give each record a revert gave its values back (``(row, the reverted change)``) the
@@ -170,6 +184,9 @@ def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> R
                     r.source == run.source for r in center.records):
                 continue  # gone with the record, or changed since
             result.skipped.append((center.id, change.field))
+            continue
+        if _claims_written_since(session, change, center, run.source):
+            result.skipped.append((center.id, change.field))  # (the same claims again)
             continue
         touch(center)
         apply_field(session, center, change.field, change.before, run.source)
