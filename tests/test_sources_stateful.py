@@ -50,12 +50,12 @@ Invariants, after every step:
    an unmerge moves exactly the merged center's records back (or is refused when none is
    left).
 
-Known and not checked (reported; see the xfail tests at the end): a revert does not give
-a record its dataset date back; a records export cannot restore a center held by an
-editor's record alone (no round trip then); records without ids are named in
-``field_sources`` by their source alone (two in one merged center are told apart by
-neither); a center held by an editor's record alone (a revert took its imports) keeps the
-other fields it showed, which name no record (invariants 3 and 4 skip it).
+Known and not checked (reported; see the xfail test at the end): a records export cannot
+restore a center held by an editor's record alone (no round trip then); records without
+ids are named in ``field_sources`` by their source alone (two in one merged center are
+told apart by neither); a center held by an editor's record alone (a revert took its
+imports) keeps the other fields it showed, which name no record (invariants 3 and 4 skip
+it).
 
 ``HYPOTHESIS_PROFILE=fuzz`` runs many more and longer sequences than the default (CI) run.
 Failures print every step (the rule calls and, for each, what it did: the CSV imported...).
@@ -204,11 +204,6 @@ def cleared(name: str) -> set[str]:
 # -- the model ---------------------------------------------------------------------------
 
 UNKNOWN = object()  # an editor's value the model cannot predict (conflicting merges)
-#: KNOWN BUG (reported, not fixed: the audit log does not keep a record's dataset date): a
-#: revert gives a record its values back but not its date, which stays the reverted
-#: import's (test_a_revert_gives_the_record_its_date_back, xfail). Not checked until the
-#: record's next write.
-DATE_NOT_RESTORED = object()
 
 
 @dataclass
@@ -415,11 +410,9 @@ class SourcesMachine(RuleBasedStateMachine):
         for key in restore:
             writes = self.model.history[key]
             writes.pop()
-            if not writes:
+            if not writes:  # (else back to the write before: its values and date)
                 del self.model.history[key]
                 del self.model.claims[key]
-            else:
-                writes[-1] = Write(writes[-1].run, writes[-1].values, DATE_NOT_RESTORED)
         reported = {what[len("record "):what.rindex(" (changed")]
                     for _, what in result.skipped if what.startswith("record ")}
         assert reported == skip, (
@@ -606,8 +599,7 @@ class SourcesMachine(RuleBasedStateMachine):
                 problems.append(f"1: record {show(key)}: field: (stored, expected) {diff}")
         dates = {record_key(r): r.dataset_date for r in records if r.source != EDITOR}
         for key in sorted(model.keys() & dates.keys()):
-            if self.model.history[key][-1].date is not DATE_NOT_RESTORED \
-                    and dates[key] != self.model.history[key][-1].date:
+            if dates[key] != self.model.history[key][-1].date:
                 problems.append(f"1: record {show(key)} is dated {dates[key]}, expected "
                                 f"{self.model.history[key][-1].date}")
         editors = {r.external_id: json.loads(r.values) for r in records if r.source == EDITOR}
@@ -1091,16 +1083,20 @@ def test_a_new_center_with_the_id_of_one_merged_before_a_restore(app, import_fil
     assert (cedar.description, cedar.phone) == (None, "+16175559999")
 
 
-@pytest.mark.xfail(strict=True, reason="the audit log keeps a record's values, not its "
-                   "dataset date: a revert leaves the reverted import's date (reported)")
 def test_a_revert_gives_the_record_its_date_back(app, import_file):
+    """A revert gave a record its values back, but left the reverted import's dataset date
+    on it (the audit record of the values did not keep the date): a 2024 phone then
+    counted as 2026's. Twice: each revert gives the date before its import back."""
     header = REG_HEADER + ",phone"
     row = "R1,LAKESIDE CANCER CENTER,1 Lake St,Boston,MA,02115,US,"
-    import_file(csv_file(header, row + "+16175550001"), source="reg", as_of=dt.date(2024, 1, 1))
-    run = import_file(csv_file(header, row + "+16175550002"), source="reg",
-                      as_of=dt.date(2026, 1, 1)).run_id
-    revert(run)
-    assert record_of("reg", "R1").dataset_date == dt.date(2024, 1, 1)
+    runs = [import_file(csv_file(header, row + f"+1617555000{i}"), source="reg",
+                        as_of=dt.date(2024 + i, 1, 1)).run_id for i in range(3)]
+    revert(runs[2])
+    assert record_of("reg", "R1").dataset_date == dt.date(2025, 1, 1)
+    revert(runs[1])
+    record = record_of("reg", "R1")
+    assert (record.dataset_date, json.loads(record.values)["phone"]) == \
+        (dt.date(2024, 1, 1), "+16175550000")
 
 
 @pytest.mark.xfail(strict=True, reason="directory/exchange/records.py exports a center's own "

@@ -128,12 +128,12 @@ def _set_writers(session: so.Session, restored: list[tuple[SourceRecord, ChangeR
 
 
 def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> RevertResult:
-    """Undo import ``run``: its records go back to their values before it (records it
-    created are removed, with their source's claims and designations on the center), claim
-    changes are undone, and each touched center is resolved again from what remains. A
-    record or claim list changed again since (by a later import) is skipped and listed in
-    ``skipped`` as ``(center id, what)``. A center is deleted only when it has no record
-    left and no editor's value. Flushes; the caller commits."""
+    """Undo import ``run``: its records go back to their values and dataset dates before
+    it (records it created are removed, with their source's claims and designations on the
+    center), claim changes are undone, and each touched center is resolved again from what
+    remains. A record or claim list changed again since (by a later import) is skipped and
+    listed in ``skipped`` as ``(center id, what)``. A center is deleted only when it has no
+    record left and no editor's value. Flushes; the caller commits."""
     changes = list(session.scalars(sa.select(ChangeRecord)
                                    .where(ChangeRecord.import_run_id == run.id)
                                    .order_by(ChangeRecord.id.desc())))
@@ -167,9 +167,11 @@ def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> R
                 center.modalities = [cm for cm in center.modalities if cm.source != run.source]
                 center.designations = [cd for cd in center.designations
                                        if cd.source != run.source]
-        else:  # back to the values the import before wrote (and its import: below)
+        else:  # back to the values the import before wrote, and their dataset date
             row.values = change.before or "{}"
-            restored.append((row, change))
+            if change.before_date is not None:  # (None: audited before it was kept)
+                row.dataset_date = change.before_date
+            restored.append((row, change))  # (their import: below)
     _set_writers(session, restored)
     for change in changes:  # claim lists (modality files) and claims of updated records
         if change.record_id is not None or change.field not in ("modalities", "designations"):

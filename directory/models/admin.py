@@ -120,6 +120,11 @@ class ChangeRecord(Base):
     field: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     before: so.Mapped[str | None] = so.mapped_column(sa.Text)
     after: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    # An import's change of a record's values (action ``update``, field ``record``): the
+    # record's dataset date before it, which a revert gives back with the values (set by
+    # :func:`directory.models.hooks._date_record_changes`; ``None`` in changes made before
+    # it was kept).
+    before_date: so.Mapped[dt.date | None] = so.mapped_column(sa.Date)
 
     def __repr__(self) -> str:
         return f"<ChangeRecord {self.action} {self.center_id} {self.field}>"

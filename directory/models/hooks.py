@@ -1,12 +1,14 @@
 """Flush hooks that keep a center's derived columns in step, whatever changed it (edit,
-merge, revert, import): the folded search columns and the modality mask."""
+merge, revert, import): the folded search columns and the modality mask; and one that keeps
+a source record's dataset date in the audit record of an import's change of its values."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
-from directory.models.core import Center, CenterModality, Modality
+from directory.models.admin import ChangeRecord
+from directory.models.core import Center, CenterModality, Modality, SourceRecord
 from directory.text import fold
 from directory.vocabulary import load_vocabulary
 
@@ -59,3 +61,44 @@ def _keep_modality_masks(session: so.Session, _context, _instances) -> None:
         mask = vocabulary.mask(slugs)
         if center.modality_mask != mask:
             center.modality_mask = mask
+
+
+#: ``session.info`` key: record id -> its dataset date before its values last changed in
+#: this transaction (not yet named by an audit record).
+_DATES_BEFORE = "record_dates_before"
+
+
+@sa.event.listens_for(so.Session, "before_flush")
+def _date_record_changes(session: so.Session, _context, _instances) -> None:
+    """Give each new audit record of a change of a record's values (action ``update``,
+    field ``record``) the record's dataset date before that change
+    (:attr:`ChangeRecord.before_date`), which a revert of the change gives back. The
+    importer flushes the record before it adds the audit record: the date it had is kept
+    from that flush (``session.info``) until the audit record comes, or the transaction
+    ends."""
+    dates = session.info.get(_DATES_BEFORE)
+    for obj in session.dirty:
+        if not isinstance(obj, SourceRecord) or obj.id is None:
+            continue
+        state = sa.inspect(obj)
+        if not state.attrs["values"].history.has_changes():
+            continue
+        date = state.attrs["dataset_date"].history
+        if date.added and not date.deleted:  # (changed before it was loaded: not known)
+            continue
+        if dates is None:
+            dates = session.info[_DATES_BEFORE] = {}
+        dates[obj.id] = date.deleted[0] if date.deleted else obj.dataset_date
+    if not dates:
+        return
+    for obj in session.new:
+        if isinstance(obj, ChangeRecord) and obj.field == "record" \
+                and obj.action == "update" and obj.before_date is None \
+                and obj.record_id in dates:
+            obj.before_date = dates.pop(obj.record_id)
+
+
+@sa.event.listens_for(so.Session, "after_commit")
+@sa.event.listens_for(so.Session, "after_soft_rollback")
+def _forget_record_dates(session: so.Session, *_args) -> None:
+    session.info.pop(_DATES_BEFORE, None)
