@@ -50,12 +50,10 @@ Invariants, after every step:
    an unmerge moves exactly the merged center's records back (or is refused when none is
    left).
 
-Known and not checked (reported; see the xfail test at the end): a records export cannot
-restore a center held by an editor's record alone (no round trip then); records without
-ids are named in ``field_sources`` by their source alone (two in one merged center are
-told apart by neither); a center held by an editor's record alone (a revert took its
-imports) keeps the other fields it showed, which name no record (invariants 3 and 4 skip
-it).
+Known and not checked (reported): records without ids are named in ``field_sources`` by
+their source alone (two in one merged center are told apart by neither); a center held by
+an editor's record alone (a revert took its imports) keeps the other fields it showed,
+which name no record (invariants 3 and 4 skip it; a records round trip keeps them).
 
 ``HYPOTHESIS_PROFILE=fuzz`` runs many more and longer sequences than the default (CI) run.
 Failures print every step (the rule calls and, for each, what it did: the CSV imported...).
@@ -522,28 +520,29 @@ class SourcesMachine(RuleBasedStateMachine):
         for key in cleared(name):
             self.model.intents[center.id].pop(key, None)
 
-    def editor_only_centers(self) -> int:
-        """Centers held by editors' values only (a revert took their imported records)."""
-        imported = sa.select(SourceRecord.center_id).where(SourceRecord.source != EDITOR)
-        return db.session.scalar(sa.select(sa.func.count(Center.id))
-                                 .where(Center.id.not_in(imported)))
+    @staticmethod
+    def shown() -> dict[int, tuple]:
+        """Every center's shown fields and field sources, by id."""
+        db.session.expire_all()
+        return {c.id: (*(getattr(c, n) for n in CENTER_COLUMNS), c.field_sources)
+                for c in db.session.scalars(sa.select(Center))}
 
-    # KNOWN BUG (reported; directory/exchange/records.py is not ours to change): the export
-    # writes a center's own fields only when it has no record at all, so a center held by
-    # an editor's record alone cannot be restored (NOT NULL center.name); see
-    # test_records_round_trip_of_a_center_held_by_an_editor_alone (xfail).
-    @precondition(lambda self: export_records is not None and not self.editor_only_centers())
+    @precondition(lambda self: export_records is not None)
     @rule()
     def round_trip(self):
         """Export the records, restore them into the emptied database: everything the
-        model holds survives; the audit log does not (no revert or unmerge after)."""
-        data = export_records(db.session)
+        model holds survives, and every center shows what it showed (also one held by an
+        editor's record alone); the audit log does not (no revert or unmerge after)."""
+        data, before = export_records(db.session), self.shown()
         db.session.rollback()
         empty_database()
         import_records(db.session, data)
         db.session.commit()
         self.say("records export, restore into an empty database")
         assert export_records(db.session) == data, "export after restore differs"
+        after = self.shown()
+        assert after == before, {i: (before.get(i), after.get(i)) for i in before.keys()
+                                 | after.keys() if before.get(i) != after.get(i)}
         self.model.runs.clear()
         self.model.merged.clear()
         for stacks in (self.model.history.values(), self.model.claims.values()):
@@ -1099,18 +1098,22 @@ def test_a_revert_gives_the_record_its_date_back(app, import_file):
         (dt.date(2024, 1, 1), "+16175550000")
 
 
-@pytest.mark.xfail(strict=True, reason="directory/exchange/records.py exports a center's own "
-                   "fields only when it has no record at all (reported)")
 def test_records_round_trip_of_a_center_held_by_an_editor_alone(app, import_file):
+    """A revert took a center's imported record; an editor's value holds it. The records
+    export carried its shown fields only for a center without any record, so its restore
+    resolved it from the editor's record alone (name None: NOT NULL, nothing restored)."""
     run = import_file(lst_file(LAKESIDE), source="lst").run_id
     edit(centers()[0], {"address": "9 Edited Ave"})
     revert(run)
-    data = export_records(db.session)
+    data, before = export_records(db.session), SourcesMachine.shown()
     empty_database()
     import_records(db.session, data)
     db.session.commit()
     (center,) = centers()
     assert (center.name, center.address) == ("Lakeside Cancer Center", "9 Edited Ave")
+    assert [r.source for r in center.records] == [EDITOR]
+    assert SourcesMachine.shown() == before
+    assert export_records(db.session) == data
 
 
 def test_unmerge_does_not_take_a_claim_that_got_the_id_of_a_moved_one(app, import_file):

@@ -23,7 +23,7 @@ import sqlalchemy.orm as so
 
 from directory.catalog import sync_vocabulary
 from directory.curation.records import CENTER_COLUMNS, dumps, resolve_center
-from directory.curation.resolve import RECORD_FIELDS
+from directory.curation.resolve import EDITOR, RECORD_FIELDS
 from directory.exchange.records_file import (
     CENTER_ONLY,
     CLAIMS_ONLY,
@@ -90,14 +90,16 @@ def _designations(session: so.Session) -> dict[tuple[int, str], list]:
     return out
 
 
-def _center_cell(session: so.Session, row, has_records: bool) -> dict:
-    """The ``center`` cell: what belongs to the center itself, not to a record."""
+def _center_cell(session: so.Session, row, resolved: bool) -> dict:
+    """The ``center`` cell: what belongs to the center itself, not to a record; and its
+    shown ``fields`` when its records do not give them (``resolved`` false: no record, or
+    an editor's record alone, whose values show over the fields it kept)."""
     cell = {"source": row.source, "external_id": row.external_id,
             "natural_key": row.natural_key, "created_at": stamp(row.created_at),
             "updated_at": stamp(row.updated_at)}
     if row.verified_at is not None:
         cell["verified_at"] = row.verified_at.isoformat()
-    if not has_records:  # made before records existed: its columns are all it has
+    if not resolved:  # made before records existed, or a revert took its imports
         center = session.get(Center, row.id)
         fields = {name: getattr(center, name) for name in CENTER_COLUMNS}
         fields["organization"] = center.organization.name if center.organization else None
@@ -147,8 +149,8 @@ def _record_rows(session: so.Session) -> Iterable[list[str]]:
             placed.add(key[1])
             cells.append(dumps_json(claims[key]) if first and claims.get(key) else "")
             cells.append(dumps_json(held[key]) if first and held.get(key) else "")
-            cells.append(dumps_json(_center_cell(session, center, bool(records)))
-                         if i == 0 else "")
+            cells.append(dumps_json(_center_cell(
+                session, center, any(r.source != EDITOR for r in records))) if i == 0 else "")
             cells.append(dumps_json(exact) if exact else "")
             yield cells
 
@@ -303,7 +305,9 @@ def import_records(session: so.Session, data: bytes) -> dict[str, int]:
     """Restore a records export (zip bytes) into an EMPTY database: data sources,
     organizations, centers with their ids, records, claims and designations; then every
     center's shown fields and ``field_sources`` are resolved from its records
-    (:func:`~directory.curation.records.resolve_center`). Flushes; the caller commits.
+    (:func:`~directory.curation.records.resolve_center`; a center without imported records,
+    held by an editor's alone, gets those of its center cell, the editor's values shown
+    over them). Flushes; the caller commits.
 
     :returns: counts: ``data_sources``, ``organizations``, ``centers``, ``records``,
         ``claims``, ``designations``.
@@ -353,10 +357,10 @@ def import_records(session: so.Session, data: bytes) -> dict[str, int]:
                 **{k: row.meta[k] for k in RECORD_META if k != "center_id"}))
         center.records = records
         counts["records"] += len(records)
+        if not any(r.source != EDITOR for r in records):  # its fields are in the cell
+            _set_fields(center, cell, organization)
         if records:
             resolve_center(session, center, organization, records=records)
-        else:
-            _set_fields(center, cell, organization)
         session.add(center)
         batch.append(center)
         counts["centers"] += 1
@@ -370,11 +374,12 @@ def import_records(session: so.Session, data: bytes) -> dict[str, int]:
 
 
 def _set_fields(center: Center, cell: dict, organization) -> None:
-    """A center without records: its shown fields as exported."""
+    """A center without imported records (none, or an editor's alone): its shown fields
+    as exported."""
     fields = cell.get("fields")
     if not isinstance(fields, dict) or not fields.get("name"):
-        raise RecordsError(f"{RECORDS_CSV}: center {center.id} has no record and no fields "
-                           f"in its center cell")
+        raise RecordsError(f"{RECORDS_CSV}: center {center.id} has no imported record and "
+                           f"no fields in its center cell")
     for name in CENTER_COLUMNS:
         setattr(center, name, fields.get(name))
     center.organization = organization(fields.get("organization"))

@@ -19,7 +19,8 @@ A records export is a zip holding:
   own, ``link_rule`` :data:`CLAIMS_ONLY`, field columns empty. ``center`` (JSON object, on
   the first row of each center only): the center's own ``source``, ``external_id`` and
   ``natural_key`` (the record that made it), ``created_at`` and ``updated_at`` (UTC),
-  ``verified_at`` when set.
+  ``verified_at`` when set; and ``fields`` (the shown fields, with ``field_sources``) when
+  no imported record gives them: a center without records, or held by an editor's alone.
 
 Every cell goes through :func:`~directory.exchange.template.neutralise` (as in every CSV
 the app writes) and comes back through :func:`~directory.exchange.template.unneutralise`.
