@@ -229,7 +229,9 @@ def test_nhs_excerpt(import_file, session):
     assert centers["NT406"].longitude == pytest.approx(0.0062793414108455181)
     queen_mary = centers["RJ731"]
     assert "St George\u2019s" in queen_mary.name and "\x92" not in queen_mary.name
-    assert queen_mary.city is None and queen_mary.postal_code == "SW15 5PN"
+    # The row has no city: the place its point belongs to is named (GeoNames, offline)
+    assert queen_mary.city == "London" and queen_mary.postal_code == "SW15 5PN"
+    assert queen_mary.region == "GB-ENG"
     assert centers["RBV01"].name == "The Christie"
     assert centers["RBV01"].phone.startswith("+44")
     assert "2014" in centers["RBV01"].description

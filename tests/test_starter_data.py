@@ -44,9 +44,9 @@ def test_seed_is_idempotent(seeded):
         output = app.test_cli_runner().invoke(args=["seed"]).output
         after = db.session.scalar(sa.select(sa.func.count(CenterModality.id)))
     assert before == after
-    assert re.findall(r"added (\d+)", output) == ["0"] * 7
-    assert re.findall(r"linked (\d+)", output) == ["0"] * 7
-    assert re.findall(r"updated (\d+)", output) == ["0"] * 7
+    assert re.findall(r"added (\d+)", output) == ["0"] * 9
+    assert re.findall(r"linked (\d+)", output) == ["0"] * 9
+    assert re.findall(r"updated (\d+)", output) == ["0"] * 9
 
 
 def test_cms_hospitals_get_their_hifld_point(seeded):
@@ -145,8 +145,12 @@ def test_uk_centers_say_the_list_is_from_2014(client):
 def test_country_place_becomes_a_country_filter(client):
     html = client.get("/centers?near=United+Kingdom").get_data(as_text=True)
     assert "Showing centers in" in html
-    # 1,076 hospitals, less the psychiatric and specialist ones left out by default
-    assert re.search(r'id="results-heading">\s*9\d\d centers', html)
+    # NHS Choices (2014) and Wikidata, less the psychiatric and specialist hospitals left
+    # out by default (the page says so and links to every kind)
+    shown = int(re.search(r'id="results-heading">\s*([\d,]+) centers', html)
+                .group(1).replace(",", ""))
+    every = client.get("/api/v1/centers?country=GB&kind=all").get_json()["total"]
+    assert 1_500 <= shown < every
     assert "Show every kind of center" in html
 
 
@@ -172,3 +176,44 @@ def test_london_starts_with_general_hospitals(client):
     assert {item["kind"] for item in body["items"]} <= {"hospital", "cancer-center"}, names
     assert not any(word in " ".join(names) for word in
                    ("Integrated Medicine", "Great Ormond", "Tropical Diseases"))
+
+
+def test_the_world_is_in_the_starter_data(seeded):
+    """Issue 14: at least 40,000 centers in at least 150 countries (Wikidata, Eurostat)."""
+    app, output = seeded
+    with app.app_context():
+        total = db.session.scalar(sa.select(sa.func.count(Center.id)))
+        countries = db.session.scalar(sa.select(sa.func.count(sa.distinct(Center.country))))
+        unnamed = db.session.scalar(sa.select(sa.func.count(Center.id))
+                                    .where(Center.city.is_(None)))
+    assert total >= 40_000 and countries >= 150, (total, countries)
+    assert unnamed / total < 0.03  # points without a city get the place they belong to
+    assert re.search(r"wikidata_hospitals_2024\.tsv: added \d+, linked \d{4,}", output)
+
+
+@pytest.mark.parametrize("near, at_least, expected", [
+    ("Munich, Germany", 30, "Klinikum rechts der Isar"),
+    ("Istanbul", 20, "Istanbul Faculty of Medicine"),
+    ("Mumbai", 10, "Tata Memorial"),
+    ("São Paulo", 10, "A.C. Camargo Cancer Center"),
+])
+def test_cities_abroad_list_their_hospitals(client, near, at_least, expected):
+    body = client.get(f"/api/v1/centers?near={near}&per_page=100").get_json()
+    assert body["total"] >= at_least, body["total"]
+    names = [item["name"] for item in body["items"]]
+    assert any(expected in name for name in names), names[:20]
+
+
+def test_country_names_people_type(client):
+    for country in ("Deutschland", "Germany", "Allemagne", "DE"):
+        body = client.get(f"/api/v1/centers?country={country}").get_json()
+        assert body["total"] > 2000 and body["facets"]["country"] == {"DE": body["total"]}
+    body = client.get("/api/v1/centers?country=Türkiye").get_json()
+    assert body["total"] >= 100
+
+
+def test_a_treatment_search_abroad_says_why_it_is_empty(client):
+    """Issue 14: treatments near Istanbul gave 0 with no word why."""
+    html = client.get("/centers?near=Istanbul&modality=immunotherapy").get_data(as_text=True)
+    assert "No source we use reports which treatments centers in Türkiye give" in html
+    assert "Show the hospitals without the treatment filter" in html

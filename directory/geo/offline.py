@@ -32,6 +32,7 @@ from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 
 from directory.geo.gazetteer import _build_locked, _is_valid
+from directory.geo.reverse import PlaceGrid, place_of_point
 from directory.geo.place import (
     MAX_QUERY_LENGTH,
     GeocodingError,
@@ -371,8 +372,40 @@ class OfflineGeocoder(Geocoder):
         locs = [Location(p.name, p.point(), dataclasses.asdict(p)) for p in places]
         return locs[0] if exactly_one else locs
 
-    def reverse(self, query, *, exactly_one=True, timeout=None):  # pragma: no cover
-        raise NotImplementedError("OfflineGeocoder does not reverse-geocode")
+    def reverse(self, query, *, exactly_one=True, timeout=None):
+        """geopy's reverse geocoding: the nearest populated place to ``query``
+        (``(latitude, longitude)`` or ``"lat, lon"``) as a ``geopy.location.Location``
+        (``None`` when none is near enough); see :meth:`nearest_place`."""
+        if isinstance(query, str):
+            lat_text, _, lon_text = query.partition(",")
+            query = (float(lat_text), float(lon_text))
+        place = self.nearest_place(*query)
+        if place is None:
+            return None
+        location = Location(place.name, place.point(), dataclasses.asdict(place))
+        return location if exactly_one else [location]
+
+    def nearest_place(self, latitude: float, longitude: float, *,
+                      max_km: float | None = None) -> Place | None:
+        """The populated place (GeoNames, population >= 500) a WGS-84 point belongs to, as
+        a city-precision :class:`Place` with its country (ISO 3166-1) and, where GeoNames'
+        admin-1 code is the ISO suffix, its region (ISO 3166-2); ``None`` when no place is
+        within ``max_km`` (default :data:`~directory.geo.reverse.REVERSE_MAX_KM`) km. How
+        the place is chosen: :func:`directory.geo.reverse.place_of_point`. The places are
+        loaded into a grid on first use (~1 s)."""
+        found = place_of_point(self._grid(), latitude, longitude, max_km)
+        return self._place(found) if found is not None else None
+
+    def _grid(self) -> PlaceGrid:
+        with self._lock:
+            grid = self.__dict__.get("_places_grid")
+            if grid is None:
+                if self._con is None:
+                    raise GeocodingError("geocoder is closed")
+                grid = self._places_grid = PlaceGrid(
+                    _Cand(*r, main=True) for r in self._con.execute(
+                        f"SELECT {_PLACE_COLS} FROM place p WHERE p.kind = 'city'"))
+            return grid
 
     def lookup_postal_code(self, code: str, country: str = "US") -> Place | None:
         """Centroid of a US ZIP code (source: ``zipcodes``), precision "postal_code".

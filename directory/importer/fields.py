@@ -56,16 +56,17 @@ KINDS = {
 #: hospital; "cancer center" words: English, German (Krebs, Onkologie, Tumorzentrum),
 #: Turkish (Kanser, Onkoloji), Portuguese and Spanish (Câncer, Cáncer, Oncológico), Italian
 #: (Cancro, Tumori), French (Cancérologie); a single-specialty hospital outside cancer care
-#: (eye, dental, orthopaedic, maternity, tropical diseases, homeopathy) is ``other``.
+#: (eye, dental, orthopaedic, maternity, tropical diseases, homeopathy) is ``other``; a
+#: cancer rehabilitation clinic is a rehabilitation clinic.
 NAME_KINDS: tuple[tuple[str, re.Pattern], ...] = (
     ("childrens", re.compile(r"\b(children|childrens|child s|paediatric|pediatric|kinder|"
                              r"kinderklinik|infantil|ninos|enfants|bambin|cocuk|criancas?)\b|"
                              r"\bgreat ormond street\b")),
     ("psychiatric", re.compile(r"\b(psychiatr|psychiatric|mental health|psiquiatr|psichiatr|"
                                r"ruh sagligi|nervenklinik)")),
-    ("cancer-center", re.compile(r"\b(cancer|oncolo|onkolo|tumou?r|krebs|kanser|cancro|"
-                                 r"onco\b)")),
     ("rehabilitation", re.compile(r"\b(rehabilitation|rehab\b|rehaklinik|reha\b)")),
+    ("cancer-center", re.compile(r"\b((anti)?cancer|oncolo|onkolo|tumou?r|krebs|kanser|cancro|"
+                                 r"onco\b)")),
     ("other", re.compile(r"\b(eye|ophthalm|dental|orthopaedic|orthopedic|maternity|"
                          r"tropical diseases|integrated medicine|homoeopathic|homeopathic)\b")),
 )
@@ -165,25 +166,70 @@ def _clean_values(values: dict[str, str | None]) -> dict[str, str]:
     return out
 
 
+#: English names pycountry does not know (older or everyday names, Wikidata's labels).
+COUNTRY_ALIASES = {
+    "uk": "GB", "u k": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
+    "northern ireland": "GB", "great britain": "GB", "britain": "GB", "usa": "US",
+    "u s a": "US", "u s": "US", "united states of america": "US", "america": "US",
+    "russia": "RU", "turkey": "TR", "republic of ireland": "IE", "state of palestine": "PS",
+    "palestine": "PS", "democratic republic of the congo": "CD",
+    "republic of the congo": "CG", "brunei": "BN", "the gambia": "GM", "gambia": "GM",
+    "ivory coast": "CI", "east timor": "TL", "united states virgin islands": "VI",
+    "sint maarten": "SX", "bailiwick of guernsey": "GG", "bailiwick of jersey": "JE",
+    "south korea": "KR", "north korea": "KP", "iran": "IR", "syria": "SY", "vietnam": "VN",
+    "laos": "LA", "bolivia": "BO", "venezuela": "VE", "tanzania": "TZ", "moldova": "MD",
+    "czech republic": "CZ", "czechia": "CZ", "macau": "MO", "hong kong": "HK",
+    "kingdom of the netherlands": "NL", "holland": "NL", "the netherlands": "NL",
+    "kingdom of denmark": "DK", "people s republic of china": "CN", "vatican city": "VA",
+    "federated states of micronesia": "FM", "cape verde": "CV", "swaziland": "SZ",
+    "eswatini": "SZ", "taiwan": "TW", "uae": "AE", "burma": "MM",
+}
+#: Languages whose country names (pycountry's ISO 3166 translations) are accepted too:
+#: ``Deutschland``, ``Allemagne``, ``Alemania``, ``Türkei``, ``Brasil``, ``Österreich``.
+COUNTRY_NAME_LANGUAGES = ("de", "fr", "es", "it", "pt", "pt_BR", "nl", "tr", "pl", "cs", "sv",
+                          "da", "nb", "fi", "el", "hu", "ro")
+
+
+@lru_cache(maxsize=1)
+def _country_names() -> dict[str, str]:
+    """Folded country name (English, official, common, and in
+    :data:`COUNTRY_NAME_LANGUAGES`) -> ISO 3166-1 alpha-2. Built once (~0.1 s)."""
+    import gettext
+
+    index: dict[str, str] = {}
+    translations = []
+    for language in COUNTRY_NAME_LANGUAGES:
+        try:
+            translations.append(gettext.translation("iso3166-1", pycountry.LOCALES_DIR,
+                                                    languages=[language]))
+        except OSError:  # a pycountry without that catalog
+            continue
+    for country in pycountry.countries:
+        names = [n for n in (country.name, getattr(country, "common_name", None),
+                             getattr(country, "official_name", None)) if n]
+        for name in names:
+            index.setdefault(fold(name), country.alpha_2)
+            for translation in translations:
+                index.setdefault(fold(translation.gettext(name)), country.alpha_2)
+    for alias, code in COUNTRY_ALIASES.items():
+        index[fold(alias)] = code
+    return index
+
+
 @lru_cache(maxsize=512)
 def resolve_country(value: str) -> str | None:
-    """ISO 3166-1 alpha-2 for a code (alpha-2/alpha-3) or English name; ``None`` if unknown."""
+    """ISO 3166-1 alpha-2 for a code (alpha-2/alpha-3), an English name (also the everyday
+    ones of :data:`COUNTRY_ALIASES`: ``Turkey``, ``Russia``, ``UK``) or a name in one of
+    :data:`COUNTRY_NAME_LANGUAGES` (``Deutschland``, ``Allemagne``); ``None`` if unknown."""
     value = value.strip()
-    special = {"uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB",
-               "northern ireland": "GB", "usa": "US", "united states of america": "US"}
-    if value.casefold() in special:
-        return special[value.casefold()]
-    try:
-        return pycountry.countries.lookup(value).alpha_2
-    except LookupError:
-        pass
-    folded = fold(value)
-    for country in pycountry.countries:
-        names = (country.name, getattr(country, "common_name", ""),
-                 getattr(country, "official_name", ""))
-        if folded in {fold(n) for n in names if n}:
+    if not value:
+        return None
+    if len(value) in (2, 3) and value.isalpha():
+        country = pycountry.countries.get(**{"alpha_2" if len(value) == 2 else "alpha_3":
+                                             value.upper()})
+        if country is not None:
             return country.alpha_2
-    return None
+    return _country_names().get(fold(value))
 
 
 @lru_cache(maxsize=4096)

@@ -65,6 +65,7 @@ class _CityPlace:
 def geocode_records(records: list[CenterRecord], geocoder) -> list[Issue | None]:
     """:func:`geocode_record` for each record (same results, same order), with the
     coordinate consistency checks computed in one batch."""
+    name_places(records, geocoder)
     if hasattr(geocoder, "lookup_address"):
         return [geocode_record(record, geocoder) for record in records]
     out: list[Issue | None] = []
@@ -82,6 +83,32 @@ def geocode_records(records: list[CenterRecord], geocoder) -> list[Issue | None]
             out.append(_fill_coordinates(record, geocoder, place))
     _check_coordinates(checks, out)
     return out
+
+
+def name_places(records: list[CenterRecord], geocoder) -> None:
+    """Give each record that has coordinates but no city the city (and, when its row has
+    none, the country and ISO 3166-2 region) of its point: the gazetteer's populated place
+    it belongs to (``nearest_place``, offline, from GeoNames). Wikidata and other lists of
+    points name no city; without one a center cannot be found by city or shown where it
+    is. Records already named, and geocoders without ``nearest_place``, are left alone."""
+    nearest = getattr(geocoder, "nearest_place", None)
+    if nearest is None:
+        nearest = getattr(getattr(geocoder, "offline", None), "nearest_place", None)
+    if nearest is None:
+        return
+    for record in records:
+        if record.latitude is None or record.city:
+            continue
+        place = nearest(record.latitude, record.longitude)
+        if place is None or (record.country and place.country != record.country):
+            continue
+        named = {"city"}
+        record.city = place.city
+        if not record.country:
+            record.country, named = place.country, named | {"country"}
+        if not record.region and place.region:
+            record.region, named = place.region, named | {"region"}
+        record.given = record.given | named
 
 
 def _check_coordinates(checks: list[tuple], out: list[Issue | None]) -> None:

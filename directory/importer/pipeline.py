@@ -106,6 +106,9 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
                             f"its header lacks that format's columns. Header: "
                             + ", ".join(h.strip() for h in table.header[:12])
                             + ". Choose another format, or 'auto'.")
+    quoting = getattr(fmt, "quoting", csv.QUOTE_MINIMAL)
+    if quoting != csv.QUOTE_MINIMAL:  # read again, with the format's quoting
+        table = stream_table(text, table.delimiter, quoting)
     source = check_source(source or fmt.default_source)
     label = "hsds" if package else fmt.name
     result = ImportResult(filename=filename, format=label, source=source,
@@ -128,9 +131,9 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         _import_centers(session, fmt, table, result, vocabulary, geocoder, mapping,
                         as_of or dt.date.today(), progress, parallel,
                         rows_hint=_line_count(text),
-                        reread=lambda: stream_table(text, table.delimiter).rows)
+                        reread=lambda: stream_table(text, table.delimiter, quoting).rows)
         rejected_lines = {i.line for i in result.errors}
-        _add_rejected_rows(result, rejected_lines, text, table.delimiter)
+        _add_rejected_rows(result, rejected_lines, text, table.delimiter, quoting)
     result.rejected = len(rejected_lines)
     table = text = None  # noqa: F841 - free the text before writing
     if not dry_run:
@@ -167,13 +170,13 @@ def _line_count(text: str | bytes) -> int:
 
 
 def _add_rejected_rows(result: ImportResult, rejected_lines: set[int], text: str | bytes,
-                       delimiter: str) -> None:
+                       delimiter: str, quoting: int = csv.QUOTE_MINIMAL) -> None:
     """Complete ``result.rejected_rows`` (line -> cells, in line order) with the rows
     rejected after validation (by the geocoding checks), read again from ``text`` (see
     :func:`~directory.importer.read.stream_table`)."""
     missing = rejected_lines - result.rejected_rows.keys()
     if missing:
-        for row in stream_table(text, delimiter).rows:
+        for row in stream_table(text, delimiter, quoting).rows:
             if row.line in missing:
                 result.rejected_rows[row.line] = row.cells
         result.rejected_rows = dict(sorted(result.rejected_rows.items()))
@@ -253,14 +256,15 @@ def _import_centers(session, fmt: Format, table: TableStream, result: ImportResu
         default_country = _assumed_country(reread(), columns, result)
     rows = table.rows
     if not ({"city", "country"} <= fields or {"latitude", "longitude"} <= fields
-            or ("city" in fields and default_country)):
+            or "point" in fields or ("city" in fields and default_country)):
         raise FileError("missing required column(s): either city and country, or latitude "
                         "and longitude")
     if ignored:
         result.issues.append(Issue(1, None, "warning",
                                    "ignored column(s): " + ", ".join(ignored)))
     header_of = {f: table.header[i].strip() for i, f in columns.items()}
-    validator = Validator(vocabulary, source=result.source, today=as_of)
+    validator = Validator(vocabulary, source=result.source, today=as_of,
+                          repeated_ids=fmt.repeated_ids)
     prefetch = CityPrefetch.start(geocoder, rows_hint) if parallel else None
     try:
         records = _validate_rows(rows, table, columns, header_of, fmt, default_country,

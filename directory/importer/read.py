@@ -146,14 +146,16 @@ class TableStream:
     delimiter: str
 
 
-def stream_table(text: str | bytes, delimiter: str | None = None) -> TableStream:
+def stream_table(text: str | bytes, delimiter: str | None = None,
+                 quoting: int = csv.QUOTE_MINIMAL) -> TableStream:
     """Parse the header of CSV ``text`` now and its rows lazily (one :class:`Row` at a
     time, the same rows :func:`read_table` keeps, unpacked): a file's rows need not all be
     in memory at once.
 
     ``text`` may also be the file's UTF-8 bytes (valid UTF-8, a leading BOM is skipped):
     they are decoded a line at a time, so the whole text (up to 4 bytes a character) is
-    never in memory, only the bytes.
+    never in memory, only the bytes. ``quoting``: ``csv.QUOTE_NONE`` for files whose
+    ``"`` is a plain character (see :attr:`Format.quoting`).
 
     :raises FileError: when there is no header row or the header has over
         :data:`MAX_COLUMNS` columns (here); a row the CSV reader cannot parse raises it
@@ -165,7 +167,7 @@ def stream_table(text: str | bytes, delimiter: str | None = None) -> TableStream
     else:
         delimiter = delimiter or sniff_delimiter(text)
         lines = _lines(text)
-    records = _records(csv.reader(lines, delimiter=delimiter))
+    records = _records(csv.reader(lines, delimiter=delimiter, quoting=quoting))
     for _line, _end, cells in records:
         if not any(c.strip() for c in cells):
             continue

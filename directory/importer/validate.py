@@ -124,8 +124,12 @@ MAX_SHARED = 50_000
 class Validator:
     """Validates mapped records against the vocabulary; keeps the in-file duplicate index."""
 
-    def __init__(self, vocabulary: Vocabulary, *, source: str, today: dt.date | None = None):
+    def __init__(self, vocabulary: Vocabulary, *, source: str, today: dt.date | None = None,
+                 repeated_ids: str = "error"):
+        """``repeated_ids``: what a repeated id in the file is (see
+        :attr:`directory.importer.format_base.Format.repeated_ids`)."""
         self.vocabulary = vocabulary
+        self.repeated_ids = repeated_ids
         self.source = source
         self.today = today or dt.date.today()
         self.seen_ids: dict[str, int] = {}
@@ -205,6 +209,8 @@ class Validator:
         def warn(name: str, message: str) -> None:
             issues.append(Issue(raw.line, col(name), "warning", _short(message)))
 
+        for name, message in raw.errors:
+            err(name, message)
         for column in too_long or []:
             issues.append(Issue(raw.line, column, "error",
                                 f"field too long at line {raw.line} (max {MAX_CELL} characters)"))
@@ -350,6 +356,17 @@ class Validator:
         # In-file duplicates: same id, or (no id) same natural key.
         if external_id:
             first = self.seen_ids.setdefault(external_id, raw.line)
+            if first != raw.line and self.repeated_ids == "skip":
+                issues.append(Issue(raw.line, col("external_id"), "warning",
+                                    f"same item as line {first} (another website or point "
+                                    f"of it); line {first} is used"))
+                return None, issues
+            if first != raw.line and self.repeated_ids == "natural_key":
+                issues.append(Issue(raw.line, col("external_id"), "warning",
+                                    f"id {external_id} is also on line {first}: this site is "
+                                    f"keyed by name, postal code and country instead"))
+                record.external_id = external_id = None
+        if external_id:
             dup_col = "external_id"
         else:
             first = self.seen_keys.setdefault(record.natural_key, raw.line)

@@ -7,6 +7,7 @@ full-text, relevance, radius by geodesic distance, facets) and loads single cent
 
 from directory.search.query import (
     PG_TSVECTOR,
+    countries_with_treatments,
     country_has_centers,
     data_version,
     find_centers,
@@ -27,6 +28,6 @@ from directory.search.results import (
 
 __all__ = [
     "PG_TSVECTOR", "SORTS", "CenterHit", "ClaimView", "HeldView", "SearchError", "SearchPage",
-    "SearchQuery", "country_has_centers", "data_version", "find_centers", "get_center",
+    "SearchQuery", "countries_with_treatments", "country_has_centers", "data_version", "find_centers", "get_center",
     "modality_totals", "nearest_centers", "region_codes",
 ]

@@ -454,6 +454,13 @@ def country_has_centers(session: so.Session, country: str) -> bool:
                                                       Center.status != "closed"))) or False
 
 
+def countries_with_treatments(session: so.Session) -> list[str]:
+    """The ISO 3166-1 codes of the countries where at least one open center has a
+    reported or inferred treatment (sorted): where a treatment search can find anything."""
+    return sorted(session.scalars(sa.select(Center.country).distinct().where(
+        Center.modality_mask != 0, Center.status != "closed", Center.country.is_not(None))))
+
+
 def nearest_centers(session: so.Session, center: Center, limit: int = 5,
                     radius_km: float = 250.0) -> list[CenterHit]:
     """The ``limit`` nearest other open centers within ``radius_km`` of ``center`` (which

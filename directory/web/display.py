@@ -256,6 +256,11 @@ class RecordLink:
                 "link_reason": self.link_reason}
 
 
+#: Sources that list hospitals without saying whether they are still open (Wikidata keeps
+#: closed and historical hospitals alike): a center only they hold is "status not verified".
+STATUS_UNKNOWN_SOURCES = frozenset({"wikidata-hospitals"})
+
+
 class CenterProvenance:
     """Where each shown field of one center came from (:meth:`origin`) and every record
     linked to it (:attr:`records`: the first record first, then by id, an editor's last).
@@ -279,6 +284,14 @@ class CenterProvenance:
         except ValueError:
             stored = {}
         self._stored = stored if isinstance(stored, dict) else {}
+
+    @property
+    def status_unverified(self) -> bool:
+        """Whether every record of the center comes from a source that does not say if a
+        hospital is open (:data:`STATUS_UNKNOWN_SOURCES`): its status is not verified."""
+        imported = [r for r in self.records if not r.by_editor]
+        return bool(imported) and len(imported) == len(self.records) and all(
+            r.source in STATUS_UNKNOWN_SOURCES for r in imported)
 
     def source_name(self, slug: str) -> str:
         """The source's display name (:attr:`DataSource.name`), else its slug."""

@@ -11,6 +11,7 @@ from directory.guide import load_guide
 from directory.models import Center, CenterModality, DataSource, SourceRecord
 from directory.search import (
     SearchError,
+    countries_with_treatments,
     country_has_centers,
     find_centers,
     get_center,
@@ -90,7 +91,19 @@ def empty_result_hints(parsed, page) -> list[tuple[str, str | None, str | None]]
     country = parsed.query.country or (place.country if place else None)
     if country and not country_has_centers(db.session, country):
         hints.append((f"The directory has no centers in {country_name(country)} yet. It holds "
-                      f"US hospitals and cancer centers and UK hospitals (2014).", None, None))
+                      f"hospitals of the US, the UK, 29 European countries (Eurostat) and "
+                      f"over 190 countries from Wikidata.", None, None))
+    elif country and parsed.query.modalities and all(totals.get(m) for m in
+                                                     parsed.query.modalities):
+        covered = countries_with_treatments(db.session)
+        if country not in covered:
+            names = ", ".join(country_name(c) for c in covered[:6]) or "no country"
+            names = "the " + names if covered[:1] == ["US"] and len(covered) == 1 else names
+            hints.append((f"No source we use reports which treatments centers in "
+                          f"{country_name(country)} give: treatment information comes only "
+                          f"from lists of centers in {names}. The hospitals here may well offer it; "
+                          f"call them to ask.", "Show the hospitals without the treatment "
+                          f"filter", search_url(request.args, modality=None)))
     return hints
 
 

@@ -1,0 +1,70 @@
+"""Offline reverse geocoding: which populated place a point belongs to (no Flask, no
+network). The places are the gazetteer's GeoNames cities (population >= 500); see
+:meth:`directory.geo.offline.OfflineGeocoder.nearest_place`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Protocol
+
+#: How far :func:`place_of_point` looks for a populated place (km).
+REVERSE_MAX_KM = 50.0
+#: Within this many km :func:`place_of_point` weighs places by population.
+REVERSE_CITY_KM = 15.0
+_CELL = 0.2  # degrees
+_KM_PER_DEGREE = 111.2
+
+
+class _Located(Protocol):
+    lat: float
+    lon: float
+    population: int | None
+
+
+class PlaceGrid:
+    """Places bucketed in cells of 0.2 x 0.2 degrees (latitude, longitude)."""
+
+    def __init__(self, places: Iterable[_Located]):
+        self.cells: dict[tuple[int, int], list[_Located]] = {}
+        for place in places:
+            self.cells.setdefault((math.floor(place.lat / _CELL),
+                                   math.floor(place.lon / _CELL)), []).append(place)
+
+    def around(self, latitude: float, longitude: float, km: float) -> Iterable[_Located]:
+        """Every place in the cells within ``km`` of the point (a superset of those within
+        ``km``), across the antimeridian too."""
+        scale = max(math.cos(math.radians(latitude)), 0.05)
+        row, col = math.floor(latitude / _CELL), math.floor(longitude / _CELL)
+        reach_lat = 1 + int(km / _KM_PER_DEGREE / _CELL)
+        reach_lon = 1 + int(km / _KM_PER_DEGREE / _CELL / scale)
+        columns = round(360 / _CELL)
+        for r in range(row - reach_lat, row + reach_lat + 1):
+            for c in range(col - reach_lon, col + reach_lon + 1):
+                yield from self.cells.get((r, (c + columns // 2) % columns - columns // 2), ())
+
+
+def place_of_point(grid: PlaceGrid, latitude: float, longitude: float,
+                   max_km: float | None = None) -> _Located | None:
+    """The place a WGS-84 point belongs to, or ``None`` when none is within ``max_km``
+    (default :data:`REVERSE_MAX_KM`) km.
+
+    Within :data:`REVERSE_CITY_KM` km the place with the highest population /
+    (distance_km + 1)² wins, so a hospital in central Istanbul is in Istanbul, not in the
+    district of Eminönü 1 km away, while one in a small town stays in that town; further
+    out, the nearest place. Distances use an equirectangular projection (exact enough at
+    these ranges)."""
+    max_km = REVERSE_MAX_KM if max_km is None else max_km
+    scale = max(math.cos(math.radians(latitude)), 0.05)
+    best, best_score, nearest, nearest_km = None, 0.0, None, max_km
+    for place in grid.around(latitude, longitude, max_km):
+        dlon = (place.lon - longitude + 180) % 360 - 180
+        km = _KM_PER_DEGREE * math.hypot(place.lat - latitude, dlon * scale)
+        if km < nearest_km:
+            nearest, nearest_km = place, km
+        if km <= REVERSE_CITY_KM:
+            score = (place.population or 0) / (km + 1) ** 2
+            if best is None or score > best_score:
+                best, best_score = place, score
+    return best or nearest
