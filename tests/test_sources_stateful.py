@@ -535,6 +535,7 @@ class SourcesMachine(RuleBasedStateMachine):
         editor's record alone); the audit log does not (no revert or unmerge after)."""
         data, before = export_records(db.session), self.shown()
         db.session.rollback()
+        db.session.expunge_all()  # (a restore runs in a new session: no stale centers)
         empty_database()
         import_records(db.session, data)
         db.session.commit()
@@ -1106,6 +1107,8 @@ def test_records_round_trip_of_a_center_held_by_an_editor_alone(app, import_file
     edit(centers()[0], {"address": "9 Edited Ave"})
     revert(run)
     data, before = export_records(db.session), SourcesMachine.shown()
+    db.session.rollback()
+    db.session.expunge_all()
     empty_database()
     import_records(db.session, data)
     db.session.commit()
