@@ -45,6 +45,21 @@ _EXTRA_LETTERS = str.maketrans({"ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ"
                                 "ı": "i", "þ": "th", "Þ": "Th"})
 
 
+_INITIALS = re.compile(r"\b[^\W\d_](?: [^\W\d_]\b)+")
+
+
+def join_initials(folded: str) -> str:
+    """Runs of single letters in folded text joined into one word, as people write
+    initials either way: ``"m d anderson"`` (from "M.D. Anderson" or "M D Anderson") ->
+    ``"md anderson"``; ``"u s a"`` -> ``"usa"``; a lone letter (``"st mary s"``) stays."""
+    return _INITIALS.sub(lambda m: m.group().replace(" ", ""), folded)
+
+
+def has_initials(folded: str) -> bool:
+    """Whether folded text holds a run of single letters (see :func:`join_initials`)."""
+    return _INITIALS.search(folded) is not None
+
+
 def like_escape(value: str, escape: str = "\\") -> str:
     """Escape ``%``, ``_`` and the escape character so ``value`` matches literally in LIKE."""
     return (value.replace(escape, escape * 2).replace("%", escape + "%")

@@ -8,7 +8,7 @@ import pytest
 from directory.geo import Place
 from directory.importer.fields import kind_from_name
 from directory.search import SearchQuery, find_centers
-from directory.search.query import care_tier
+from directory.search.order import care_tier
 from directory.web.display import phone_display
 
 HEADER = "name,kind,city,country,latitude,longitude,modalities,designations\n"
@@ -122,3 +122,32 @@ def test_kind_and_sort_parameters(client, town):
 ])
 def test_phones_show_in_international_format(stored, country, shown):
     assert phone_display(stored, country) == shown
+
+
+def test_initials_find_each_other(session, import_file):
+    """Issue 14: "M.D. Anderson", "M D Anderson" and "MD Anderson" find the same centers,
+    whichever way the name is written."""
+    import_file((HEADER + '"Banner MD Anderson Cancer Center",,Gilbert,US,33.35,-111.79,,\n'
+                 '"UNIVERSITY OF TEXAS M.D. ANDERSON CANCER CENTER",,Houston,US,29.708,'
+                 '-95.398,,\n').encode(), source="initials")
+    for q in ("M.D. Anderson", "M D Anderson", "MD Anderson", "md anderson cancer"):
+        assert find_centers(session, SearchQuery(q=q)).total == 2, q
+    assert find_centers(session, SearchQuery(q="M.A. Anderson")).total == 0
+
+
+def test_a_misspelt_place_offers_the_places_it_may_mean(client):
+    html = client.get("/centers?near=Huston").get_data(as_text=True)
+    assert "Did you mean" in html and "near=Houston%2C+Texas%2C+US" in html
+    body = client.get("/api/v1/centers?near=Huston").get_json()
+    assert body["field"] == "near" and "Houston, Texas, US" in body["message"]
+
+
+def test_a_zip_that_lost_its_zero_is_read_as_the_zip(client):
+    body = client.get("/api/v1/centers?near=2115").get_json()
+    assert body["near"]["name"].startswith("02115 Boston")
+
+
+def test_an_empty_radius_names_the_nearest_match(client, town):
+    html = client.get("/centers?near=38.5,-93.29&radius=20&modality=chemotherapy"
+                      ).get_data(as_text=True)
+    assert "Nothing within 20 km. The nearest match is Mercy Chemo Hospital" in html

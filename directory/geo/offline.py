@@ -32,6 +32,7 @@ from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 
 from directory.geo.gazetteer import _build_locked, _is_valid
+from directory.geo.fuzzy import FUZZY_MIN_POPULATION, NamedPlaces, similar_names
 from directory.geo.reverse import PlaceGrid, place_of_point
 from directory.geo.place import (
     MAX_QUERY_LENGTH,
@@ -285,7 +286,8 @@ class OfflineGeocoder(Geocoder):
         """Resolve free text to a :class:`Resolution`.
 
         Accepts ``"lat,lon"`` / ``"lat lon"`` (degrees; precision "coordinates"), a US ZIP
-        ("02115", "02115-1234"; with ``country="US"`` also "2115"), a country name or code
+        ("02115", "02115-1234"; also "2115", a ZIP a spreadsheet took the zero from, and
+        with ``country="US"`` "501"), a country name or code
         ("Germany", "DE": a bare two-letter query is a country), and place names with
         optional comma-separated qualifiers ("Houston, TX", "Paris, Texas, US",
         "Paris, France"). ``country`` (ISO alpha-2) keeps only places in that country.
@@ -314,7 +316,7 @@ class OfflineGeocoder(Geocoder):
         m = _ZIP.match(q)
         if m and (not countries or "US" in countries):
             digits = m.group(1)
-            if len(digits) == 5 or "US" in countries:
+            if len(digits) >= 4 or "US" in countries:
                 place = self.lookup_postal_code(q, "US")
                 if place is not None:
                     return Resolution(query, place, ())
@@ -380,10 +382,8 @@ class OfflineGeocoder(Geocoder):
             lat_text, _, lon_text = query.partition(",")
             query = (float(lat_text), float(lon_text))
         place = self.nearest_place(*query)
-        if place is None:
-            return None
-        location = Location(place.name, place.point(), dataclasses.asdict(place))
-        return location if exactly_one else [location]
+        found = place and Location(place.name, place.point(), dataclasses.asdict(place))
+        return found if exactly_one or found is None else [found]
 
     def nearest_place(self, latitude: float, longitude: float, *,
                       max_km: float | None = None) -> Place | None:
@@ -406,6 +406,15 @@ class OfflineGeocoder(Geocoder):
                     _Cand(*r, main=True) for r in self._con.execute(
                         f"SELECT {_PLACE_COLS} FROM place p WHERE p.kind = 'city'"))
             return grid
+
+    def similar(self, text: str, *, limit: int = 5) -> list[Place]:
+        """Places spelt like ``text`` ("Huston" -> Houston): :func:`~.fuzzy.similar_names`."""
+        with self._lock:
+            if self.__dict__.get("_named") is None:
+                self._named = NamedPlaces(self._con.execute(
+                    f"SELECT {_PLACE_COLS} FROM place p WHERE p.kind = 'city' "
+                    f"AND p.population >= {FUZZY_MIN_POPULATION}"), _Cand)
+        return [self._place(c) for c in similar_names(self._named, text, limit)]
 
     def lookup_postal_code(self, code: str, country: str = "US") -> Place | None:
         """Centroid of a US ZIP code (source: ``zipcodes``), precision "postal_code".

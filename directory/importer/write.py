@@ -39,7 +39,7 @@ from directory.models import (
     search_text_of,
     utcnow,
 )
-from directory.text import fold
+from directory.text import fold, has_initials
 
 # Rows per multi-row INSERT (SQLite allows 32,766 parameters; a center row has ~25).
 BATCH = 1000
@@ -348,7 +348,8 @@ class Writer:
                         r.natural_key, name_folded[:300], city_folded(r.city)[:120], alternate,
                         org_ids.get(r.organization) if r.organization else None,
                         search_text_of(r.name, alternate, r.organization)
-                        if alternate or r.organization else name_folded,
+                        if alternate or r.organization or has_initials(name_folded)
+                        else name_folded,
                         mask, stamp, stamp))
                 if sqlite:
                     ids = range(next_id, next_id + len(rows))

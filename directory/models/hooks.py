@@ -9,14 +9,21 @@ import sqlalchemy.orm as so
 
 from directory.models.admin import ChangeRecord
 from directory.models.core import Center, CenterModality, Modality, SourceRecord
-from directory.text import fold
+from directory.text import fold, join_initials
 from directory.vocabulary import load_vocabulary
 
 
 def search_text_of(name: str | None, alternate_names: str | None,
                    organization: str | None) -> str:
-    """``Center.search_text``: the folded name, alternate names and organization name."""
-    return " ".join(filter(None, (fold(name), fold(alternate_names), fold(organization))))
+    """``Center.search_text``: the folded name, alternate names and organization name,
+    then the words their initials make (``"m d anderson"`` also holds ``"md"``: see
+    :func:`directory.text.join_initials`), so "MD", "M.D." and "M D" find each other."""
+    text = " ".join(filter(None, (fold(name), fold(alternate_names), fold(organization))))
+    joined = join_initials(text)
+    if joined == text:
+        return text
+    have = set(text.split())
+    return " ".join([text, *dict.fromkeys(w for w in joined.split() if w not in have)])
 
 
 @sa.event.listens_for(so.Session, "before_flush")

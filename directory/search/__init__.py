@@ -9,6 +9,7 @@ from directory.search.query import (
     PG_TSVECTOR,
     countries_with_treatments,
     country_has_centers,
+    nearest_match,
     data_version,
     find_centers,
     get_center,
@@ -28,6 +29,7 @@ from directory.search.results import (
 
 __all__ = [
     "PG_TSVECTOR", "SORTS", "CenterHit", "ClaimView", "HeldView", "SearchError", "SearchPage",
-    "SearchQuery", "countries_with_treatments", "country_has_centers", "data_version", "find_centers", "get_center",
-    "modality_totals", "nearest_centers", "region_codes",
+    "SearchQuery", "countries_with_treatments", "country_has_centers", "data_version",
+    "find_centers", "get_center", "modality_totals", "nearest_centers", "nearest_match",
+    "region_codes",
 ]

@@ -17,6 +17,7 @@ so a change made by any process is seen at the next request.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import re
 import threading
@@ -46,6 +47,7 @@ from directory.models import (
     Designation,
     Modality,
 )
+from directory.search.order import care_tier, care_tier_sql
 from directory.search.results import (
     CenterHit,
     ClaimView,
@@ -56,7 +58,7 @@ from directory.search.results import (
     SearchPage,
     SearchQuery,
 )
-from directory.text import fold, like_escape
+from directory.text import fold, join_initials, like_escape
 from directory.vocabulary import load_vocabulary
 
 # The indexed tsvector expression of migration c4e1f0a2b9d7 (PostgreSQL), written out as a
@@ -68,6 +70,8 @@ _WORD_PARTS = re.compile(r"[A-Za-z0-9]+")
 # On these dialects, a relevance page ending within the first HEAD_MAX results is looked
 # for among exact-name matches and designated centers first (see _relevance_page).
 HEAD_MAX = 100
+#: How far :func:`nearest_match` looks (km).
+NEAREST_MATCH_MAX_KM = 5000.0
 HEAD_FIRST_DIALECTS = frozenset({"postgresql"})
 
 # (database URL, data version, filters) -> (total, facets); see _cached_totals.
@@ -111,7 +115,8 @@ def _filters(session: so.Session, query: SearchQuery) -> list:
     elif not query.all_kinds:
         conds.append(Center.kind.not_in(NON_TREATING_KINDS))
     if query.q:
-        tokens = fold(query.q).split()  # every word counts (q is at most 200 characters)
+        # every word counts (q is at most 200 characters); initials as one word ("M.D.")
+        tokens = join_initials(fold(query.q)).split()
         if not tokens:  # only punctuation: nothing can match it literally
             conds.append(sa.false())
         fulltext = _fulltext_condition(session, tokens)
@@ -272,37 +277,6 @@ def _load(session: so.Session, ids: list[int], distances: dict[int, float] | Non
             for i in ids if i in centers]
 
 
-#: Kinds a "best match" order puts last even when they report cancer treatment (the guide
-#: is for adults: a children's hospital is not a first call), and the general hospitals that
-#: come before the other kinds when neither reports a cancer treatment.
-_LAST_TIER_KINDS = frozenset({"childrens"})
-_GENERAL_KINDS = ("hospital", "critical-access", "military")
-
-
-def care_tier(designated: bool, kind: str, modality_mask: int) -> int:
-    """The group of a center in the ``best`` order: 0 = a designated cancer center or a
-    center whose kind is ``cancer-center``; 1 = a center with a reported or inferred cancer
-    treatment (any bit of ``modality_mask``); 2 = a general hospital with none reported;
-    3 = the rest (clinics, specialist and children's hospitals, and the kinds a search
-    leaves out by default when asked for). Within a group, results go by distance (place
-    searches) or name."""
-    if kind in _LAST_TIER_KINDS:
-        return 3
-    if designated or kind == "cancer-center":
-        return 0
-    if modality_mask:
-        return 1
-    return 2 if kind in _GENERAL_KINDS else 3
-
-
-def _care_tier_sql():
-    """:func:`care_tier` as a SQL expression (for ``sort=best`` without a place)."""
-    return sa.case((Center.kind.in_(_LAST_TIER_KINDS), 3),
-                   (sa.or_(Center.designated, Center.kind == "cancer-center"), 0),
-                   (Center.modality_mask != 0, 1),
-                   (Center.kind.in_(_GENERAL_KINDS), 2), else_=3)
-
-
 def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     """Run a search.
 
@@ -324,7 +298,7 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
             page_ids = _relevance_page(session, conds, fold(query.q), offset, query.per_page)
         elif sort == "best":
             page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
-                _care_tier_sql(), Center.name_folded, Center.id)
+                care_tier_sql(), Center.name_folded, Center.id)
                 .limit(query.per_page).offset(offset)).all()
         else:
             page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
@@ -452,6 +426,24 @@ def country_has_centers(session: so.Session, country: str) -> bool:
     """Whether any open center is in ``country`` (ISO 3166-1 alpha-2)."""
     return session.scalar(sa.select(sa.exists().where(Center.country == country,
                                                       Center.status != "closed"))) or False
+
+
+def nearest_match(session: so.Session, query: SearchQuery) -> CenterHit | None:
+    """For a place search that found nothing within its radius: the nearest center that
+    matches its other filters, looked for within 4 and 16 times the radius, then
+    :data:`NEAREST_MATCH_MAX_KM` km (``distance_km`` set); ``None`` when there is none or
+    the query has no place."""
+    if query.near is None or query.radius_km is None:
+        return None
+    for radius in (query.radius_km * 4, query.radius_km * 16, NEAREST_MATCH_MAX_KM):
+        radius = min(radius, NEAREST_MATCH_MAX_KM)
+        page = find_centers(session, dataclasses.replace(
+            query, radius_km=radius, sort="distance", page=1, per_page=1))
+        if page.items:
+            return page.items[0]
+        if radius >= NEAREST_MATCH_MAX_KM:
+            break
+    return None
 
 
 def countries_with_treatments(session: so.Session) -> list[str]:

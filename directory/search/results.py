@@ -17,7 +17,7 @@ from directory.models import (
     Center,
 )
 
-SORTS = ("distance", "name", "relevance")
+SORTS = ("best", "distance", "name", "relevance")
 
 
 

@@ -47,6 +47,8 @@ class ParsedSearch:
     radius: float | None
     place_error: str | None = None
     notices: list[str] = field(default_factory=list)
+    #: Places spelt like an unknown ``near`` ("Huston" -> Houston), to offer.
+    suggestions: list = field(default_factory=list)
 
 
 def get_geocoder():
@@ -146,16 +148,19 @@ def parse_search(args: MultiDict) -> ParsedSearch:
     sort = form.sort.data or None
     if sort == "distance" and not near_text:
         raise ParamError("sort", "sort=distance needs a place in 'near'")
-    resolution, place, place_error = None, None, None
+    resolution, place, place_error, suggestions = None, None, None, []
     if near_text:
         try:
             resolution = get_geocoder().resolve(near_text, country=country)
         except InvalidQuery as exc:
             raise ParamError("near", str(exc)) from exc
         except PlaceNotFound:
-            place_error = (f"We could not find a place called “{near_text}”. Check the "
-                           f"spelling, or try a nearby city, a US ZIP code, or "
-                           f"latitude,longitude.")
+            similar = getattr(get_geocoder(), "similar", None)
+            suggestions = similar(near_text) if similar else []
+            place_error = (f"We could not find a place called “{near_text}”. " + (
+                f"Did you mean {' or '.join(p.name for p in suggestions[:3])}?"
+                if suggestions else "Check the spelling, or try a nearby city, a US ZIP "
+                                    "code, or latitude,longitude."))
         except GeocodingError as exc:  # pragma: no cover - online geocoder failures
             place_error = f"The place could not be looked up right now ({exc})."
     if resolution is not None:
@@ -182,4 +187,4 @@ def parse_search(args: MultiDict) -> ParsedSearch:
     if form.radius.data is not None and not near_text:
         notices.append("The distance only applies with a place in “Near”; it was ignored.")
     return ParsedSearch(form, query, resolution, unit, radius if place else None, place_error,
-                        notices)
+                        notices, suggestions)

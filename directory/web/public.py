@@ -13,6 +13,7 @@ from directory.search import (
     SearchError,
     countries_with_treatments,
     country_has_centers,
+    nearest_match,
     find_centers,
     get_center,
     modality_totals,
@@ -20,7 +21,7 @@ from directory.search import (
 )
 from directory.vocabulary import load_vocabulary
 from directory.web import compare as _compare
-from directory.web.display import center_provenance, country_name, search_url
+from directory.web.display import center_provenance, country_name, search_url, to_unit
 from directory.web.params import parse_search
 
 bp = Blueprint("public", __name__)
@@ -93,17 +94,26 @@ def empty_result_hints(parsed, page) -> list[tuple[str, str | None, str | None]]
         hints.append((f"The directory has no centers in {country_name(country)} yet. It holds "
                       f"hospitals of the US, the UK, 29 European countries (Eurostat) and "
                       f"over 190 countries from Wikidata.", None, None))
-    elif country and parsed.query.modalities and all(totals.get(m) for m in
-                                                     parsed.query.modalities):
+    if country and country_has_centers(db.session, country) and parsed.query.modalities \
+            and all(totals.get(m) for m in parsed.query.modalities):
         covered = countries_with_treatments(db.session)
         if country not in covered:
             names = ", ".join(country_name(c) for c in covered[:6]) or "no country"
             names = "the " + names if covered[:1] == ["US"] and len(covered) == 1 else names
             hints.append((f"No source we use reports which treatments centers in "
                           f"{country_name(country)} give: treatment information comes only "
-                          f"from lists of centers in {names}. The hospitals here may well offer it; "
-                          f"call them to ask.", "Show the hospitals without the treatment "
-                          f"filter", search_url(request.args, modality=None)))
+                          f"from lists of centers in {names}. The hospitals here may well "
+                          f"offer it; call them to ask.", "Show the hospitals without the "
+                          f"treatment filter", search_url(request.args, modality=None)))
+    if parsed.query.near is not None and all(totals.get(m) for m in parsed.query.modalities):
+        hit = nearest_match(db.session, parsed.query)
+        if hit is not None:
+            c = hit.center
+            where = ", ".join(p for p in (c.city, country_name(c.country)) if p)
+            hints.append((f"Nothing within {parsed.radius:g} {parsed.unit}. The nearest match "
+                          f"is {c.name} ({where}), {to_unit(hit.distance_km, parsed.unit):,.0f} "
+                          f"{parsed.unit} away:", c.name,
+                          url_for("public.center", center_id=c.id)))
     return hints
 
 
