@@ -114,7 +114,8 @@ def test_search_csv_with_distances_and_extras(client, directory):
     assert "chemotherapy" in dana["inferred_modalities"] and dana["designations"]
     multi = next(r for r in rows if r["name"] == "Example Cancer Institute, North Campus")
     assert multi["address"] == "Building 2, Floor 3\nMain Street 10"  # case 4
-    api = client.get("/api/v1/centers?near=Boston,+MA&radius=10&unit=mi&per_page=100")
+    api = client.get("/api/v1/centers?near=Boston,+MA&radius=10&unit=mi&per_page=100"
+                     "&sort=distance")
     assert [int(r["center_id"]) for r in rows] == [i["id"] for i in api.get_json()["items"]]
 
 

@@ -127,3 +127,39 @@ def test_eurostat_excerpt(import_file):
     berard = centers["CENTRE LEON BERARD"]
     assert berard.kind == "cancer-center" and berard.address == "28 RUE LAENNEC"
     assert "Centre de Lutte Contre Cancer" in berard.description
+
+
+CMS_HEADER = ("Facility ID,Facility Name,Address,City/Town,State,ZIP Code,County/Parish,"
+              "Telephone Number,Hospital Type,Hospital Ownership,Emergency Services,"
+              "Meets criteria for birthing friendly designation,Hospital overall rating,"
+              "Hospital overall rating footnote")
+
+
+def test_a_us_hospital_page_shows_its_cms_type_ownership_and_star_rating(client,
+                                                                         import_file):
+    """Issue 14: what a Care Compare user expects, each with its source and date; "Not
+    Available" explained from the CMS footnote, never read as "not offered"."""
+    body = "\n".join([
+        CMS_HEADER,
+        "010001,SOUTHEAST HEALTH MEDICAL CENTER,1108 ROSS CLARK CIRCLE,DOTHAN,AL,36301,"
+        "HOUSTON,(334) 793-8701,Acute Care Hospitals,Government - Hospital District or "
+        "Authority,Yes,Y,4,",
+        "090011,WALTER REED NATIONAL MILITARY MEDICAL CENTER,8901 WISCONSIN AVE,BETHESDA,MD,"
+        "20889,MONTGOMERY,(301) 295-4611,Acute Care - Department of Defense,Department of "
+        "Defense,Yes,,Not Available,22",
+    ]) + "\n"
+    import_file(body.encode(), source="cms-hgi", format="cms-hgi")
+    pages = {}
+    for center in db.session.scalars(sa.select(Center)):
+        pages[center.external_id] = client.get(f"/centers/{center.id}").get_data(as_text=True)
+    dothan = pages["010001"]
+    assert "Hospital type</dt><dd>Acute Care Hospitals" in dothan
+    assert "Ownership</dt><dd>Government - Hospital District or Authority" in dothan
+    assert "Emergency services</dt><dd>Yes" in dothan
+    assert "4 of 5 stars" in dothan
+    reed = pages["090011"]
+    assert "Not available. CMS does not rate Department of Defense hospitals." in reed
+    assert "Military or veterans hospital" in reed  # the kind CMS's type maps to
+    record = db.session.scalar(sa.select(SourceRecord).where(
+        SourceRecord.external_id == "090011"))
+    assert '"overall_rating": "Not Available"' in record.values.replace('":"', '": "')

@@ -18,6 +18,9 @@ CANONICAL_FIELDS = (
     "modalities", "designations", "status", "description", "organization",
 )
 
+#: A column mapped to ``fact_<name>`` is kept as written on the source record's ``facts``
+#: (what the source says beyond the center's fields: CMS ownership and star rating, beds...).
+FACT_PREFIX = "fact_"
 # Fields some formats map to before folding them into the canonical ones (NHS address lines,
 # GIS X/Y, a WKT point); offered in the admin's column mapping too.
 FORMAT_FIELDS = ("address_2", "address_3", "x", "y", "point")

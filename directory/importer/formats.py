@@ -52,6 +52,10 @@ class CmsHospitalGeneralInformation(Format):
         "postal_code": ("zip code",),
         "phone": ("telephone number", "phone number"),
         "kind": ("hospital type",),
+        "fact_ownership": ("hospital ownership",),
+        "fact_emergency_services": ("emergency services",),
+        "fact_overall_rating": ("hospital overall rating",),
+        "fact_overall_rating_footnote": ("hospital overall rating footnote",),
     }
 
     def detect(self, header: list[str]) -> int:
@@ -66,6 +70,8 @@ class CmsHospitalGeneralInformation(Format):
         if record.values.get("external_id"):
             record.values["external_id"] = pad_ccn(record.values["external_id"])
         hospital_type = record.values.get("kind", "")
+        if "kind" in record.values:  # the type as CMS writes it, beside the kind it maps to
+            record.values["fact_hospital_type"] = hospital_type
         if hospital_type:
             record.defaults["description"] = f"CMS hospital type: {hospital_type}."
 
@@ -230,6 +236,9 @@ class HifldHospitals(Format):
         "phone": ("telephone",),
         "x": ("x",),
         "y": ("y",),
+        "fact_beds": ("beds",),
+        "fact_trauma": ("trauma",),
+        "fact_owner": ("owner",),
     }
 
     def detect(self, header: list[str]) -> int:
@@ -270,6 +279,9 @@ class HifldHospitals(Format):
             record.defaults["kind"] = kind
         if hospital_type:
             record.defaults["description"] = f"HIFLD hospital type: {hospital_type.title()}."
+        for fact in ("fact_beds", "fact_trauma", "fact_owner"):  # placeholders: not said
+            if values.get(fact, "").strip().upper() in {"NOT AVAILABLE", "-999"}:
+                values[fact] = ""
 
 
 CENTER_FORMATS: dict[str, Format] = {f.name: f for f in (

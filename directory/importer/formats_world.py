@@ -145,6 +145,9 @@ class EurostatHospitals(Format):
         "country": ("cc",),
         "phone": ("tel",),
         "kind": ("facility type",),
+        "fact_beds": ("cap beds",),
+        "fact_emergency_services": ("emergency",),
+        "fact_ownership": ("public private",),
     }
 
     def detect(self, header: list[str]) -> int:

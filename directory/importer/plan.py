@@ -125,6 +125,11 @@ def record_values(record: CenterRecord, old: dict | None = None,
             continue
         if name == "alternate_names":
             values[name] = _alt_text(record.alternate_names)
+        elif name == "facts":
+            if record.facts:
+                values["facts"] = record.facts
+            else:
+                values.pop("facts", None)
         else:
             values[name] = getattr(record, name)
     return values

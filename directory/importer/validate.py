@@ -26,10 +26,10 @@ from directory.importer.fields import (
     resolve_country,
     resolve_region,
 )
-from directory.importer.formats import RawRecord
+from directory.importer.format_base import FACT_PREFIX, RawRecord
 from directory.importer.read import MAX_CELL
 from directory.models import CENTER_KINDS
-from directory.text import fold
+from directory.text import fold, nfc
 from directory.vocabulary import Vocabulary, split_terms
 
 
@@ -101,6 +101,10 @@ class CenterRecord:
     #: The fields the row gave (its file's columns and its format's constants): a re-import
     #: changes only these; a field the file has no column for keeps the stored value.
     given: frozenset[str] = ALL_GIVEN
+    #: What the source says beyond the center's fields (``{"ownership": "Proprietary",
+    #: "overall_rating": "4"}``: its ``fact_*`` columns, as written), kept on the source
+    #: record and shown with it; ``None`` when the file has no such column.
+    facts: dict[str, str] | None = None
     _folded: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -139,6 +143,7 @@ class Validator:
         self._columns_of: dict | None = None
         self._columns_copy: dict[str, str] = {}
         self._shared: dict = {}
+        self._facts: dict[tuple, dict[str, str]] = {}
         self._given_sets: dict[tuple, frozenset[str]] = {}
 
     def _share(self, value):
@@ -169,6 +174,14 @@ class Validator:
                 self._modality_cells[cell] = hit
         return hit
 
+    def _share_facts(self, facts: dict[str, str]) -> dict[str, str]:
+        """One dict for equal facts (most rows of a file repeat a few combinations)."""
+        key = tuple(sorted(facts.items()))
+        shared = self._facts.get(key)
+        if shared is None and len(self._facts) < MAX_SHARED:
+            shared = self._facts[key] = facts
+        return shared or facts
+
     def _columns(self, cols: dict[str, str]) -> dict[str, str]:
         """A copy of the record's column names, shared by the records of one file (they
         all have the same header; a dict per record was ~1 KB each)."""
@@ -184,7 +197,8 @@ class Validator:
         key = (frozenset(raw.values), frozenset(raw.defaults))
         given = self._given_sets.get(key)
         if given is None:
-            given = self._given_sets[key] = _ALWAYS | ((key[0] | key[1]) & RECORD_FIELDS)
+            given = self._given_sets[key] = _ALWAYS | ((key[0] | key[1]) & RECORD_FIELDS) | (
+                {"facts"} if any(k.startswith(FACT_PREFIX) for k in key[0]) else set())
         return given
 
     def _designation(self, term: str):
@@ -215,7 +229,12 @@ class Validator:
             issues.append(Issue(raw.line, column, "error",
                                 f"field too long at line {raw.line} (max {MAX_CELL} characters)"))
         given = self._given(raw)
-        values = _clean_values(raw.values)
+        facts = None
+        if "facts" in given:  # as written: "Not Available" with its footnote is a fact
+            facts = {k[len(FACT_PREFIX):]: nfc(v) for k, v in raw.values.items()
+                     if k.startswith(FACT_PREFIX) and v and v.strip()}
+        values = _clean_values({k: v for k, v in raw.values.items()
+                                if not k.startswith(FACT_PREFIX)})
         for key, value in raw.defaults.items():
             if not values.get(key):
                 values[key] = value
@@ -352,7 +371,7 @@ class Validator:
             description=description and self._share(description),
             organization=organization and self._share(organization),
             modalities=modalities, designations=designations, columns=self._columns(cols),
-            given=given)
+            given=given, facts=facts and self._share_facts(facts))
         # In-file duplicates: same id, or (no id) same natural key.
         if external_id:
             first = self.seen_ids.setdefault(external_id, raw.line)

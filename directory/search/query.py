@@ -456,7 +456,8 @@ def countries_with_treatments(session: so.Session) -> list[str]:
 def nearest_centers(session: so.Session, center: Center, limit: int = 5,
                     radius_km: float = 250.0) -> list[CenterHit]:
     """The ``limit`` nearest other open centers within ``radius_km`` of ``center`` (which
-    must have coordinates), nearest first; widens the radius up to 2,000 km if too few."""
+    must have coordinates), nearest first; widens the radius up to 2,000 km if too few.
+    Kinds that do not treat cancer (``NON_TREATING_KINDS``) are left out, as in a search."""
     if not center.has_coordinates:
         return []
     place = Place(name=center.name, latitude=center.latitude, longitude=center.longitude,
@@ -466,6 +467,7 @@ def nearest_centers(session: so.Session, center: Center, limit: int = 5,
         rows = session.execute(
             sa.select(Center.id, Center.latitude, Center.longitude)
             .where(Center.id != center.id, Center.status != "closed",
+                   Center.kind.not_in(NON_TREATING_KINDS),
                    Center.latitude.is_not(None), _box_condition(place, radius_km))).all()
         distances = geodesic_km_many(place.point(), [(lat, lon) for _, lat, lon in rows])
         scored = sorted(zip(distances, (cid for cid, _, _ in rows)))

@@ -22,6 +22,7 @@ from directory.search import (
 from directory.vocabulary import load_vocabulary
 from directory.web import compare as _compare
 from directory.web.display import center_provenance, country_name, search_url, to_unit
+from directory.web.facts import center_facts
 from directory.web.params import parse_search
 
 bp = Blueprint("public", __name__)
@@ -144,7 +145,8 @@ def center(center_id: int):
                                                   cm.source))
     return render_template("public/center.html", c=c, claims=claims, sources=sources,
                            prov=center_provenance(c, sources, db.session),
-                           nearest=nearest_centers(db.session, c))
+                           nearest=nearest_centers(db.session, c),
+                           facts=center_facts(db.session, c.id, sources))
 
 
 @bp.route("/guide/")

@@ -54,8 +54,9 @@ def test_the_typed_text_submits_without_choosing_a_suggestion(page, centers):
     near.press("Enter")
     page.wait_for_url("**/centers?**")
     assert "Bad request" not in page.title()
-    expect(page.locator(".result h3").first).to_have_text(
-        "Charles River Hospital")  # the nearest to central Boston
+    # best match: the designated cancer center first, then the nearest to central Boston
+    expect(page.locator(".result h3").nth(0)).to_have_text("Back Bay Oncology Institute")
+    expect(page.locator(".result h3").nth(1)).to_have_text("Charles River Hospital")
 
 
 def test_open_a_center_and_come_back(page, centers):
@@ -181,7 +182,9 @@ def test_pages_work_without_tiles_or_javascript(context_factory, centers):
     page.wait_for_url("**/centers?**")
     assert page.locator(".result").count() >= 5
     expect(page.locator("details.map-box")).to_be_hidden()
-    assert distances(page) == sorted(distances(page))
+    # best match: the designated center first, then the others nearest first
+    assert page.locator(".result h3").first.inner_text() == "Bayou Cancer Center"
+    assert distances(page)[1:] == sorted(distances(page)[1:])
     # Compare without JavaScript: tick three, submit the plain form.
     boxes = page.get_by_role("checkbox", name=re.compile("^Compare"))
     for i in range(3):
@@ -290,3 +293,37 @@ def test_api_docs_render_the_interactive_reference(page, centers):
     expect(page.locator("#swagger-ui .opblock").first).to_be_visible(timeout=10_000)
     expect(page.locator("#swagger-ui")).to_contain_text("Oncology center directory API")
     assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_sort_and_kind_controls(page, import_file, centers):
+    """Issue 14: the sort control (best match, distance, name) and the kind control keep
+    their choice in the URL; psychiatric hospitals appear only when asked for."""
+    from tests.browser.conftest import _row, rows_to_csv
+
+    import_file(rows_to_csv([_row(external_id="P1", name="Bayou Behavioral Hospital",
+                                  kind="psychiatric", city="Houston", region="TX",
+                                  country="US", latitude="29.7605", longitude="-95.3700")]),
+                filename="psych.csv", source="browser-psych", format="native")
+    page.goto("/centers?near=29.76,-95.37&radius=60")
+    names = page.locator(".result h3").all_inner_texts()
+    assert names[0] == "Bayou Cancer Center"  # best match: the designated center first
+    assert "Bayou Behavioral Hospital" not in names
+    expect(page.locator(".sort-control [aria-current=true]")).to_have_text("Best match")
+    page.locator(".sort-control").get_by_role("link", name="Distance").click()
+    page.wait_for_url("**sort=distance**")
+    found = distances(page)
+    assert found == sorted(found)
+    # The kind control, in "More filters", keeps the order chosen
+    page.locator("details.more summary").click()
+    page.get_by_label("Kind of center").select_option("all")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**kind=all**")
+    assert "sort=distance" in page.url
+    assert page.locator(".result h3").first.inner_text() == "Bayou Behavioral Hospital"
+    expect(page.locator(".result", has_text="Bayou Behavioral Hospital")
+           .locator(".kind")).to_have_text("Psychiatric hospital")
+    page.get_by_role("link", name="Only hospitals and centers that treat cancer").click()
+    expect(page.locator(".result", has_text="Bayou Behavioral Hospital")).to_have_count(0)
+    page.locator(".sort-control").get_by_role("link", name="Name").click()
+    names = page.locator(".result h3").all_inner_texts()
+    assert names == sorted(names, key=str.casefold)
