@@ -8,7 +8,7 @@ import pytest
 from directory.geo import Place
 from directory.importer.fields import kind_from_name
 from directory.search import SearchQuery, find_centers
-from directory.search.order import care_tier
+from directory.search.order import best_key, care_tier
 from directory.web.display import phone_display
 
 HEADER = "name,kind,city,country,latitude,longitude,modalities,designations\n"
@@ -71,6 +71,14 @@ def test_care_tiers():
     assert care_tier(False, "hospital", 0) == 2
     assert care_tier(False, "other", 0) == 3
     assert care_tier(True, "childrens", 4) == 3  # the guide is for adults
+    # university and teaching hospitals count as if half as far among general hospitals
+    assert best_key(False, "hospital", 0, "klinikum der universitat munchen", 10) == \
+        (2, False, 5)
+    assert best_key(False, "hospital", 0, "haseki egitim ve arastirma hastanesi", 4,
+                    "wikidata-hospitals") == (2, True, 2)  # its status is not verified
+    assert best_key(False, "hospital", 0, "chu de bordeaux", 8) == (2, False, 4)
+    assert best_key(False, "hospital", 0, "chumley general", 8) == (2, False, 8)
+    assert best_key(False, "hospital", 4, "university hospital", 8) == (1, False, 8)
 
 
 def test_default_search_leaves_out_kinds_that_do_not_treat_cancer(session, town, place):

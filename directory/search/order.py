@@ -4,6 +4,8 @@ an ORDER BY."""
 
 from __future__ import annotations
 
+import re
+
 import sqlalchemy as sa
 
 from directory.models import Center
@@ -13,6 +15,27 @@ from directory.models import Center
 #: come before the other kinds when neither reports a cancer treatment.
 _LAST_TIER_KINDS = frozenset({"childrens"})
 _GENERAL_KINDS = ("hospital", "critical-access", "military")
+#: Word starts (in the folded name) of university and teaching hospitals, which nearly all
+#: run oncology departments: where no source reports treatments (most of the world), they
+#: are the likelier first call. English, German, French (CHU), Spanish, Italian,
+#: Portuguese, Dutch, Nordic, Turkish ("Eğitim ve Araştırma", "Tıp Fakültesi").
+ACADEMIC_WORDS = ("universit", "uniklinik", "academisch", "akademisk", "chu ", "teaching hosp",
+                  "egitim ve arastirma", "tip fakultesi", "faculty of medicine",
+                  "medical college", "policlinico", "clinicas", "charite")
+_ACADEMIC = re.compile(r"\b(" + "|".join(re.escape(w.strip()) + (r"\b" if w.endswith(" ")
+                                                                   else "")
+                                         for w in ACADEMIC_WORDS) + ")")
+
+
+def is_academic(name_folded: str) -> bool:
+    """Whether a folded name names a university or teaching hospital (:data:`ACADEMIC_WORDS`)."""
+    return _ACADEMIC.search(name_folded) is not None
+
+
+#: In the ``best`` order, a university or teaching hospital counts as if this much as far
+#: as it is among the general hospitals (a half: one 10 km away comes before a general
+#: hospital 6 km away, not before one 4 km away).
+ACADEMIC_DISTANCE_WEIGHT = 0.5
 
 
 def care_tier(designated: bool, kind: str, modality_mask: int) -> int:
@@ -21,7 +44,7 @@ def care_tier(designated: bool, kind: str, modality_mask: int) -> int:
     treatment (any bit of ``modality_mask``); 2 = a general hospital with none reported;
     3 = the rest (clinics, specialist and children's hospitals, and the kinds a search
     leaves out by default when asked for). Within a group, results go by distance (place
-    searches) or name."""
+    searches; see :func:`best_key`) or name."""
     if kind in _LAST_TIER_KINDS:
         return 3
     if designated or kind == "cancer-center":
@@ -31,9 +54,34 @@ def care_tier(designated: bool, kind: str, modality_mask: int) -> int:
     return 2 if kind in _GENERAL_KINDS else 3
 
 
-def care_tier_sql():
-    """:func:`care_tier` as a SQL expression (for ``sort=best`` without a place)."""
-    return sa.case((Center.kind.in_(_LAST_TIER_KINDS), 3),
-                   (sa.or_(Center.designated, Center.kind == "cancer-center"), 0),
-                   (Center.modality_mask != 0, 1),
-                   (Center.kind.in_(_GENERAL_KINDS), 2), else_=3)
+#: Sources that list hospitals without saying whether they are still open (Wikidata keeps
+#: historical hospitals: the Savoy Hospital, closed in 1702, is "near London"). A center
+#: such a source made comes after those a current register lists, within its group.
+STATUS_UNKNOWN_SOURCES = frozenset({"wikidata-hospitals"})
+
+
+def best_key(designated: bool, kind: str, modality_mask: int, name_folded: str,
+             km: float, source: str = "") -> tuple[int, bool, float]:
+    """``(group, unverified, distance to sort by in km)`` of a result of a place search in
+    the ``best`` order: :func:`care_tier`; then whether the center was made by a source
+    that does not record closures (``source`` in :data:`STATUS_UNKNOWN_SOURCES`); then the
+    distance, which for a university or teaching hospital among the general hospitals is
+    weighted by :data:`ACADEMIC_DISTANCE_WEIGHT` (where no source reports treatments, most
+    of the world, they are the likelier first call: nearly all run oncology departments)."""
+    tier = care_tier(designated, kind, modality_mask)
+    if tier == 2 and is_academic(name_folded):
+        km *= ACADEMIC_DISTANCE_WEIGHT
+    return tier, source in STATUS_UNKNOWN_SOURCES, km
+
+
+def care_tier_sql() -> tuple:
+    """:func:`best_key` as SQL ORDER BY terms (``sort=best`` without a place): the group,
+    the centers of current registers first, then university and teaching hospitals."""
+    academic = sa.or_(*(sa.or_(Center.name_folded.like(f"{w}%"),
+                               Center.name_folded.like(f"% {w}%")) for w in ACADEMIC_WORDS))
+    return (sa.case((Center.kind.in_(_LAST_TIER_KINDS), 3),
+                    (sa.or_(Center.designated, Center.kind == "cancer-center"), 0),
+                    (Center.modality_mask != 0, 1),
+                    (Center.kind.in_(_GENERAL_KINDS), 2), else_=3),
+            sa.case((Center.source.in_(STATUS_UNKNOWN_SOURCES), 1), else_=0),
+            sa.case((academic, 0), else_=1))

@@ -47,7 +47,7 @@ from directory.models import (
     Designation,
     Modality,
 )
-from directory.search.order import care_tier, care_tier_sql
+from directory.search.order import best_key, care_tier_sql
 from directory.search.results import (
     CenterHit,
     ClaimView,
@@ -298,7 +298,7 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
             page_ids = _relevance_page(session, conds, fold(query.q), offset, query.per_page)
         elif sort == "best":
             page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
-                care_tier_sql(), Center.name_folded, Center.id)
+                *care_tier_sql(), Center.name_folded, Center.id)
                 .limit(query.per_page).offset(offset)).all()
         else:
             page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
@@ -314,18 +314,19 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
         geo.append(_box_condition(query.near, radius))
     rows = session.execute(sa.select(Center.id, Center.latitude, Center.longitude,
                                      Center.name_folded, Center.modality_mask,
-                                     Center.country, Center.designated, Center.kind)
+                                     Center.country, Center.designated, Center.kind,
+                                     Center.source)
                            .where(*conds, *geo)).all()
-    ids, lats, lons, names, masks, countries, designated, kinds = \
-        zip(*rows) if rows else ((),) * 8
+    ids, lats, lons, names, masks, countries, designated, kinds, sources = \
+        zip(*rows) if rows else ((),) * 9
     km = geodesic_km_from(query.near.point(), lats, lons)
     kept = range(len(ids)) if radius is None else [i for i, d in enumerate(km) if d <= radius]
     # (key, id) tuples compare in C; only the rows up to the end of the page are ordered.
     if sort == "name":
         keys = ((names[i], ids[i]) for i in kept)
     elif sort == "best":
-        keys = ((care_tier(designated[i], kinds[i], masks[i]), km[i], names[i], ids[i])
-                for i in kept)
+        keys = ((*best_key(designated[i], kinds[i], masks[i], names[i], km[i], sources[i]),
+                 names[i], ids[i]) for i in kept)
     else:
         keys = ((km[i], names[i], ids[i]) for i in kept)
     end = offset + query.per_page

@@ -20,6 +20,7 @@ from directory.curation.resolve import EDITOR, RECORD_FIELDS
 from directory.geo import KM_PER_MILE
 from directory.guide import load_guide
 from directory.models import KIND_LABELS, NON_TREATING_KINDS, Center, DataSource, SourceRecord
+from directory.search.order import STATUS_UNKNOWN_SOURCES
 from directory.vocabulary import load_vocabulary
 
 #: The shown fields of a list item that ``field_sources`` covers (a detail covers every
@@ -256,9 +257,6 @@ class RecordLink:
                 "link_reason": self.link_reason}
 
 
-#: Sources that list hospitals without saying whether they are still open (Wikidata keeps
-#: closed and historical hospitals alike): a center only they hold is "status not verified".
-STATUS_UNKNOWN_SOURCES = frozenset({"wikidata-hospitals"})
 
 
 class CenterProvenance:
