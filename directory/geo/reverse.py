@@ -56,6 +56,14 @@ def place_of_point(grid: PlaceGrid, latitude: float, longitude: float,
     out, the nearest place. Distances use an equirectangular projection (exact enough at
     these ranges)."""
     max_km = REVERSE_MAX_KM if max_km is None else max_km
+    near = min(REVERSE_CITY_KM, max_km)  # most points have a place this close: look there
+    found = _best_place(grid, latitude, longitude, near)  # first (9 cells, not 50)
+    return found or (_best_place(grid, latitude, longitude, max_km) if max_km > near
+                     else None)
+
+
+def _best_place(grid: PlaceGrid, latitude: float, longitude: float,
+                max_km: float) -> _Located | None:
     scale = max(math.cos(math.radians(latitude)), 0.05)
     best, best_score, nearest, nearest_km = None, 0.0, None, max_km
     for place in grid.around(latitude, longitude, max_km):
