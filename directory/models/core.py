@@ -117,11 +117,15 @@ class Center(Base):
         # lookups) and, ordered by (name_folded, id), walks it in page order. Radius: the
         # grid cells of the bounding box, then latitude, with what the distance sort and the
         # facets need; country: name order within a country; everything else: name order.
+        # Every search filters on kind (non-treating kinds are left out by default); the
+        # best-match order of a radius search reads designated and source as well.
         sa.Index("ix_center_geo_cell_cover", "geo_cell", "latitude", "longitude", "status",
-                 "modality_mask", "country", "name_folded", "id"),
+                 "kind", "modality_mask", "designated", "country", "name_folded", "source",
+                 "id"),
         sa.Index("ix_center_country_name_cover", "country", "name_folded", "id", "status",
+                 "kind", "modality_mask"),
+        sa.Index("ix_center_name_cover", "name_folded", "id", "status", "kind",
                  "modality_mask"),
-        sa.Index("ix_center_name_cover", "name_folded", "id", "status", "modality_mask"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)

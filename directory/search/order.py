@@ -85,3 +85,17 @@ def care_tier_sql() -> tuple:
                     (Center.kind.in_(_GENERAL_KINDS), 2), else_=3),
             sa.case((Center.source.in_(STATUS_UNKNOWN_SOURCES), 1), else_=0),
             sa.case((academic, 0), else_=1))
+
+
+def best_keys(kept, ids, names, km, tiers, unverified) -> list[tuple]:
+    """``(group, unverified, weighted km, name_folded, id)`` for each index in ``kept`` of
+    the parallel row sequences, the group and the unverified flag as
+    :func:`care_tier_sql` computed them in the database (:func:`best_key`, then name and
+    id): the sort keys of a radius search in the ``best`` order."""
+    out = []
+    for i in kept:
+        tier, distance = tiers[i], km[i]
+        if tier == 2 and is_academic(names[i]):
+            distance *= ACADEMIC_DISTANCE_WEIGHT
+        out.append((tier, unverified[i], distance, names[i], ids[i]))
+    return out

@@ -47,7 +47,7 @@ from directory.models import (
     Designation,
     Modality,
 )
-from directory.search.order import best_key, care_tier_sql
+from directory.search.order import best_keys, care_tier_sql
 from directory.search.results import (
     CenterHit,
     ClaimView,
@@ -314,19 +314,18 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
         geo.append(_box_condition(query.near, radius))
     rows = session.execute(sa.select(Center.id, Center.latitude, Center.longitude,
                                      Center.name_folded, Center.modality_mask,
-                                     Center.country, Center.designated, Center.kind,
-                                     Center.source)
+                                     Center.country,
+                                     *(care_tier_sql()[:2] if sort == "best" else ()))
                            .where(*conds, *geo)).all()
-    ids, lats, lons, names, masks, countries, designated, kinds, sources = \
-        zip(*rows) if rows else ((),) * 9
+    ids, lats, lons, names, masks, countries, *order = zip(*rows) if rows else ((),) * (
+        8 if sort == "best" else 6)
     km = geodesic_km_from(query.near.point(), lats, lons)
     kept = range(len(ids)) if radius is None else [i for i, d in enumerate(km) if d <= radius]
     # (key, id) tuples compare in C; only the rows up to the end of the page are ordered.
     if sort == "name":
         keys = ((names[i], ids[i]) for i in kept)
     elif sort == "best":
-        keys = ((*best_key(designated[i], kinds[i], masks[i], names[i], km[i], sources[i]),
-                 names[i], ids[i]) for i in kept)
+        keys = best_keys(kept, ids, names, km, *order)
     else:
         keys = ((km[i], names[i], ids[i]) for i in kept)
     end = offset + query.per_page
