@@ -159,3 +159,21 @@ def test_an_empty_radius_names_the_nearest_match(client, town):
     html = client.get("/centers?near=38.5,-93.29&radius=20&modality=chemotherapy"
                       ).get_data(as_text=True)
     assert "Nothing within 20 km. The nearest match is Mercy Chemo Hospital" in html
+
+
+def test_bad_kind_and_oversized_queries_are_400s(client, town):
+    both = client.get("/api/v1/centers?near=37.21,-93.29&kind=all&kind=psychiatric")
+    assert both.status_code == 400 and "either all" in both.get_json()["message"]
+    many = client.get("/api/v1/centers?" + "&".join(["kind=hospital"] * 21))
+    assert many.status_code == 400 and many.get_json()["field"] == "kind"
+    long = client.get("/centers?" + "&".join(["x=1"] * 1100))  # every link repeats it
+    assert long.status_code == 400 and b"at most 4,096" in long.data
+
+
+def test_a_place_export_orders_once_and_matches_the_page(client, town):
+    """A place search's CSV comes from one ordering of all candidates (it was one per
+    500-row chunk: 21 scans for 10,000 rows), in the page's best-match order."""
+    csv_ids = [line.split(",")[-2] for line in client.get(
+        "/centers.csv?near=37.21,-93.29&radius=50").get_data(as_text=True).splitlines()[1:]]
+    api = client.get("/api/v1/centers?near=37.21,-93.29&radius=50").get_json()
+    assert csv_ids == [str(i["id"]) for i in api["items"]]

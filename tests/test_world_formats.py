@@ -163,3 +163,43 @@ def test_a_us_hospital_page_shows_its_cms_type_ownership_and_star_rating(client,
     record = db.session.scalar(sa.select(SourceRecord).where(
         SourceRecord.external_id == "090011"))
     assert '"overall_rating": "Not Available"' in record.values.replace('":"', '": "')
+
+
+def test_a_wikidata_item_must_be_an_entity_and_facts_are_plain_text(import_file):
+    body = "\n".join([
+        "item\titemLabel\tcountryLabel\tofficial_website\tgeo",
+        "not a url\tSomewhere Hospital\tGermany\t\tPoint(11.5 48.1)",
+        "'; DROP TABLE center;--\tElsewhere Hospital\tGermany\t\tPoint(11.6 48.2)",
+        f"{WD}Q9\tGood Hospital\tGermany\t\tPoint(11.7 48.3)",
+    ]) + "\n"
+    result = import_file(body.encode(), filename="w.tsv", source="wikidata-hospitals")
+    errors = [(i.line, i.column) for i in result.issues if i.severity == "error"]
+    assert errors == [(2, "item"), (3, "item")] and result.rejected == 2
+    eurostat = "\n".join([
+        EUROSTAT_HEADER,
+        "DE_5,Kreisklinik Test,,48.5,11.5,1,Hauptstraße,1,85000,Testing,DE,Germany,"
+        + "9" * 400 + ",,,yes,,\x01\x02public,,,,,01/01/2020,16/04/2020,",
+    ]) + "\n"
+    result = import_file(eurostat.encode(), filename="all.csv", source="eurostat-gisco")
+    record = db.session.scalar(sa.select(SourceRecord).where(SourceRecord.external_id == "DE_5"))
+    assert '"beds"' not in record.values  # 400 digits: a broken cell, left out with a warning
+    assert any("beds is 400 characters long" in i.message for i in result.issues)
+    assert '"ownership": "public"' in record.values.replace('":"', '": "')
+
+
+def test_every_seed_source_fits_its_columns():
+    """A licence text of 272 characters seeded on SQLite (which ignores VARCHAR sizes) and
+    stopped `flask seed` on PostgreSQL: every text of seeds/sources.toml must fit."""
+    import tomllib
+    from pathlib import Path
+
+    from directory.models import DataSource
+
+    sources = tomllib.loads((Path(__file__).parents[1] / "seeds" / "sources.toml")
+                            .read_text(encoding="utf-8"))["source"]
+    for entry in sources:
+        for key, value in entry.items():
+            column = DataSource.__table__.columns.get(key)
+            length = getattr(getattr(column, "type", None), "length", None)
+            if length is not None:
+                assert len(value) <= length, (entry["slug"], key, len(value), length)

@@ -16,6 +16,7 @@ from directory.text import fold
 
 _WKT_POINT = re.compile(r"^\s*point\s*\(\s*(\S+)\s+(\S+)\s*\)\s*$", re.I)
 _QID = re.compile(r"^Q\d+$")
+_ITEM = re.compile(r"^(https?://(www\.)?wikidata\.org/entity/)?Q\d+$")
 # Labels that are not a hospital's name: German heritage-register entries ("Baudenkmal
 # D-1-62-000-4370 in München"), a street address ("Pettenkoferstraße 8a"), or a bare
 # generic word ("Krankenhaus", "Hospital").
@@ -64,7 +65,11 @@ class WikidataHospitals(Format):
     def extras(self, record: RawRecord) -> None:
         super().extras(record)
         values = record.values
-        qid = values.get("external_id", "").strip().rsplit("/", 1)[-1]
+        item = values.get("external_id", "").strip()
+        qid = item.rsplit("/", 1)[-1]
+        if not _ITEM.match(item):
+            record.errors.append(("external_id", f"item {item[:60]!r} is not a Wikidata "
+                                                 f"entity (http://www.wikidata.org/entity/Q…)"))
         values["external_id"] = qid
         if values.get("country") and resolve_country(values["country"]) is None:
             values["country"] = ""  # a former state ("Soviet Union"): the point decides

@@ -65,6 +65,8 @@ RECORD_FIELDS = frozenset({"name", "kind", "address", "city", "region", "postal_
                            "organization", "modalities", "designations"})
 ALL_GIVEN = RECORD_FIELDS
 # Always part of a record: coordinates are the row's own or derived from its address.
+#: The longest fact of a source record kept (CMS ownership, beds...): longer is a broken cell.
+MAX_FACT = 200
 _ALWAYS = frozenset({"name", "latitude", "longitude", "geocode_precision"})
 
 
@@ -230,9 +232,19 @@ class Validator:
                                 f"field too long at line {raw.line} (max {MAX_CELL} characters)"))
         given = self._given(raw)
         facts = None
-        if "facts" in given:  # as written: "Not Available" with its footnote is a fact
-            facts = {k[len(FACT_PREFIX):]: nfc(v) for k, v in raw.values.items()
-                     if k.startswith(FACT_PREFIX) and v and v.strip()}
+        if "facts" in given:  # as written ("Not Available" with its footnote is a fact),
+            facts = {}  # printable, one line, at most MAX_FACT characters
+            for key, value in raw.values.items():
+                if not key.startswith(FACT_PREFIX) or not value or not value.strip():
+                    continue
+                text = nfc("".join(c if c.isprintable() else " " for c in value))
+                if len(text) > MAX_FACT:
+                    issues.append(Issue(raw.line, cols.get(key, key), "warning",
+                                        f"{key[len(FACT_PREFIX):].replace('_', ' ')} is "
+                                        f"{len(text):,} characters long (max {MAX_FACT}); "
+                                        f"left out"))
+                elif text:
+                    facts[key[len(FACT_PREFIX):]] = text
         values = _clean_values({k: v for k, v in raw.values.items()
                                 if not k.startswith(FACT_PREFIX)})
         for key, value in raw.defaults.items():

@@ -24,6 +24,10 @@ from directory.web.forms import SearchForm
 SINGLE_VALUED = ("q", "near", "radius", "unit", "city", "region", "country", "designation",
                  "sort", "page", "per_page")
 _CONTROL = {chr(c) for c in range(32)} - {"\t"} | {"\x7f"}
+#: The longest query string a search accepts (its links repeat it), and how many times a
+#: repeatable parameter may be given.
+MAX_QUERY_CHARS = 4096
+MAX_REPEATS = 20
 
 
 class ParamError(ValueError):
@@ -82,6 +86,8 @@ def parse_search(args: MultiDict) -> ParsedSearch:
     """
     config = current_app.config
     for key, values in args.lists():
+        if key in ("modality", "kind") and len(values) > MAX_REPEATS:
+            raise ParamError(key, f"{key} may be given at most {MAX_REPEATS} times")
         if key in SINGLE_VALUED and len(values) > 1:
             raise ParamError(key, f"{key} may be given only once")
         if key in (*SINGLE_VALUED, "modality", "kind") and any(_CONTROL & set(v) for v in values):
@@ -100,6 +106,10 @@ def parse_search(args: MultiDict) -> ParsedSearch:
         value = getattr(form, name).data
         if value and len(value) > max_text:
             raise ParamError(name, f"{name} is longer than {max_text} characters")
+    size = sum(len(key) + len(value) + 2 for key, values in args.lists() for value in values)
+    if size > MAX_QUERY_CHARS:  # every link of the page repeats the query: keep it small
+        raise ParamError("query", f"the query string is {size:,} characters long; at most "
+                                  f"{MAX_QUERY_CHARS:,} are accepted")
     per_page = form.per_page.data if form.per_page.data is not None else \
         config["SEARCH_PER_PAGE_DEFAULT"]
     if not 1 <= per_page <= config["SEARCH_PER_PAGE_MAX"]:
@@ -132,6 +142,9 @@ def parse_search(args: MultiDict) -> ParsedSearch:
                                      f"{', '.join(CENTER_KINDS)}")
         elif term not in kinds:
             kinds.append(term)
+    if all_kinds and kinds:
+        raise ParamError("kind", "kind=all already includes every kind; give either all or "
+                                 "the kinds you want")
     country = None
     if form.country.data and form.country.data.strip():
         country = resolve_country(form.country.data)
