@@ -130,8 +130,9 @@ def test_map_shows_a_marker_per_result_with_popups(page, centers):
     link = popup.get_by_role("link")
     href = link.get_attribute("href")
     assert re.fullmatch(r"/centers/\d+", href)
-    link.click()
-    page.wait_for_url(re.compile(r"/centers/\d+$"))
+    expect(link).to_be_visible()
+    link.click()  # (the popup may still be panning the map into view: a longer wait)
+    page.wait_for_url(re.compile(r"/centers/\d+$"), timeout=20_000)
 
 
 def test_map_clusters_many_results_and_marks_approximate_positions(page, centers):
