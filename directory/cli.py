@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import gc
+import os
 import sys
 import time
 from pathlib import Path
 
 import click
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.exc import DBAPIError
 
 from directory.extensions import db
@@ -66,6 +68,9 @@ def seed_command(if_empty: bool) -> None:
         click.echo("The directory already has centers; seed skipped.")
         return
     started = time.perf_counter()
+    if not os.path.exists(current_app.config["GAZETTEER_PATH"]):
+        click.echo("Building the offline place index (GeoNames cities, US ZIP codes) under "
+                   "instance/: a one-off, about 20 s...")
     try:
         results = seed(db.session, get_geocoder(), echo=click.echo)
         db.session.commit()

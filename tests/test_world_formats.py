@@ -104,6 +104,9 @@ def test_a_wikidata_only_center_says_its_status_is_not_verified(client, import_f
     assert "Not verified: only Wikidata lists this hospital" in html
     body = client.get("/api/v1/centers?country=Deutschland").get_json()
     assert [i["name"] for i in body["items"]] == ["Klinikum rechts der Isar"]
+    assert body["items"][0]["status_verified"] is False  # the API says so too
+    listing = client.get("/centers?country=IN").get_data(as_text=True)
+    assert "status not verified" in listing
     assert client.get("/api/v1/centers?country=Allemagne").status_code == 200
 
 

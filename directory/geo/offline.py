@@ -31,9 +31,8 @@ from dataclasses import dataclass
 from geopy.geocoders.base import Geocoder
 from geopy.location import Location
 
-from directory.geo.gazetteer import _build_locked, _is_valid
 from directory.geo.fuzzy import FUZZY_MIN_POPULATION, NamedPlaces, similar_names
-from directory.geo.reverse import PlaceGrid, place_of_point
+from directory.geo.gazetteer import _build_locked, _is_valid
 from directory.geo.place import (
     MAX_QUERY_LENGTH,
     GeocodingError,
@@ -43,6 +42,7 @@ from directory.geo.place import (
     Resolution,
     _qualifies,
 )
+from directory.geo.reverse import PlaceGrid, place_of_point
 from directory.text import fold
 
 #: Ranking weight of a match on an alternate (not the main) name, relative to population.

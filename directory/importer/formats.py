@@ -33,6 +33,7 @@ from directory.importer.formats_world import EurostatHospitals, WikidataHospital
 from directory.importer.read import normalise_header
 from directory.text import fold
 
+
 class CmsHospitalGeneralInformation(Format):
     """CMS Provider Data Catalog *Hospital General Information* (current and older editions).
 

@@ -42,8 +42,8 @@ class WikidataHospitals(Format):
     point) pair: the first row is used, the others are reported and skipped. A label that
     is the bare QID (no label in the languages asked for) is rejected: a center needs a
     name people can read. A country label that is no current country ("Russian Empire",
-    "German Reich") is dropped and the point decides. Wikidata has no open/closed flag: a center that only Wikidata
-    holds says "status not verified"."""
+    "German Reich") is dropped and the point decides. Wikidata has no open/closed flag:
+    a center that only Wikidata holds says "status not verified"."""
 
     name = "wikidata"
     label = "Wikidata hospitals (query service TSV)"

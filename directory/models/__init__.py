@@ -17,9 +17,9 @@ from directory.models.admin import (
 )
 from directory.models.core import (
     CENTER_KINDS,
-    KIND_LABELS,
     CENTER_STATUSES,
     GEOCODE_PRECISIONS,
+    KIND_LABELS,
     NON_TREATING_KINDS,
     PROVENANCES,
     Base,

@@ -9,12 +9,12 @@ from directory.search.query import (
     PG_TSVECTOR,
     countries_with_treatments,
     country_has_centers,
-    nearest_match,
     data_version,
     find_centers,
     get_center,
     modality_totals,
     nearest_centers,
+    nearest_match,
     region_codes,
 )
 from directory.search.results import (

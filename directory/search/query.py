@@ -39,10 +39,10 @@ from directory.geo import (
     grid_cells,
 )
 from directory.models import (
+    NON_TREATING_KINDS,
     Center,
     CenterDesignation,
     CenterModality,
-    NON_TREATING_KINDS,
     DataVersion,
     Designation,
     Modality,

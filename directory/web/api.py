@@ -44,6 +44,7 @@ from directory.extensions import db, limiter
 from directory.geo import KM_PER_MILE, Place
 from directory.models import Center
 from directory.search import CenterHit, SearchError, SearchQuery, find_centers, get_center
+from directory.search.order import STATUS_UNKNOWN_SOURCES
 from directory.vocabulary import load_vocabulary
 from directory.web.display import ITEM_FIELDS, CenterProvenance, center_provenances
 from directory.web.params import ParamError, get_geocoder, parse_search
@@ -168,6 +169,7 @@ def center_item(hit: CenterHit, unit: str = "km",
             "region": c.region, "postal_code": c.postal_code, "country": c.country,
             "latitude": c.latitude, "longitude": c.longitude, "phone": c.phone,
             "website": c.website, "status": c.status,
+            "status_verified": c.source not in STATUS_UNKNOWN_SOURCES,
             "geocode_precision": c.geocode_precision}
     if hit.distance_km is not None:
         item["distance_km"] = _round(hit.distance_km)

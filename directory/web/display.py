@@ -53,7 +53,8 @@ def to_unit(km: float | None, unit: str) -> float | None:
 def inject_helpers():
     return {"search_url": search_url, "to_unit": to_unit, "vocabulary": load_vocabulary(),
             "guide_pages": load_guide(), "KIND_LABELS": KIND_LABELS,
-            "NON_TREATING_KINDS": NON_TREATING_KINDS}
+            "NON_TREATING_KINDS": NON_TREATING_KINDS,
+            "STATUS_UNKNOWN_SOURCES": STATUS_UNKNOWN_SOURCES}
 
 
 def country_name(code: str | None) -> str:

@@ -101,6 +101,9 @@ def _schemas() -> dict:
         "phone": {"type": ["string", "null"], "description": "E.164 when it could be parsed"},
         "website": {"type": ["string", "null"]},
         "status": {"type": "string", "enum": ["active", "temporarily-closed", "closed"]},
+        "status_verified": {"type": "boolean", "description":
+                            "false when the center comes from a source that does not record "
+                            "closures (Wikidata): its status is not verified"},
         "geocode_precision": {"type": "string",
                               "enum": ["rooftop", "manual", "postal_code", "city", "none"],
                               "description": "how the coordinates were found: postal_code "

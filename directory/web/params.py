@@ -19,8 +19,8 @@ from directory.search import SearchQuery
 from directory.vocabulary import load_vocabulary
 from directory.web.forms import SearchForm
 
-# Every parameter but ``modality`` and ``kind`` takes one value; unknown parameters are ignored (links
-# carry tracking parameters and crawlers invent others).
+# Every parameter but ``modality`` and ``kind`` takes one value; unknown parameters are
+# ignored (links carry tracking parameters and crawlers invent others).
 SINGLE_VALUED = ("q", "near", "radius", "unit", "city", "region", "country", "designation",
                  "sort", "page", "per_page")
 _CONTROL = {chr(c) for c in range(32)} - {"\t"} | {"\x7f"}

@@ -13,11 +13,11 @@ from directory.search import (
     SearchError,
     countries_with_treatments,
     country_has_centers,
-    nearest_match,
     find_centers,
     get_center,
     modality_totals,
     nearest_centers,
+    nearest_match,
 )
 from directory.vocabulary import load_vocabulary
 from directory.web import compare as _compare
@@ -105,7 +105,7 @@ def empty_result_hints(parsed, page) -> list[tuple[str, str | None, str | None]]
                           f"{country_name(country)} give: treatment information comes only "
                           f"from lists of centers in {names}. The hospitals here may well "
                           f"offer it; call them to ask.", "Show the hospitals without the "
-                          f"treatment filter", search_url(request.args, modality=None)))
+                          "treatment filter", search_url(request.args, modality=None)))
     if parsed.query.near is not None and all(totals.get(m) for m in parsed.query.modalities):
         hit = nearest_match(db.session, parsed.query)
         if hit is not None:
