@@ -9,6 +9,7 @@ from directory.geo import Place
 from directory.importer.fields import kind_from_name
 from directory.search import SearchQuery, find_centers
 from directory.search.order import best_key, care_tier
+from directory.vocabulary import load_vocabulary
 from directory.web.display import phone_display
 
 HEADER = "name,kind,city,country,latitude,longitude,modalities,designations\n"
@@ -67,10 +68,14 @@ def test_a_name_does_not_override_a_specific_kind():
 def test_care_tiers():
     assert care_tier(True, "hospital", 0) == 0
     assert care_tier(False, "cancer-center", 0) == 0
-    assert care_tier(False, "hospital", 4) == 1
+    surgery = load_vocabulary().bit("surgery")
+    chemotherapy = load_vocabulary().bit("chemotherapy")
+    assert care_tier(False, "hospital", chemotherapy) == 1
+    assert care_tier(False, "hospital", surgery) == 2  # an operating room is not oncology
+    assert care_tier(False, "hospital", surgery | chemotherapy) == 1
     assert care_tier(False, "hospital", 0) == 2
     assert care_tier(False, "other", 0) == 3
-    assert care_tier(True, "childrens", 4) == 3  # the guide is for adults
+    assert care_tier(True, "childrens", chemotherapy) == 3  # the guide is for adults
     # university and teaching hospitals count as if half as far among general hospitals
     assert best_key(False, "hospital", 0, "klinikum der universitat munchen", 10) == \
         (2, False, 5)
@@ -78,7 +83,8 @@ def test_care_tiers():
                     "wikidata-hospitals") == (2, True, 2)  # its status is not verified
     assert best_key(False, "hospital", 0, "chu de bordeaux", 8) == (2, False, 4)
     assert best_key(False, "hospital", 0, "chumley general", 8) == (2, False, 8)
-    assert best_key(False, "hospital", 4, "university hospital", 8) == (1, False, 8)
+    assert best_key(False, "hospital", chemotherapy, "university hospital", 8) == \
+        (1, False, 8)
 
 
 def test_default_search_leaves_out_kinds_that_do_not_treat_cancer(session, town, place):

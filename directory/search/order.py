@@ -38,10 +38,23 @@ def is_academic(name_folded: str) -> bool:
 ACADEMIC_DISTANCE_WEIGHT = 0.5
 
 
+def _cancer_treatment_bits() -> int:
+    """Every modality bit but plain ``surgery``'s: a Provider of Services surgery flag says
+    a hospital operates, not that it treats cancer (a child such as metastasectomy sets its
+    own bit too, so it still counts)."""
+    from directory.vocabulary import load_vocabulary
+
+    vocabulary = load_vocabulary()
+    every = (1 << len(vocabulary.modalities)) - 1
+    surgery = vocabulary.bit("surgery") if vocabulary.by_slug("surgery") else 0
+    return every & ~surgery
+
+
 def care_tier(designated: bool, kind: str, modality_mask: int) -> int:
     """The group of a center in the ``best`` order: 0 = a designated cancer center or a
     center whose kind is ``cancer-center``; 1 = a center with a reported or inferred cancer
-    treatment (any bit of ``modality_mask``); 2 = a general hospital with none reported;
+    treatment (a bit of ``modality_mask`` other than general surgery's: see
+    :func:`_cancer_treatment_bits`); 2 = a general hospital with none reported;
     3 = the rest (clinics, specialist and children's hospitals, and the kinds a search
     leaves out by default when asked for). Within a group, results go by distance (place
     searches; see :func:`best_key`) or name."""
@@ -49,7 +62,7 @@ def care_tier(designated: bool, kind: str, modality_mask: int) -> int:
         return 3
     if designated or kind == "cancer-center":
         return 0
-    if modality_mask:
+    if modality_mask & _cancer_treatment_bits():
         return 1
     return 2 if kind in _GENERAL_KINDS else 3
 
@@ -81,7 +94,7 @@ def care_tier_sql() -> tuple:
                                Center.name_folded.like(f"% {w}%")) for w in ACADEMIC_WORDS))
     return (sa.case((Center.kind.in_(_LAST_TIER_KINDS), 3),
                     (sa.or_(Center.designated, Center.kind == "cancer-center"), 0),
-                    (Center.modality_mask != 0, 1),
+                    (Center.modality_mask.op("&")(_cancer_treatment_bits()) != 0, 1),
                     (Center.kind.in_(_GENERAL_KINDS), 2), else_=3),
             sa.case((Center.source.in_(STATUS_UNKNOWN_SOURCES), 1), else_=0),
             sa.case((academic, 0), else_=1))
