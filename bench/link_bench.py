@@ -33,6 +33,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from directory.curation.link import LinkRecord, LinkResult, link_records  # noqa: E402
+from directory.importer.fields import resolve_country  # noqa: E402
 
 DATA = Path("/work/shared/data")
 
@@ -49,36 +50,6 @@ US_STATES = {
     "Tennessee": "TN", "Texas": "TX", "Utah": "UT", "Vermont": "VT", "Virginia": "VA",
     "Washington": "WA", "West Virginia": "WV", "Wisconsin": "WI", "Wyoming": "WY",
 }
-
-# Wikidata country labels that pycountry does not resolve by name.
-_COUNTRY_LABELS = {
-    "United States of America": "US", "United Kingdom": "GB", "People's Republic of China": "CN",
-    "Russia": "RU", "South Korea": "KR", "North Korea": "KP", "Iran": "IR", "Syria": "SY",
-    "Taiwan": "TW", "Vietnam": "VN", "Laos": "LA", "Bolivia": "BO", "Venezuela": "VE",
-    "Tanzania": "TZ", "Moldova": "MD", "Czech Republic": "CZ", "Turkey": "TR",
-    "Democratic Republic of the Congo": "CD", "Republic of the Congo": "CG",
-    "Kingdom of the Netherlands": "NL", "Kingdom of Denmark": "DK", "Ivory Coast": "CI",
-    "The Gambia": "GM", "Brunei": "BN", "Cape Verde": "CV", "East Timor": "TL",
-    "Federated States of Micronesia": "FM", "State of Palestine": "PS", "Vatican City": "VA",
-    "Kosovo": "XK", "Eswatini": "SZ", "Macau": "MO", "Hong Kong": "HK", "Georgia": "GE",
-}
-
-
-def _country_code(label: str, cache: dict[str, str | None]) -> str | None:
-    """ISO 3166-1 alpha-2 for a Wikidata country label, or None when unknown."""
-    if label in cache:
-        return cache[label]
-    code = _COUNTRY_LABELS.get(label)
-    if code is None and label:
-        try:
-            import pycountry
-
-            code = pycountry.countries.lookup(label).alpha_2
-        except (LookupError, ImportError):
-            code = None
-    cache[label] = code
-    return code
-
 
 def _opt(value: str | None) -> str | None:
     value = (value or "").strip()
@@ -165,7 +136,7 @@ def load_wikidata(data: Path = DATA) -> list[LinkRecord]:
     """Wikidata hospitals TSV (QUOTE_NONE), one record per QID (first row wins); labels that
     are a bare QID give an empty name; WKT ``Point(lon lat)``; precision None (unknown)."""
     path = data / "wikidata-hospitals-world" / "hospital.001.wikidata.tsv"
-    out, seen, cache = [], set(), {}
+    out, seen = [], set()
     with open(path, newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
             qid = row["item"].rsplit("/", 1)[-1]
@@ -180,7 +151,7 @@ def load_wikidata(data: Path = DATA) -> list[LinkRecord]:
             label = row["itemLabel"].strip()
             out.append(LinkRecord(
                 key=f"wikidata:{qid}", source="wikidata", name="" if label == qid else label,
-                country=_country_code(row["countryLabel"].strip(), cache),
+                country=resolve_country(row["countryLabel"]),
                 latitude=lat, longitude=lon, ids=(("wikidata", qid),)))
     return out
 

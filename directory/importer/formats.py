@@ -156,8 +156,8 @@ class NhsChoicesHospitals(Format):
 
 
 # HIFLD ``TYPE`` -> center kind. SPECIAL (eye, surgical, orthopaedic, long-term acute care
-# hospitals, MSK, MD Anderson), WOMEN and CHRONIC DISEASE are hospitals; names with
-# "cancer" become cancer centers whatever their type (see HifldHospitals.extras).
+# hospitals, MSK, MD Anderson), WOMEN and CHRONIC DISEASE are hospitals; a general kind whose
+# name has a cancer word then becomes a cancer center (importer.fields.kind_from_name).
 HIFLD_KINDS = {
     "general acute care": "hospital", "critical access": "critical-access", "military": "military",
     "women": "hospital", "special": "hospital", "chronic disease": "hospital",
@@ -170,7 +170,6 @@ HIFLD_KINDS = {
 HIFLD_COUNTRIES = {"USA": "US", "PRI": "PR", "GUM": "GU", "VIR": "VI", "ASM": "AS",
                    "MNP": "MP", "PLW": "PW"}
 _TERRITORIES = {"PR", "GU", "VI", "AS", "MP", "PW"}  # Palau: the HIFLD STATE code PW
-_CANCER_WORD = re.compile(r"\bcancer\b", re.I)
 _URL_START = re.compile(r"^(https?:|www\.)", re.I)
 _URL_SCHEME = re.compile(r"^(https?):/{0,2}", re.I)
 
@@ -221,7 +220,7 @@ class HifldHospitals(Format):
 
     ``ID`` is HIFLD's id (not a CMS CCN); ``X``/``Y`` duplicate longitude/latitude and are
     ignored; ``STATUS`` CLOSED rows are imported with status closed; ``TYPE`` maps to a kind
-    (:data:`HIFLD_KINDS`, names with "cancer" are cancer centers); ``COUNTRY`` is ISO alpha-3
+    (:data:`HIFLD_KINDS`, then the name rules of ``kind_from_name``); ``COUNTRY`` is ISO alpha-3
     (USA, PRI, GUM, VIR, ASM, MNP, PLW); ZIPs that lost their leading zeros are re-padded
     (territories too); impossible phone numbers are dropped and wrapped URLs repaired.
     ``NOT AVAILABLE`` and ``-999`` placeholders are cleared by the validator."""
@@ -273,9 +272,7 @@ class HifldHospitals(Format):
         if values.get("website"):
             values["website"] = _hifld_website(values["website"])
         hospital_type = values.get("kind", "").strip()
-        kind = HIFLD_KINDS.get(fold(hospital_type))
-        if _CANCER_WORD.search(values.get("name", "")):
-            kind = "cancer-center"
+        kind = HIFLD_KINDS.get(fold(hospital_type))  # the name rules apply after (validate)
         if kind:
             record.defaults["kind"] = kind
         if hospital_type:
