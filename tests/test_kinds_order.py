@@ -55,6 +55,20 @@ def names(page):
     ("Bakırköy Ruh Sağlığı Hastanesi", "psychiatric"),
     ("Moorfields Eye Hospital", "other"),
     ("Boston Medical Center", "hospital"),
+    # Specialist hospitals that a search near Munich, Istanbul or London put first.
+    ("ProSomno Klinik für Schlafmedizin", "other"),
+    ("Algesiologikum Tagesklinik für Schmerzmedizin", "other"),
+    ("Augenklinik Herzog Carl Theodor", "other"),
+    ("Beyoglu Goz Egitim ve Arastirma Hastanesi", "other"),
+    ("Royal National Throat, Nose and Ear Hospital", "other"),
+    ("The Heart Hospital", "other"),
+    ("Psychosomatische Klinik Bad Neustadt", "psychiatric"),
+    ("Ankara Fizik Tedavi ve Rehabilitasyon Eğitim ve Araştırma Hastanesi", "rehabilitation"),
+    # ...and names that only look like them.
+    ("Sleepy Eye Medical Center", "hospital"),                     # a town in Minnesota
+    ("Sacred Heart Hospital", "hospital"),
+    ("St. Irmgardis - Krankenhaus Süchteln GmbH", "hospital"),    # a town, not "Sucht"
+    ("Herz-Jesu-Krankenhaus Münster-Hiltrup", "hospital"),
 ])
 def test_a_generic_kind_follows_the_name(name, kind):
     assert kind_from_name("hospital", name) == kind

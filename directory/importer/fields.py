@@ -56,18 +56,32 @@ KINDS = {
 #: hospital; "cancer center" words: English, German (Krebs, Onkologie, Tumorzentrum),
 #: Turkish (Kanser, Onkoloji), Portuguese and Spanish (Câncer, Cáncer, Oncológico), Italian
 #: (Cancro, Tumori), French (Cancérologie); a single-specialty hospital outside cancer care
-#: (eye, dental, orthopaedic, maternity, tropical diseases, homeopathy) is ``other``; a
-#: cancer rehabilitation clinic is a rehabilitation clinic.
+#: (eye, dental, orthopaedic, maternity, sleep, pain, heart, ear-nose-throat, skin,
+#: fertility, cosmetic, tropical diseases, homeopathy) is ``other``; psychosomatic and
+#: addiction clinics are psychiatric; a cancer rehabilitation clinic is a rehabilitation
+#: clinic.
 NAME_KINDS: tuple[tuple[str, re.Pattern], ...] = (
     ("childrens", re.compile(r"\b(children|childrens|child s|paediatric|pediatric|kinder|"
                              r"kinderklinik|infantil|ninos|enfants|bambin|cocuk|criancas?)\b|"
                              r"\bgreat ormond street\b")),
     ("psychiatric", re.compile(r"\b(psychiatr|psychiatric|mental health|psiquiatr|psichiatr|"
-                               r"ruh sagligi|nervenklinik)")),
-    ("rehabilitation", re.compile(r"\b(rehabilitation|rehab\b|rehaklinik|reha\b)")),
+                               r"psikiyatr|ruh sagligi|ruh ve sinir|nervenklinik|psychosomat|"
+                               r"sucht(klinik|hilfe|behandlung)|addiction)")),
+    ("rehabilitation", re.compile(r"\b(rehabilitation|rehab\b|rehaklinik|reha\b|rehabilitacion|"
+                                  r"rehabilitasyon|reabilitacao|fizik tedavi)")),
     ("cancer-center", re.compile(r"\b((anti)?cancer|oncolo|onkolo|tumou?r|krebs|kanser|cancro|"
                                  r"onco\b)")),
-    ("other", re.compile(r"\b(eye|ophthalm|dental|orthopaedic|orthopedic|maternity|"
+    # Specialist hospitals that do not treat lung cancer: eyes ("Sleepy Eye" is a town),
+    # teeth, bones, births, sleep, pain, hearts ("Sacred Heart" is a patron), ears, skin,
+    # fertility, cosmetic surgery; in the languages of the starter data.
+    ("other", re.compile(r"\b((?<!sleepy )eye|ophthalm\w*|oftalm\w*|ophtalm\w*|augen\w*|goz|"
+                         r"dental|dentistry|zahn\w*|odontolog\w*|agiz ve dis|"
+                         r"orthopaedic|orthopedic|orthopad\w*|ortopedi\w*|"
+                         r"maternity|maternite|maternidad|maternidade|geburtshaus|kadin dogum|"
+                         r"sleep|schlaf\w*|schmerz\w*|pain clinic|"
+                         r"(?<!sacred )heart hospital|herzzentrum|herzklinik|"
+                         r"ear nose|nose and ear|hno|dermatolog\w*|hautklinik|"
+                         r"fertility|ivf|kinderwunsch|plastic surgery|cosmetic|"
                          r"tropical diseases|integrated medicine|homoeopathic|homeopathic)\b")),
 )
 #: Kinds a name rule may replace (a children's or psychiatric hospital stays what its source
