@@ -165,6 +165,13 @@ def test_country_queries(geo):
     # With a country restriction, a bare code can be a region of that country.
     dl = top(geo, "DE", country="US")
     assert (dl.precision, dl.region) == ("region", "US-DE")
+    # Without one, a bare code is the country, and the other readings are offered.
+    la = geo.resolve("LA")
+    assert la.place.country == "LA" and la.place.precision == "country"  # Laos
+    offered = {(p.name, p.precision) for p in la.alternatives}
+    assert ("Louisiana, US", "region") in offered
+    assert ("Los Angeles, California, US", "city") in offered
+    assert "California, US" in {p.name for p in geo.resolve("CA").alternatives}
     tx = top(geo, "Texas")
     assert (tx.precision, tx.region, tx.region_name) == ("region", "US-TX", "Texas")
 

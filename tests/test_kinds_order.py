@@ -197,3 +197,22 @@ def test_a_place_export_orders_once_and_matches_the_page(client, town):
         "/centers.csv?near=37.21,-93.29&radius=50").get_data(as_text=True).splitlines()[1:]]
     api = client.get("/api/v1/centers?near=37.21,-93.29&radius=50").get_json()
     assert csv_ids == [str(i["id"]) for i in api["items"]]
+
+
+def test_a_region_typed_in_near_is_a_best_match_search(client, import_file):
+    body = HEADER.replace("city,", "city,region,") + "".join(
+        f'"{n}",{k},Springfield,MO,US,{la},{lo},{m},{d}\n' for n, k, la, lo, m, d in ROWS)
+    import_file(body.encode(), source="town")
+    body = client.get("/api/v1/centers?near=Missouri").get_json()
+    assert body["near"]["region"] == "US-MO"
+    assert body["items"][0]["name"] == "Ozark Cancer Institute"      # by name: best match
+    by_name = client.get("/api/v1/centers?near=Missouri&sort=name").get_json()
+    assert by_name["items"][0]["name"] == "Kids First Children's Hospital"
+    assert client.get("/api/v1/centers?near=Missouri&region=MO").status_code == 200
+
+
+def test_a_region_in_near_that_contradicts_region_is_a_400(client, town):
+    for url in ("/api/v1/centers?near=Texas&region=CA", "/centers?near=Texas&region=CA"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert "US-TX" in response.get_data(as_text=True)

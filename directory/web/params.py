@@ -15,7 +15,7 @@ from werkzeug.datastructures import MultiDict
 from directory.geo import KM_PER_MILE, GeocodingError, InvalidQuery, PlaceNotFound, Resolution
 from directory.importer.fields import resolve_country
 from directory.models import CENTER_KINDS
-from directory.search import SearchQuery
+from directory.search import SearchQuery, region_codes
 from directory.vocabulary import load_vocabulary
 from directory.web.forms import SearchForm
 
@@ -181,6 +181,10 @@ def parse_search(args: MultiDict) -> ParsedSearch:
         if place.precision == "country":
             country, place = country or place.country, None
         elif place.precision == "region" and place.region:
+            if region and place.region not in region_codes(region, place.country):
+                raise ParamError("region", f"“{near_text[:60]}” is the region {place.region}, "
+                                           f"but region={region[:60]!r} asks for another; "
+                                           "remove one of the two")
             region, place = region or place.region, None
             country = country or resolution.place.country
         elif radius_km is None:
@@ -193,7 +197,10 @@ def parse_search(args: MultiDict) -> ParsedSearch:
                             city=(form.city.data or "").strip() or None, region=region,
                             country=country, modalities=tuple(modalities),
                             designation=designation,
-                            sort=sort if (sort != "distance" or place) else None,
+                            # A place typed in "near" that is a region or a country is
+                            # a place search too: best match first, as near a city.
+                            sort=(sort if (sort != "distance" or place) else None)
+                            or ("best" if resolution is not None else None),
                             page=page, per_page=per_page, kinds=tuple(kinds),
                             all_kinds=all_kinds)
     notices = []
