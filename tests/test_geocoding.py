@@ -207,6 +207,11 @@ def test_zip_codes(geo):
     assert geo.lookup_postal_code("abc") is None
     with pytest.raises(PlaceNotFound):
         geo.resolve("99999")
+    # A number too short for a ZIP is not a place (GeoNames lists "12" as an alternate
+    # name of a district of Helsinki, and "1" of a town in Mexico).
+    for number in ("1", "12", "123"):
+        with pytest.raises(PlaceNotFound):
+            geo.resolve(number)
 
 
 # ----------------------------------------------------------------- coordinates / errors

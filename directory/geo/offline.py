@@ -58,7 +58,7 @@ _TOKEN_VARIANTS = {"st": "saint", "saint": "st", "ste": "sainte", "sainte": "ste
                    "mt": "mount", "mount": "mt", "ft": "fort", "fort": "ft"}
 _COORDS = re.compile(r"^\s*([+-]?\d{1,3}(?:\.\d+)?)\s*(?:,\s*|\s+)([+-]?\d{1,3}(?:\.\d+)?)\s*$")
 _COORDS_LOOSE = re.compile(r"^\s*[+-]?\d+(?:\.\d+)?\s*(?:,\s*|\s+)[+-]?\d+(?:\.\d+)?\s*$")
-_ZIP = re.compile(r"^\s*(\d{3,5})(?:\s*-\s*\d{4})?\s*$")
+_ZIP = re.compile(r"^\s*(\d{1,5})(?:\s*-\s*\d{4})?\s*$")
 _ISO_SUB = re.compile(r"^\s*([A-Za-z]{2})-([A-Za-z0-9]{1,3})\s*$")
 
 
