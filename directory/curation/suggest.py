@@ -323,8 +323,9 @@ def accept_suggestion(session: so.Session, suggestion: Suggestion, center: Cente
         if item.id not in accepted:
             item.outcome = "rejected"
             continue
-        item.outcome, item.accepted_value = "accepted", accepted[item.id]
         value = accepted[item.id]
+        item.outcome = "accepted"
+        item.accepted_value = value if item.kind not in ("offers", "no-longer-offers") else None
         if item.kind in ("phone", "website", "status"):
             values[item.kind] = value
         elif item.kind == "address":

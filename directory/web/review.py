@@ -162,7 +162,8 @@ def _checked_form() -> None:
 def accept(suggestion_id: int):
     """Accept the ticked items (``accept``: item ids), each with its value as edited on the
     page (``value-<id>``; an address as ``value-<id>-address``, ``-city``,
-    ``-postal_code``); the others are rejected with the optional ``reason``."""
+    ``-postal_code``; a value not in the form is taken as sent); the others are rejected
+    with the optional ``reason``."""
     suggestion = _suggestion(suggestion_id)
     _checked_form()
     center = _center(suggestion)
@@ -182,8 +183,9 @@ def accept(suggestion_id: int):
         if str(item.id) not in ticked:
             continue
         key = f"value-{item.id}"
-        if item.kind == "address":
-            value = {part: request.form.get(f"{key}-{part}", "")
+        if item.kind == "address":  # (parts not in the form: as sent)
+            sent = json.loads(item.value)
+            value = {part: request.form.get(f"{key}-{part}", sent.get(part) or "")
                      for part in ("address", "city", "postal_code")}
         else:
             value = request.form.get(key, item.value)
