@@ -167,11 +167,15 @@ def register_blueprints(app: Flask) -> None:
     from directory.web.admin import bp as admin_bp
     from directory.web.auth import bp as auth_bp
     from directory.web.public import bp as public_bp
+    from directory.web.review import bp as review_bp
+    from directory.web.suggest import bp as suggest_bp
 
     display.register(app)
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(suggest_bp)
+    app.register_blueprint(review_bp)
     api.init_app(app)
 
 

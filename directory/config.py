@@ -12,6 +12,8 @@ Environment variables read here and nowhere else:
 - ``GEOCODER_USER_AGENT``: the User-Agent sent to online geocoders.
 - ``GAZETTEER_PATH``: where the offline gazetteer index lives; default under ``instance/``.
 - ``API_RATE_LIMIT``: requests per client address to ``/api`` (default ``600 per minute``).
+- ``SUGGEST_RATE_LIMIT``: suggested updates a client address can send (default
+  ``10 per hour;30 per day``).
 - ``MAP_TILE_URL``, ``MAP_TILE_ATTRIBUTION``: the map's tile server (default OpenStreetMap's;
   an empty URL draws markers without tiles).
 """
@@ -85,6 +87,7 @@ def default_config(instance_path: str) -> dict:
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_UPLOAD_BYTES", 20 * 1024 * 1024)),
         "LOGIN_RATE_LIMIT": "5 per minute",
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
+        "SUGGEST_RATE_LIMIT": os.environ.get("SUGGEST_RATE_LIMIT", "10 per hour;30 per day"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -46,9 +46,10 @@ ADDRESS = ("address", "city", "region", "postal_code", "country")
 MOST_RECENT = ("phone", "website", "email", "description")
 #: Sources whose names (and addresses) are preferred, best first; unknown sources (admins'
 #: lists) rank between ``nci`` and ``cms-hgi``. Government registers write names in upper
-#: case; Wikidata labels can be bare ids.
-NAME_ORDER = (EDITOR, "nci", "*", "cms-hgi", "nhs-choices-2014", "eurostat-gisco",
-              "hifld-hospitals", "wikidata-hospitals")
+#: case; Wikidata labels can be bare ids. ``suggestion``: an address a visitor reported and
+#: an editor accepted (:mod:`directory.curation.suggest`), newer than any list.
+NAME_ORDER = (EDITOR, "suggestion", "nci", "*", "cms-hgi", "nhs-choices-2014",
+              "eurostat-gisco", "hifld-hospitals", "wikidata-hospitals")
 PRECISION_RANK = {"manual": 5, "rooftop": 4, "address": 3, "postal_code": 2, "city": 1,
                   "region": 0, "country": 0, "none": -1}
 

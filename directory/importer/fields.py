@@ -158,6 +158,14 @@ def _clean(value: str | None, fieldname: str) -> str:
     return value
 
 
+def clean_text(value: str | None, fieldname: str) -> str:
+    """A cell or form value as the importer keeps it: invisible and control characters
+    removed, Unicode NFC, whitespace runs collapsed (line breaks kept in ``address`` and
+    ``description``), a leading ``'`` before a formula character dropped, and a
+    placeholder (``"N/A"``, ``"unknown"``...) read as empty (``""``)."""
+    return _clean(value, fieldname)
+
+
 _LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
 
 
@@ -360,6 +368,19 @@ def normalise_website(value: str) -> tuple[str | None, str | None]:
         return None, f"website {value[:60]!r} has an invalid port; left empty"
     if not parts.netloc or " " in parts.netloc or "." not in parts.netloc:
         return None, f"website {value[:60]!r} is not a valid URL; left empty"
+    return value, None
+
+
+def normalise_email(value: str) -> tuple[str | None, str | None]:
+    """``(email, warning)``: ``value`` when it looks like an address (``name@host.tld``, no
+    spaces, at most 254 characters), else ``None`` and why."""
+    if not value:
+        return None, None
+    if not _EMAIL.fullmatch(value):
+        return None, f"email {value[:60]!r} is not an address; left empty"
+    if len(value) > MAX_LENGTHS["email"]:
+        return None, (f"email {value[:30]!r}... is {len(value)} characters long (max "
+                      f"{MAX_LENGTHS['email']}); left empty")
     return value, None
 
 

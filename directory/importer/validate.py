@@ -10,7 +10,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from directory.importer.fields import (
-    _EMAIL,
     KINDS,
     MAX_LENGTHS,
     STATUSES,
@@ -18,6 +17,7 @@ from directory.importer.fields import (
     _short,
     kind_from_name,
     natural_key,
+    normalise_email,
     normalise_phone,
     normalise_postal_code,
     normalise_website,
@@ -310,10 +310,9 @@ class Validator:
         website, note = normalise_website(values.get("website", ""))
         if note:
             warn("website", note)
-        email = values.get("email") or None
-        if email and not _EMAIL.fullmatch(email):
-            warn("email", f"email {email[:60]!r} is not an address; left empty")
-            email = None
+        email, note = normalise_email(values.get("email") or "")
+        if note:
+            warn("email", note)
         # Column sizes (PostgreSQL refuses longer values and the whole flush would fail).
         if city and len(city) > MAX_LENGTHS["city"]:
             err("city", f"city is {len(city)} characters long (max {MAX_LENGTHS['city']})")

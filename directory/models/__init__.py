@@ -3,7 +3,8 @@
 ``core``: what the directory holds (centers, their source records, organizations, the
 treatment vocabulary, claims, designations, data sources); ``admin``: the directory's own
 work (import runs, accounts, the audit log, pending uploads, the data version); ``hooks``:
-flush hooks that keep derived columns in step. Import from here.
+flush hooks that keep derived columns in step; ``suggestion``: visitors' suggested updates
+waiting for an editor. Import from here.
 """
 
 from directory.models.admin import (
@@ -35,6 +36,13 @@ from directory.models.core import (
     utcnow,
 )
 from directory.models.hooks import search_text_of
+from directory.models.suggestion import (
+    ITEM_KINDS,
+    REPORTER_ROLES,
+    SUGGESTION_STATUSES,
+    Suggestion,
+    SuggestionItem,
+)
 
 __all__ = [
     "CENTER_KINDS", "KIND_LABELS", "CENTER_STATUSES", "GEOCODE_PRECISIONS", "NON_TREATING_KINDS",
@@ -42,4 +50,5 @@ __all__ = [
     "ChangeRecord", "DataSource", "DataVersion", "Designation", "ImportIssue", "ImportRun",
     "LinkReview", "Modality", "Organization", "PendingImport", "SourceRecord", "User",
     "search_text_of", "utcnow",
+    "ITEM_KINDS", "REPORTER_ROLES", "SUGGESTION_STATUSES", "Suggestion", "SuggestionItem",
 ]

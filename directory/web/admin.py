@@ -67,10 +67,13 @@ def _format_choices():
 @bp.route("/")
 @role_required("admin", "editor")
 def home():
-    """Dashboard: recent imports and shortcuts."""
+    """Dashboard: recent imports, suggested updates by status, shortcuts."""
     runs = db.session.scalars(sa.select(ImportRun).order_by(ImportRun.id.desc()).limit(10)).all()
     total = db.session.scalar(sa.select(sa.func.count(Center.id)))
-    return render_template("admin/home.html", runs=runs, total=total)
+    from directory.web.review import status_counts
+
+    return render_template("admin/home.html", runs=runs, total=total,
+                           suggestions=status_counts())
 
 
 # ---------------------------------------------------------------------------- imports

@@ -17,6 +17,7 @@ import sqlalchemy.orm as so
 from flask import Flask, current_app, url_for
 
 from directory.curation.resolve import EDITOR, RECORD_FIELDS
+from directory.curation.suggest import SUGGESTION
 from directory.geo import KM_PER_MILE
 from directory.guide import load_guide
 from directory.models import KIND_LABELS, NON_TREATING_KINDS, Center, DataSource, SourceRecord
@@ -215,6 +216,8 @@ class Origin:
         or ``"Set by an editor, 2026-12-06"``."""
         if self.by_editor:
             return "Set by an editor" + (f", {self.date}" if self.date else "")
+        if self.source == SUGGESTION and self.date_text:
+            return self.date_text  # "Reported by someone at the center, reviewed on ..."
         return f"Source: {self.source_name}, " + (self.date_text or "date not known")
 
     def as_json(self) -> dict[str, str | None]:
@@ -287,9 +290,14 @@ class CenterProvenance:
     @property
     def status_unverified(self) -> bool:
         """Whether every record of the center comes from a source that does not say if a
-        hospital is open (:data:`STATUS_UNKNOWN_SOURCES`): its status is not verified."""
-        imported = [r for r in self.records if not r.by_editor]
-        return bool(imported) and len(imported) == len(self.records) and all(
+        hospital is open (:data:`STATUS_UNKNOWN_SOURCES`): its status is not verified
+        (records of accepted suggestions aside, unless the status shown is theirs)."""
+        origin = self._stored.get("status")
+        if isinstance(origin, dict) and origin.get("source") == SUGGESTION:
+            return False  # reported to us, and reviewed by an editor
+        listed = [r for r in self.records if r.source != SUGGESTION]
+        imported = [r for r in listed if not r.by_editor]
+        return bool(imported) and len(imported) == len(listed) and all(
             r.source in STATUS_UNKNOWN_SOURCES for r in imported)
 
     def source_name(self, slug: str) -> str:
@@ -299,6 +307,10 @@ class CenterProvenance:
 
     def _origin(self, source: str, external_id: str | None, date: str | None,
                 date_text: str | None = None) -> Origin:
+        if source == SUGGESTION and date_text is None:  # who reported it, when reviewed
+            record = next((r for r in self.records if r.source == SUGGESTION
+                           and r.external_id == external_id), None)
+            date_text = (record.link_reason or "").rstrip(".") if record else None
         return Origin(source, self.source_name(source), external_id, date,
                       date_text if date_text is not None else
                       (date if source == EDITOR else date_label(date)))

@@ -11,6 +11,7 @@ from wtforms import (
     FloatField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -19,7 +20,16 @@ from wtforms import (
     ValidationError,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import AnyOf, DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
+from wtforms.widgets import CheckboxInput, ListWidget
 
 UNITS = [SelectChoice("km", "km"), SelectChoice("mi", "miles")]
 SORT_CHOICES = [SelectChoice("best", "Best match"), SelectChoice("distance", "Distance"),
@@ -138,3 +148,45 @@ class CenterForm(FlaskForm):
     def validate_latitude(self, field):
         if (field.data is None) != (self.longitude.data is None):
             raise ValidationError("Give both latitude and longitude, or neither.")
+
+
+class SuggestForm(FlaskForm):
+    """"Suggest an update" of one center (no account; CSRF-protected). Only the fields'
+    shapes are here: the values are checked by
+    :func:`directory.curation.suggest.proposed_items` (the importer's field rules), whose
+    ``(field, reason)`` errors the view copies onto the fields. ``homepage`` is a honeypot:
+    hidden from people, a form that fills it in is refused. Treatment choices come from the
+    vocabulary (set by the view)."""
+
+    role = RadioField("Who is suggesting this?", choices=[
+        SelectChoice("center", "I work at this center"),
+        SelectChoice("patient", "I am a patient or a family member"),
+        SelectChoice("other", "Other (for example a nurse navigator or social worker)")],
+        validators=[InputRequired("Say who you are: it tells the editors how to weigh the "
+                                  "update.")], validate_choice=True)
+    offers = SelectMultipleField("Treatments the center offers", choices=[],
+                                 validate_choice=False, option_widget=CheckboxInput(),
+                                 widget=ListWidget(prefix_label=False))
+    no_longer_offers = SelectMultipleField("Treatments the center no longer offers",
+                                           choices=[], validate_choice=False,
+                                           option_widget=CheckboxInput(),
+                                           widget=ListWidget(prefix_label=False))
+    treatments_link = StringField("Where the treatments are stated (a link, optional)")
+    phone = StringField("Phone number")
+    phone_link = StringField("Where this phone number is stated (a link, optional)")
+    website = StringField("Website")
+    website_link = StringField("Where this website is stated (a link, optional)")
+    address = TextAreaField("Street address")
+    city = StringField("City")
+    postal_code = StringField("Postal code")
+    address_link = StringField("Where this address is stated (a link, optional)")
+    status = RadioField("Is the center open?", choices=[
+        SelectChoice("", "No change"),
+        SelectChoice("closed", "It has closed for good"),
+        SelectChoice("temporarily-closed", "It is temporarily closed"),
+        SelectChoice("active", "It is open (this page says otherwise)")],
+        default="", validate_choice=False)
+    status_link = StringField("Where this is stated (a link, optional)")
+    comment = TextAreaField("Anything else the editors should know (optional)")
+    email = StringField("Your email, if an editor may ask you a question (optional)")
+    homepage = StringField("Leave this field empty")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
+from directory.curation.suggest import ROLE_PHRASES, accepted_updates
 from directory.extensions import db
 from directory.guide import load_guide
 from directory.models import Center, CenterModality, DataSource, SourceRecord
@@ -24,6 +25,7 @@ from directory.web import compare as _compare
 from directory.web.display import center_provenance, country_name, search_url, to_unit
 from directory.web.facts import center_facts
 from directory.web.params import parse_search
+from directory.web.suggest import reported_text
 
 bp = Blueprint("public", __name__)
 # /compare: side by side (directory.web.compare), an endpoint of this blueprint
@@ -143,10 +145,16 @@ def center(center_id: int):
     sources = {s.slug: s for s in db.session.scalars(sa.select(DataSource))}
     claims = sorted(c.modalities, key=lambda cm: (cm.modality.position, cm.provenance,
                                                   cm.source))
+    # Updates visitors reported and an editor accepted (issue 17), with their links.
+    reported = accepted_updates(db.session, c)
+    names = {m.slug: m.name for m in load_vocabulary().modalities}
+    reported_texts = {i.id: reported_text(i, names, c.country)
+                      for s in reported for i in s.items if i.outcome == "accepted"}
     return render_template("public/center.html", c=c, claims=claims, sources=sources,
                            prov=center_provenance(c, sources, db.session),
                            nearest=nearest_centers(db.session, c),
-                           facts=center_facts(db.session, c.id, sources))
+                           facts=center_facts(db.session, c.id, sources), reported=reported,
+                           reported_texts=reported_texts, reported_by=ROLE_PHRASES)
 
 
 @bp.route("/guide/")

@@ -1,0 +1,176 @@
+""""Suggest an update" on every center page, no account needed: the form, its checks
+(CSRF, a rate limit per client address, a honeypot field, length limits, plain text, the
+importer's field rules), and the visitor's confirmation page, where an open suggestion can
+be withdrawn. Nothing suggested is shown publicly until an editor accepts it
+(:mod:`directory.web.review`). Works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    url_for,
+)
+
+from directory.curation.suggest import (
+    MAX_COMMENT,
+    ROLE_PHRASES,
+    STATUS_PHRASES,
+    SuggestionError,
+    check_email,
+    create_suggestion,
+    plain_text,
+    proposed_items,
+    withdraw_suggestion,
+)
+from directory.extensions import db, limiter
+from directory.models import Center, Suggestion
+from directory.vocabulary import load_vocabulary
+from directory.web.display import phone_display
+from directory.web.forms import ConfirmForm, SuggestForm
+
+bp = Blueprint("suggest", __name__)
+#: Each item kind as a heading.
+KIND_NAMES = {"phone": "Phone", "website": "Website", "address": "Address",
+              "status": "Open or closed", "offers": "Offers a treatment",
+              "no-longer-offers": "No longer offers a treatment"}
+
+
+def _limit() -> str:
+    return current_app.config["SUGGEST_RATE_LIMIT"]
+
+
+def _counts(response) -> bool:
+    """A stored suggestion (a redirect) or a honeypot hit counts against the limit; a form
+    sent back with errors does not (a person fixing a typo is not spamming)."""
+    return response.status_code == 303 or g.get("suggest_spam", False)
+
+
+def _form(center: Center) -> SuggestForm:
+    form = SuggestForm()
+    choices = [(m.slug, m.name) for m in load_vocabulary().modalities]
+    form.offers.choices = form.no_longer_offers.choices = choices
+    return form
+
+
+@bp.route("/centers/<id:center_id>/suggest", methods=["GET", "POST"])
+@limiter.limit(_limit, methods=["POST"], deduct_when=_counts,
+               error_message="Too many suggestions from your address. Thank you: please "
+                             "wait an hour and try again, or write to the editors.")
+def new(center_id: int):
+    """The form (GET); check and store a suggestion, then redirect (303) to its
+    confirmation page (POST). Bad input is the form again with each error beside its
+    field, status 400; nothing is stored."""
+    center = db.session.get(Center, center_id)
+    if center is None:
+        abort(404, description=f"There is no center with id {center_id}.")
+    form = _form(center)
+    if not form.is_submitted():
+        return render_template("public/suggest.html", c=center, form=form)
+    problems: list[tuple[str, str]] = []
+    if form.homepage.data:
+        g.suggest_spam = True
+        problems.append(("homepage", "This field must stay empty (it is there to stop "
+                                     "automated spam)."))
+    if not form.validate():  # (a missing or stale CSRF token is a 400 before this view)
+        return render_template("public/suggest.html", c=center, form=form), 400
+    items, errors = proposed_items({f.name: f.data for f in form}, center.country,
+                                   [m.slug for m in load_vocabulary().modalities])
+    problems += errors
+    email = comment = None
+    try:
+        email = check_email(form.email.data)
+    except SuggestionError as exc:
+        problems.append((exc.field, exc.message))
+    try:
+        comment = plain_text(form.comment.data, "comment", MAX_COMMENT, "description")
+    except SuggestionError as exc:
+        problems.append((exc.field, exc.message))
+    if problems:
+        for field, message in problems:
+            target = getattr(form, field, None) if field else None
+            if target is None:
+                form.form_errors.append(message)
+            else:
+                target.errors = [*target.errors, message]
+        return render_template("public/suggest.html", c=center, form=form), 400
+    suggestion = create_suggestion(db.session, center, items, role=form.role.data,
+                                   email=email, comment=comment)
+    db.session.commit()
+    return redirect(url_for("suggest.sent", token=suggestion.token), 303)
+
+
+def item_text(item, names: dict[str, str], country: str | None = None,
+              value: str | None = None) -> str:
+    """What a suggestion item says, for people: ``"+1 713-555-0100"``, ``"12 Main St,
+    Houston, 77030"``, ``"The center has closed for good"``, a treatment's name. ``value``:
+    another value of the item (the one accepted) instead of the one sent."""
+    value = item.value if value is None else value
+    if item.kind == "address":
+        parts = json.loads(value)
+        return ", ".join(p for p in (parts.get("address"), parts.get("city"),
+                                     parts.get("postal_code")) if p)
+    if item.kind == "status":
+        return "The center " + STATUS_PHRASES.get(value, value)
+    if item.kind in ("offers", "no-longer-offers"):
+        return names.get(value, value)
+    if item.kind == "phone":
+        return phone_display(value, country)
+    return value
+
+
+def reported_text(item, names: dict[str, str], country: str | None) -> str:
+    """An accepted item as its center page lists it: ``"Phone: +1 713-555-0100"``,
+    ``"No longer offers: Proton therapy"``, ``"The center has closed for good"``."""
+    value = item.accepted_value if item.kind != "no-longer-offers" else None
+    text = item_text(item, names, country, value)
+    if item.kind == "status":
+        return text
+    return f"{KIND_NAMES[item.kind].removesuffix(' a treatment')}: {text}"
+
+
+def _by_token(token: str) -> Suggestion:
+    suggestion = db.session.scalar(sa.select(Suggestion).where(Suggestion.token == token)) \
+        if len(token) <= 64 else None
+    if suggestion is None:
+        abort(404, description="There is no suggestion at this address. Check the link you "
+                               "were given when you sent it.")
+    return suggestion
+
+
+@bp.route("/suggestions/<token>")
+def sent(token: str):
+    """The confirmation page: what was sent, what happens next, its status now; an open
+    suggestion can be withdrawn here. Its address is the sender's only key to it."""
+    suggestion = _by_token(token)
+    names = {m.slug: m.name for m in load_vocabulary().modalities}
+    center = db.session.get(Center, suggestion.center_id)
+    country = center.country if center is not None else None
+    texts = {item.id: item_text(item, names, country) for item in suggestion.items}
+    return render_template("public/suggest_sent.html", s=suggestion, texts=texts,
+                           roles=ROLE_PHRASES, kinds=KIND_NAMES, form=ConfirmForm())
+
+
+@bp.route("/suggestions/<token>/withdraw", methods=["POST"])
+@limiter.limit(_limit, methods=["POST"])
+def withdraw(token: str):
+    """Take back an open suggestion (an editor will not see it in the queue any more)."""
+    suggestion = _by_token(token)
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    try:
+        withdraw_suggestion(db.session, suggestion)
+    except SuggestionError as exc:
+        abort(400, description=exc.message)
+    db.session.commit()
+    flash("Your suggestion is withdrawn. Nothing on the center's page changes.", "success")
+    return redirect(url_for("suggest.sent", token=token), 303)
