@@ -29,6 +29,10 @@ SWAP_TOLERANCE_KM = 250.0
 #: city elsewhere (Springfield without a state) is not taken for a contradiction: the
 #: coordinates are kept when the place they are in bears the row's city name.
 MAX_KM = {"postal_code": 100.0, "city": 200.0}
+#: A row with only a country: coordinates with no populated place (GeoNames, >= 500
+#: people) within 50 km count as outside it when none of its places is within this many
+#: km either (islands and coasts are rarely further from a town of their country).
+COUNTRY_KM = 300.0
 
 
 class MemoGeocoder:
@@ -251,28 +255,33 @@ def _country_issues(record: CenterRecord, geocoder, keep: bool) -> list[Issue]:
     """The issues of given coordinates for a row with no place found but its country: not
     used when no populated place of that country is within
     :data:`~directory.geo.reverse.REVERSE_MAX_KM` km of them while one of another
-    country is; the row is then kept without coordinates (nothing finer to place it by)."""
+    country is, or none of any country is and none of the row's within
+    :data:`COUNTRY_KM` km (the open sea, another continent); the row is then kept without
+    coordinates (nothing finer to place it by)."""
     offline = _offline(geocoder)
     if not record.country or offline is None:
         return []
     from directory.geo.reverse import country_near
 
     there = offline.nearest_place(record.latitude, record.longitude)
-    if there is None or there.country == record.country or country_near(
-            offline._grid(), record.latitude, record.longitude, record.country):
-        return []  # in the country, near its border, or nowhere populated: cannot tell
+    grid, point = offline._grid(), (record.latitude, record.longitude)
+    if (there is not None and there.country == record.country) or country_near(
+            grid, *point, record.country) or (there is None and country_near(
+            grid, *point, record.country, COUNTRY_KM)):
+        return []  # in the country, near its border, or off its coast: cannot tell
     column = record.columns.get("latitude", "latitude")
     point = _point_text(record)
+    where = (f"in {there.name}, not in {record.country}" if there is not None else
+             f"not in {record.country} (no town of it within {COUNTRY_KM:.0f} km)")
     if keep:
         return [Issue(record.line, column, "warning",
-                      f"coordinates {point} are in {there.name}, not in {record.country}; "
-                      f"kept, as confirmed for this import")]
+                      f"coordinates {point} are {where}; kept, as confirmed for this import")]
     record.latitude = record.longitude = None
     record.geocode_precision = "none"
     return [Issue(record.line, column, "warning",
-                  f"coordinates {point} are in {there.name}, not in {record.country}: not "
-                  f"used; imported without coordinates (not shown in radius searches; to "
-                  f"keep them, confirm the file's coordinates in the preview)")]
+                  f"coordinates {point} are {where}: not used; imported without "
+                  f"coordinates (not shown in radius searches; to keep them, confirm the "
+                  f"file's coordinates in the preview)")]
 
 
 def geocode_record(record: CenterRecord, geocoder, keep_coordinates: bool = False

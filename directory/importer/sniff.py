@@ -86,8 +86,10 @@ def identify(data: bytes) -> str:
     if head[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1":  # OLE2: Office 97-2003
         kind = filetype.guess(head)
         if kind is None or kind.extension == "xls":
-            _refuse(_XLS if kind else "an Office 97-2003 file (probably an Excel .xls "
-                                      "workbook), which the importer does not read", "")
+            _refuse(_XLS if kind else "an Office 97-2003 file (probably an Excel 97-2003 "
+                                      "workbook, .xls), which the importer does not read; "
+                                      "open it in Excel and save it as an Excel Workbook "
+                                      "(.xlsx), or export the table as CSV (UTF-8)", "")
         _refuse(_NAMES.get(kind.extension, f"a {kind.mime} file"))
     if _looks_binary(head):
         kind = filetype.guess(head)
