@@ -140,14 +140,23 @@ def zip_folder(path: Path) -> bytes:
               help="Map a column to a field (or 'ignore'); repeatable.")
 @click.option("--errors-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the rejected rows (original columns + error) to this CSV file.")
+@click.option("--sheet", default=None, metavar="NAME",
+              help="The sheet of an Excel workbook to import (name, or number from 1); "
+                   "default the first sheet with data.")
+@click.option("--keep-coordinates", is_flag=True,
+              help="Use the file's coordinates even where they contradict the row's ZIP "
+                   "code, city or country (by default those rows are placed from the "
+                   "address, with a warning).")
 @click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
               help="The date of the data (YYYY-MM-DD; default today): its records' dataset "
                    "date, which decides which source's phone or status is the most recent.")
 def import_centers_command(path: Path, format_: str, source: str | None, dry_run: bool,
                            mapping_pairs: tuple[str, ...], errors_out: Path | None,
-                           as_of: dt.datetime | None = None) -> None:
-    """Import a CSV of centers, a modality list, or an HSDS package (zip or folder), and
-    report each rejected row.
+                           as_of: dt.datetime | None = None, sheet: str | None = None,
+                           keep_coordinates: bool = False) -> None:
+    """Import a CSV of centers, a modality list, an Excel workbook (.xlsx) or an HSDS
+    package (zip or folder), and report each rejected row. The file's type is read from
+    its content, not its name.
 
     Exits 1 when any row was rejected, 2 when the file itself cannot be imported, 3 when the
     database cannot be written (read-only, disk full, unreachable): then nothing is written.
@@ -170,7 +179,8 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
                             source=source, geocoder=get_import_geocoder(), dry_run=dry_run,
                             user="cli", mapping=mapping or None,
                             as_of=as_of.date() if as_of else None,
-                            progress=bar.update if bar else None, parallel=True)
+                            progress=bar.update if bar else None, parallel=True,
+                            sheet=sheet, keep_coordinates=keep_coordinates)
     except FileError as exc:
         db.session.rollback()
         click.echo(f"{path}: {exc}", err=True)
@@ -203,8 +213,10 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
             click.echo(f"{path}: {database_problem(exc)}", err=True)
             sys.exit(3)
     prefix = "would be " if dry_run else ""
+    read_as = (f"sheet {result.sheet!r} of the workbook" if result.sheet else
+               f"encoding {result.encoding}, delimiter {result.delimiter!r}")
     click.echo(f"{path.name}: {result.rows} rows, format {result.format}, source "
-               f"{result.source}, encoding {result.encoding}, delimiter {result.delimiter!r}")
+               f"{result.source}, {read_as}")
     click.echo(f"{prefix}added {result.added}, {prefix}linked {result.linked} to centers "
                f"already here, {prefix}updated {result.updated}, "
                f"unchanged {result.unchanged}, rejected {result.rejected}, "

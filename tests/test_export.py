@@ -14,7 +14,8 @@ import pytest
 import sqlalchemy as sa
 
 from directory.catalog import sync_vocabulary
-from directory.exchange.hsds import export_package, read_package
+from directory.exchange.hsds import export_package
+from directory.exchange.hsds_read import read_package
 from directory.exchange.template import (
     TEMPLATE_COLUMNS,
     directory_csv_bytes,

@@ -27,15 +27,14 @@ attributes             service -> modality term (``value``: ``reported``/``infer
 
 Identifiers are UUID 5 of stable keys (never database ids), so the same directory always
 exports the same package. CSV cells are neutralised against formula injection like every
-export (:func:`directory.exchange.template.neutralise`); :func:`read_package` undoes it.
+export (:func:`directory.exchange.template.neutralise`); the reader undoes it.
 
-:func:`read_package` turns a package (ours or another publisher's) into CSV-template bytes
-for ``run_import(format="native")``, so HSDS goes through the one import pipeline.
+:func:`directory.exchange.hsds_read.read_package` turns a package (ours or another
+publisher's) back into CSV-template bytes for ``run_import(format="native")``.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import uuid
@@ -45,7 +44,7 @@ from pathlib import Path
 
 import sqlalchemy.orm as so
 
-from directory.exchange.template import TEMPLATE_COLUMNS, csv_line, directory_centers, unneutralise
+from directory.exchange.template import TEMPLATE_COLUMNS, csv_line, directory_centers
 from directory.models import CENTER_KINDS, Center
 from directory.vocabulary import load_vocabulary
 
@@ -273,137 +272,3 @@ def _zip(t: _Tables, schema: dict) -> bytes:
         info.compress_type = zipfile.ZIP_DEFLATED
         zf.writestr(info, json.dumps(descriptor, indent=2, ensure_ascii=False) + "\n")
     return buffer.getvalue()
-
-
-# -- reader ----------------------------------------------------------------------------
-
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024
-MAX_MEMBERS = 200
-MAX_RATIO = 100
-
-
-class PackageError(ValueError):
-    """An HSDS package that cannot be read (too large when unpacked, not CSV)."""
-
-
-def _read_tables(data: bytes) -> dict[str, list[dict]]:
-    """``{resource name: rows}`` from a package zip (paths from its datapackage.json, else
-    the HSDS default file names); cells un-neutralised."""
-    defaults = {r["name"]: r["path"] for r in load_schema()["resources"]}
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        infos = zf.infolist()
-        total = sum(i.file_size for i in infos)
-        if len(infos) > MAX_MEMBERS or total > MAX_UNPACKED_BYTES or any(
-                i.file_size > 1_000_000 and i.file_size > MAX_RATIO * max(i.compress_size, 1)
-                for i in infos):
-            raise PackageError(
-                f"the zip would unpack to {total:,} bytes in {len(infos)} files; an HSDS "
-                f"package is accepted up to {MAX_UNPACKED_BYTES:,} bytes, {MAX_MEMBERS} files "
-                f"and a compression ratio of {MAX_RATIO} (this looks like a zip bomb)")
-        names = {Path(n).name: n for n in zf.namelist()}
-        paths = dict(defaults)
-        if "datapackage.json" in names:
-            descriptor = json.loads(zf.read(names["datapackage.json"]).decode("utf-8-sig"))
-            paths.update({r["name"]: r["path"] for r in descriptor.get("resources", [])
-                          if "path" in r})
-        tables = {}
-        for name, path in paths.items():
-            member = names.get(Path(path).name)
-            if member is None:
-                continue
-            try:
-                text = zf.read(member).decode("utf-8-sig")
-            except UnicodeDecodeError as exc:
-                raise PackageError(f"{member} is not UTF-8 text") from exc
-            tables[name] = [{k: unneutralise(v or "") for k, v in row.items() if k}
-                            for row in csv.DictReader(io.StringIO(text, newline=""))]
-    return tables
-
-
-def read_package(data: bytes) -> bytes:
-    """Turn an HSDS 3.0 package (zip bytes) into CSV-template bytes (plus an
-    ``organization`` column) for ``run_import(..., format="native")``.
-
-    One row per physical location. Modalities: the services at the location, by their
-    modality attribute (only ``reported`` ones: inferred claims come back from the
-    designations), else by the service's name (resolved as a synonym on import).
-    :data:`UNKNOWN` address parts read as empty.
-
-    :raises zipfile.BadZipFile: when ``data`` is not a zip.
-    """
-    tables = _read_tables(data)
-    terms = {r["id"]: r for r in tables.get("taxonomy_term", [])}
-    orgs = {r["id"]: r for r in tables.get("organization", [])}
-    addresses: dict[str, dict] = {}
-    for r in tables.get("address", []):  # the physical address, else any other
-        if r.get("location_id") and (r.get("address_type") in ("physical", "")
-                                     or r["location_id"] not in addresses):
-            addresses[r["location_id"]] = r
-    phones = {}
-    for r in tables.get("phone", []):
-        phones.setdefault(r.get("location_id"), r["number"])
-    emails = {}
-    for r in tables.get("contact", []):
-        if r.get("email"):
-            emails.setdefault(r.get("location_id"), r["email"])
-    services = {r["id"]: r for r in tables.get("service", [])}
-    attributes = defaultdict(list)
-    for r in tables.get("attribute", []):
-        term = terms.get(r.get("taxonomy_term_id"), {})
-        taxonomy = (term.get("taxonomy") or "").removeprefix(TAXONOMY_PREFIX)
-        attributes[r.get("link_id")].append((taxonomy, term.get("code") or term.get("name"),
-                                             r.get("value") or ""))
-    at_location = defaultdict(list)
-    for r in tables.get("service_at_location", []):
-        at_location[r.get("location_id")].append(r.get("service_id"))
-
-    def blank(value: str | None) -> str:
-        return "" if value in (None, UNKNOWN) else value
-
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\r\n")  # not neutralised: for the importer
-    writer.writerow(READ_COLUMNS)
-    for loc in tables.get("location", []):
-        if loc.get("location_type", "physical") not in ("physical", ""):
-            continue
-        lid = loc["id"]
-        addr = addresses.get(lid, {})
-        street = "\n".join(filter(None, (blank(addr.get("address_1")),
-                                         blank(addr.get("address_2")))))
-        own = {tax: code for tax, code, _ in attributes[lid]}
-        designations = [code for tax, code, _ in attributes[lid] if tax == "designations"]
-        modalities = []
-        for sid in at_location[lid]:
-            service = services.get(sid)
-            if service is None:
-                continue
-            linked = [(code, value) for tax, code, value in attributes[sid]
-                      if tax == "modalities"]
-            if linked:
-                modalities += [code for code, value in linked
-                               if not value or "reported" in value]
-            elif service.get("name"):
-                modalities.append(service["name"])
-        status = own.get("center-statuses")
-        if status is None:
-            service_status = {services[s].get("status") for s in at_location[lid]
-                              if s in services}
-            status = {"defunct": "closed", "temporarily closed": "temporarily-closed",
-                      "inactive": "closed"}.get(next(iter(service_status), ""), "active") \
-                if len(service_status) == 1 else "active"
-        org = orgs.get(loc.get("organization_id") or "", {})
-        row = {
-            "external_id": loc.get("external_identifier", ""), "name": loc.get("name", ""),
-            "alternate_names": loc.get("alternate_name", ""),
-            "kind": own.get("center-kinds", ""), "address": street,
-            "city": blank(addr.get("city")), "region": blank(addr.get("state_province"))
-            or blank(addr.get("region")), "postal_code": blank(addr.get("postal_code")),
-            "country": blank(addr.get("country")), "latitude": loc.get("latitude", ""),
-            "longitude": loc.get("longitude", ""), "phone": phones.get(lid, ""),
-            "website": loc.get("url", ""), "email": emails.get(lid, ""),
-            "modalities": "; ".join(dict.fromkeys(modalities)),
-            "designations": "; ".join(designations), "status": status,
-            "description": loc.get("description", ""), "organization": org.get("name", ""),
-        }
-        writer.writerow([row[c] for c in READ_COLUMNS])
-    return buffer.getvalue().encode("utf-8")

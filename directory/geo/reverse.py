@@ -76,3 +76,19 @@ def _best_place(grid: PlaceGrid, latitude: float, longitude: float,
             if best is None or score > best_score:
                 best, best_score = place, score
     return best or nearest
+
+
+def country_near(grid: PlaceGrid, latitude: float, longitude: float, country: str,
+                 km: float = REVERSE_MAX_KM) -> bool:
+    """Whether a populated place of ``country`` (ISO 3166-1 alpha-2) lies within ``km``
+    km of the point (equirectangular distance, as :func:`place_of_point`): a point near a
+    border belongs to either side, so the most populous place near it (which may be across
+    the border, as Ciudad Juárez is for El Paso) does not decide its country alone."""
+    scale = max(math.cos(math.radians(latitude)), 0.05)
+    for place in grid.around(latitude, longitude, km):
+        if getattr(place, "country", None) != country:
+            continue
+        dlon = (place.lon - longitude + 180) % 360 - 180
+        if _KM_PER_DEGREE * math.hypot(place.lat - latitude, dlon * scale) <= km:
+            return True
+    return False

@@ -7,9 +7,32 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from directory.importer.validate import CenterRecord, Issue
+from directory.text import fold
 
 # Rejects coordinates further than this from the geocoded city/ZIP when swapping them fits.
 SWAP_TOLERANCE_KM = 250.0
+#: How far (km) a row's own coordinates may lie from the place its address names before
+#: they count as contradicting it, by that place's precision.
+#:
+#: - ``postal_code`` (a US ZIP code's centroid), 100 km: a hospital lies inside its ZIP
+#:   code's area, and the largest areas of the lower 48 states (rural Nevada, Oregon,
+#:   Montana) reach about 70 km from their centroid; 100 leaves room for Alaska and for a
+#:   centroid placed at a post office.
+#: - ``city`` (GeoNames' point for the city), 200 km: a city's point is its centre, and
+#:   rows name the municipality, which can be vast (Anchorage, Jacksonville, a Chinese
+#:   prefecture-level city such as Chongqing reaches 150 km and more from its centre).
+#:
+#: The faults this catches put the point hundreds to thousands of km away: a lost minus
+#: sign (Denver at 39.74, 104.99 is in China, 10,700 km off), swapped or zeroed values
+#: (0,0 is in the Gulf of Guinea), a digit or decimal point out of place. Closer offsets
+#: are as likely a large municipality as an error, so they are left alone. A same-named
+#: city elsewhere (Springfield without a state) is not taken for a contradiction: the
+#: coordinates are kept when the place they are in bears the row's city name.
+MAX_KM = {"postal_code": 100.0, "city": 200.0}
+#: A row with only a country: coordinates with no populated place (GeoNames, >= 500
+#: people) within 50 km count as outside it when none of its places is within this many
+#: km either (islands and coasts are rarely further from a town of their country).
+COUNTRY_KM = 300.0
 
 
 class MemoGeocoder:
@@ -62,26 +85,29 @@ class _CityPlace:
         return (self.latitude, self.longitude)
 
 
-def geocode_records(records: list[CenterRecord], geocoder) -> list[Issue | None]:
+def geocode_records(records: list[CenterRecord], geocoder,
+                    keep_coordinates: bool = False) -> list[list[Issue]]:
     """:func:`geocode_record` for each record (same results, same order), with the
     coordinate consistency checks computed in one batch."""
     name_places(records, geocoder)
     if hasattr(geocoder, "lookup_address"):
-        return [geocode_record(record, geocoder) for record in records]
-    out: list[Issue | None] = []
-    checks = []  # (index in out, record, place, swapped_ok)
+        return [geocode_record(record, geocoder, keep_coordinates) for record in records]
+    out: list[list[Issue]] = []
+    checks = []  # (index in out, record, (place, precision), swapped_ok)
     for record in records:
-        place = _lookup_place(record, geocoder)
+        found, issues = _lookup_place(record, geocoder)
+        out.append(issues)
         if record.latitude is not None:
-            if place is not None:
-                checks.append((len(out), record, place[0], -90 <= record.longitude <= 90))
-            out.append(None)
+            if found is not None:
+                checks.append((len(out) - 1, record, found, -90 <= record.longitude <= 90))
+            else:
+                issues += _country_issues(record, geocoder, keep_coordinates)
             if len(checks) == 5000:  # in slices: bounded memory
-                _check_coordinates(checks, out)
+                _check_coordinates(checks, out, geocoder, keep_coordinates)
                 checks = []
         else:
-            out.append(_fill_coordinates(record, geocoder, place))
-    _check_coordinates(checks, out)
+            issues += _fill_coordinates(record, geocoder, found)
+    _check_coordinates(checks, out, geocoder, keep_coordinates)
     return out
 
 
@@ -111,99 +137,188 @@ def name_places(records: list[CenterRecord], geocoder) -> None:
         record.given = record.given | named
 
 
-def _check_coordinates(checks: list[tuple], out: list[Issue | None]) -> None:
-    """Set ``out[i]`` to the consistency issue of each ``(i, record, place, swapped_ok)``
+def _check_coordinates(checks: list[tuple], out: list[list[Issue]], geocoder,
+                       keep: bool) -> None:
+    """Add to ``out[i]`` the consistency issues of each ``(i, record, found, swapped_ok)``
     (one batch of geodesic distances)."""
     from directory.geo import geodesic_km_pairs
 
     origins, points = [], []
-    for _, record, place, swapped_ok in checks:
+    for _, record, (place, _precision), swapped_ok in checks:
         origins.append(place.point())
         points.append((record.latitude, record.longitude))
         if swapped_ok:
             origins.append(place.point())
             points.append((record.longitude, record.latitude))
     distances = iter(geodesic_km_pairs(origins, points))
-    for i, record, place, swapped_ok in checks:
+    for i, record, found, swapped_ok in checks:
         off = next(distances)
         swapped = [next(distances)] if swapped_ok else []
-        out[i] = _consistency_issue(record, place, off, swapped)
+        out[i] += _consistency_issues(record, found, off, swapped, geocoder, keep)
 
 
-def _lookup_place(record: CenterRecord, geocoder) -> tuple | None:
-    """``(place, precision)`` for the record's US ZIP code, else its city; or ``None``."""
-    place = None
+def _lookup_place(record: CenterRecord, geocoder) -> tuple[tuple | None, list[Issue]]:
+    """``((place, precision), issues)`` for the record's US ZIP code, else its city (and
+    ``None`` for no place). A ZIP code of another state than the row's is not used: the
+    row is placed from its city and state, with a warning."""
+    place, issues = None, []
     if record.postal_code and record.country == "US":
         place = geocoder.lookup_postal_code(record.postal_code, "US")
         precision = "postal_code"
+        state = getattr(place, "region", None)
+        if place is not None and record.region and state and record.region != state:
+            issues.append(Issue(
+                record.line, record.columns.get("postal_code", "postal_code"), "warning",
+                f"ZIP code {record.postal_code} is in {place.region_name or state} ({state}), "
+                f"not in {record.region}; the row is placed from its city and state "
+                f"instead: check the ZIP code"))
+            place = None
     if place is None and record.city:
         resolution = geocoder.lookup_city(record.city, region=record.region,
                                           country=record.country)
         place = resolution.place if resolution else None
         precision = "city"
-    return (place, precision) if place is not None else None
+    return ((place, precision) if place is not None else None), issues
 
 
-def _fill_coordinates(record: CenterRecord, geocoder, found: tuple | None) -> Issue | None:
+def _fill_coordinates(record: CenterRecord, geocoder, found: tuple | None) -> list[Issue]:
     """Put the looked-up place's coordinates on a record without any, or say why not."""
     if found is None:
         what = record.postal_code or record.city or record.name
         why = getattr(geocoder, "last_error", None)
-        return Issue(record.line, record.columns.get("city", "city"), "warning",
-                     f"place {what!r} could not be geocoded"
-                     f"{f' ({why})' if why else ''}; imported without coordinates "
-                     f"(not shown in radius searches)")
+        return [Issue(record.line, record.columns.get("city", "city"), "warning",
+                      f"place {what!r} could not be geocoded"
+                      f"{f' ({why})' if why else ''}; imported without coordinates "
+                      f"(not shown in radius searches)")]
     place, precision = found
     record.latitude, record.longitude = place.latitude, place.longitude
     record.geocode_precision = precision
-    return None
+    return []
 
 
-def _consistency_issue(record: CenterRecord, place, off: float,
-                       swapped: list[float]) -> Issue | None:
-    """The issue for given coordinates ``off`` km from the place named in the row
-    (``swapped``: the distance with latitude and longitude exchanged, when that is valid)."""
-    col = record.columns.get
+def _offline(geocoder):
+    """The offline geocoder behind ``geocoder`` (itself, a memo of it, or the online
+    geocoder's fallback); ``None`` when there is none."""
+    if hasattr(geocoder, "nearest_place") and hasattr(geocoder, "_grid"):
+        return geocoder
+    inner = getattr(geocoder, "_geocoder", None) or getattr(geocoder, "offline", None)
+    return _offline(inner) if inner is not None and inner is not geocoder else None
+
+
+def _point_text(record: CenterRecord) -> str:
+    return f"{record.latitude:.10g}, {record.longitude:.10g}"
+
+
+def _consistency_issues(record: CenterRecord, found: tuple, off: float,
+                        swapped: list[float], geocoder, keep: bool) -> list[Issue]:
+    """The issues of given coordinates ``off`` km from the place ``found`` for the row's
+    address (``swapped``: the distance with latitude and longitude exchanged, when that is
+    valid). Coordinates further than :data:`MAX_KM` from it are not used (the record is
+    placed there instead, with its precision) unless ``keep``; swapped ones reject the row;
+    coordinates in the very city the row names (a same-named city elsewhere was found, or
+    the ZIP code is wrong) are kept."""
+    place, precision = found
+    column = record.columns.get("latitude", "latitude")
+    if off <= MAX_KM[precision]:
+        return []
     if off > SWAP_TOLERANCE_KM and swapped and swapped[0] < SWAP_TOLERANCE_KM:
         where = "/".join(filter(None, (record.country, (record.region or "")
                                        .split("-")[-1] or None)))
-        return Issue(record.line, col("latitude", "latitude"), "error",
-                     f"coordinates inconsistent with {where or record.city}; possibly "
-                     f"swapped (latitude and longitude); not imported")
-    if off > SWAP_TOLERANCE_KM:
-        return Issue(record.line, col("latitude", "latitude"), "warning",
-                     f"coordinates are {off:.0f} km from {place.name}")
-    return None
+        return [Issue(record.line, column, "error",
+                      f"coordinates inconsistent with {where or record.city}; possibly "
+                      f"swapped (latitude and longitude); not imported")]
+    offline = _offline(geocoder)
+    there = offline.nearest_place(record.latitude, record.longitude) if offline else None
+    if there is not None and record.city and there.country == record.country and \
+            fold(there.city or "") == fold(record.city):
+        if precision != "postal_code":
+            return []
+        return [Issue(record.line, record.columns.get("postal_code", "postal_code"),
+                      "warning", f"ZIP code {record.postal_code} is {off:,.0f} km from the "
+                                 f"row's coordinates, which are in {there.name}; the "
+                                 f"coordinates are used: check the ZIP code")]
+    what = "ZIP code" if precision == "postal_code" else "city"
+    point = _point_text(record)
+    if keep:
+        return [Issue(record.line, column, "warning",
+                      f"coordinates {point} are {off:,.0f} km from {place.name} (the row's "
+                      f"{what}); kept, as confirmed for this import")]
+    record.latitude, record.longitude = place.latitude, place.longitude
+    record.geocode_precision = precision
+    return [Issue(record.line, column, "warning",
+                  f"coordinates {point} are {off:,.0f} km from {place.name} (the row's "
+                  f"{what}): not used; placed at the {what}'s centre instead (to keep them, "
+                  f"confirm the file's coordinates in the preview)")]
 
 
-def geocode_record(record: CenterRecord, geocoder) -> Issue | None:
+def _country_issues(record: CenterRecord, geocoder, keep: bool) -> list[Issue]:
+    """The issues of given coordinates for a row with no place found but its country: not
+    used when no populated place of that country is within
+    :data:`~directory.geo.reverse.REVERSE_MAX_KM` km of them while one of another
+    country is, or none of any country is and none of the row's within
+    :data:`COUNTRY_KM` km (the open sea, another continent); the row is then kept without
+    coordinates (nothing finer to place it by)."""
+    offline = _offline(geocoder)
+    if not record.country or offline is None:
+        return []
+    from directory.geo.reverse import country_near
+
+    there = offline.nearest_place(record.latitude, record.longitude)
+    grid, point = offline._grid(), (record.latitude, record.longitude)
+    if (there is not None and there.country == record.country) or country_near(
+            grid, *point, record.country) or (there is None and country_near(
+            grid, *point, record.country, COUNTRY_KM)):
+        return []  # in the country, near its border, or off its coast: cannot tell
+    column = record.columns.get("latitude", "latitude")
+    point = _point_text(record)
+    where = (f"in {there.name}, not in {record.country}" if there is not None else
+             f"not in {record.country} (no town of it within {COUNTRY_KM:.0f} km)")
+    if keep:
+        return [Issue(record.line, column, "warning",
+                      f"coordinates {point} are {where}; kept, as confirmed for this import")]
+    record.latitude = record.longitude = None
+    record.geocode_precision = "none"
+    return [Issue(record.line, column, "warning",
+                  f"coordinates {point} are {where}: not used; imported without "
+                  f"coordinates (not shown in radius searches; to keep them, confirm the "
+                  f"file's coordinates in the preview)")]
+
+
+def geocode_record(record: CenterRecord, geocoder, keep_coordinates: bool = False
+                   ) -> list[Issue]:
     """Fill missing coordinates from the postal code (US) or city; check given coordinates
-    against the place named in the row. Returns an issue or ``None``; mutates ``record``."""
+    against the place named in the row. Returns the record's issues; mutates ``record``."""
     col = record.columns.get
-    place = None
-    if record.latitude is None and record.address and hasattr(geocoder, "lookup_address"):
+    issues: list[Issue] = []
+    found, issues = _lookup_place(record, geocoder)
+    if record.latitude is not None:
+        if found is None:
+            return issues + _country_issues(record, geocoder, keep_coordinates)
+        from directory.geo import geodesic_km_many
+
+        swapped_ok = -90 <= record.longitude <= 90
+        points = [(record.latitude, record.longitude)] + (
+            [(record.longitude, record.latitude)] if swapped_ok else [])
+        off, *swapped = geodesic_km_many(found[0].point(), points)
+        issues += _consistency_issues(record, found, off, swapped, geocoder,
+                                      keep_coordinates)
+        if record.geocode_precision == "rooftop" or any(
+                i.severity == "error" for i in issues):
+            return issues
+        record.latitude = None  # discarded: placed by its street address below if it can
+    if record.address and hasattr(geocoder, "lookup_address"):
         place = geocoder.lookup_address(record.address, city=record.city, region=record.region,
                                         postal_code=record.postal_code, country=record.country)
         if place is not None:
             record.latitude, record.longitude = place.latitude, place.longitude
             record.geocode_precision = "rooftop"
-            return None
+            return issues
         online_error = getattr(geocoder, "last_error", None)
         if online_error and geocoder.offline is not None:
             fallback = geocode_record(record, geocoder.offline)
-            return fallback or Issue(record.line, col("address", "address"), "warning",
-                                     f"street address not geocoded ({online_error}); "
-                                     f"placed at the {record.geocode_precision.replace('_', ' ')}"
-                                     f" centre instead")
-    found = _lookup_place(record, geocoder)
-    if record.latitude is not None:
-        if found is not None:
-            from directory.geo import geodesic_km_many
-
-            swapped_ok = -90 <= record.longitude <= 90
-            points = [(record.latitude, record.longitude)] + (
-                [(record.longitude, record.latitude)] if swapped_ok else [])
-            off, *swapped = geodesic_km_many(found[0].point(), points)
-            return _consistency_issue(record, found[0], off, swapped)
-        return None
-    return _fill_coordinates(record, geocoder, found)
+            fallback = [i for i in fallback if i not in issues]
+            return issues + (fallback or [Issue(
+                record.line, col("address", "address"), "warning",
+                f"street address not geocoded ({online_error}); placed at the "
+                f"{record.geocode_precision.replace('_', ' ')} centre instead")])
+    return issues + _fill_coordinates(record, geocoder, found)

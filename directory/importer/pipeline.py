@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 
 import sqlalchemy.orm as so
 
-from directory.importer.decode import FileError, decode_bytes
+from directory.importer.decode import Decoded, FileError, decode_bytes
 from directory.importer.formats import (
     FORMAT_NAMES,
     Format,
@@ -42,6 +42,7 @@ from directory.importer.plan import (
 from directory.importer.prefetch import CityPrefetch
 from directory.importer.read import Row, Table, TableStream, stream_table
 from directory.importer.result import ImportResult, record_run
+from directory.importer.sniff import identify
 from directory.importer.validate import CenterRecord, Issue, Validator
 from directory.importer.write import Writer, ensure_source, lock_imports
 from directory.vocabulary import Vocabulary, load_vocabulary
@@ -53,11 +54,13 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
                vocabulary: Vocabulary | None = None, as_of: dt.date | None = None,
                target_source: str | None = None,
                progress: Callable[[int], None] | None = None,
-               parallel: bool = False) -> ImportResult:
+               parallel: bool = False, sheet: str | None = None,
+               keep_coordinates: bool = False) -> ImportResult:
     """Import one file of centers or modality claims.
 
-    :param data: the file's bytes (any of UTF-8 +/- BOM, UTF-16, cp1252; delimiters
-        ``, ; TAB | ¬``).
+    :param data: the file's bytes: CSV (any of UTF-8 +/- BOM, UTF-16, cp1252; delimiters
+        ``, ; TAB | ¬``), an Excel workbook (.xlsx) or an HSDS package (zip), told apart
+        by content (:func:`~directory.importer.sniff.identify`).
     :param geocoder: an object with ``lookup_postal_code(code, country)`` and
         ``lookup_city(city, region=, country=)`` (see :mod:`directory.geo`), used only
         for rows without coordinates; ``None`` skips geocoding.
@@ -67,27 +70,43 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
     :param target_source: for modality lists, the source whose centers the keys name.
     :param parallel: let a large file's cities be looked up in a helper process (forked)
         while the rows are validated; for the command line, not for web workers.
+    :param sheet: a workbook's sheet (name, or number from 1); default the first visible
+        sheet with data. Ignored for other files.
+    :param keep_coordinates: use a row's coordinates even where they contradict its
+        address (an admin confirmed them); by default such coordinates are discarded and
+        the row placed from its address (:mod:`directory.importer.locate`).
     :returns: :class:`ImportResult`; the session holds the changes unless ``dry_run``.
-    :raises FileError: empty / binary / undecodable file, unknown format, missing required
-        column. Nothing is written.
+    :raises FileError: empty / binary / undecodable file, a file that is not a table
+        (PDF, image, XLS, ODS...: named), an unreadable HSDS package or workbook, unknown
+        format, missing required column. Nothing is written.
     """
     sha = hashlib.sha256(data).hexdigest()
     if not dry_run:  # plan against what the import before this one committed
         lock_imports(session)
-    package = data[:4] == b"PK\x03\x04"
+    kind = identify(data)  # by content, not by name; a FileError names anything else
+    package = kind == "hsds"
     if format == "hsds" and not package:
         raise FileError("the 'hsds' format expects an Open Referral HSDS package: a zip of "
                         "its CSV tables (organizations, locations, addresses, services, ...)")
     if package:  # an Open Referral HSDS tabular package (zip)
         data = _hsds_to_template(data, format)
         format, source = "native", source or "hsds"
-    decoded = decode_bytes(data)
-    # What the rows are read from, row by row, until the write: UTF-8 bytes as they are
-    # (half the size of a text with a character beyond Latin-1), else the decoded text.
-    text = data if decoded.encoding in ("utf-8", "utf-8-sig") else decoded.text
-    data = None  # noqa: F841 - free the bytes if the caller let go (and they are not `text`)
-    decoded = dataclasses.replace(decoded, text="")
-    table = stream_table(text)
+    workbook = None
+    if kind == "xlsx":  # one sheet's rows, kept (line = the sheet's row number)
+        from directory.importer.workbook import read_workbook
+
+        workbook = read_workbook(data, sheet)
+        text = data = None
+        decoded = Decoded("", "xlsx", False, workbook.note)
+        table = TableStream(workbook.header, iter(workbook.rows), "")
+    else:
+        decoded = decode_bytes(data)
+        # What the rows are read from, row by row, until the write: UTF-8 bytes as they
+        # are (half the size of a text with a character beyond Latin-1), else the text.
+        text = data if decoded.encoding in ("utf-8", "utf-8-sig") else decoded.text
+        data = None  # noqa: F841 - free the bytes if the caller let go (and not `text`)
+        decoded = dataclasses.replace(decoded, text="")
+        table = stream_table(text)
     if format == "auto":
         fmt = detect_format(table.header)
         if fmt is None and mapping:
@@ -107,13 +126,20 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
                             + ", ".join(h.strip() for h in table.header[:12])
                             + ". Choose another format, or 'auto'.")
     quoting = getattr(fmt, "quoting", csv.QUOTE_MINIMAL)
-    if quoting != csv.QUOTE_MINIMAL:  # read again, with the format's quoting
+    if quoting != csv.QUOTE_MINIMAL and workbook is None:  # again, with the format's quoting
         table = stream_table(text, table.delimiter, quoting)
+
+    def reread() -> Iterable[Row]:
+        """The file's rows again, from the start."""
+        if workbook is not None:
+            return iter(workbook.rows)
+        return stream_table(text, table.delimiter, quoting).rows
     source = check_source(source or fmt.default_source)
     label = "hsds" if package else fmt.name
     result = ImportResult(filename=filename, format=label, source=source,
                           encoding=decoded.encoding, delimiter=table.delimiter, sha256=sha,
-                          dry_run=dry_run, header=[h.strip() for h in table.header])
+                          dry_run=dry_run, header=[h.strip() for h in table.header],
+                          sheet=workbook.name if workbook else None)
     if decoded.note:
         result.issues.append(Issue(1, None, "warning", decoded.note))
     vocabulary = vocabulary or load_vocabulary()
@@ -130,12 +156,12 @@ def run_import(session: so.Session, data: bytes, *, filename: str, geocoder=None
         # rejected then are kept on the way (result.rejected_rows).
         _import_centers(session, fmt, table, result, vocabulary, geocoder, mapping,
                         as_of or dt.date.today(), progress, parallel,
-                        rows_hint=_line_count(text),
-                        reread=lambda: stream_table(text, table.delimiter, quoting).rows)
+                        rows_hint=len(workbook.rows) if workbook else _line_count(text),
+                        reread=reread, keep_coordinates=keep_coordinates)
         rejected_lines = {i.line for i in result.errors}
-        _add_rejected_rows(result, rejected_lines, text, table.delimiter, quoting)
+        _add_rejected_rows(result, rejected_lines, reread)
     result.rejected = len(rejected_lines)
-    table = text = None  # noqa: F841 - free the text before writing
+    table = text = workbook = None  # noqa: F841 - free the rows before writing
     if not dry_run:
         ensure_source(session, source)
         result.run_id = record_run(session, result, user)
@@ -169,14 +195,13 @@ def _line_count(text: str | bytes) -> int:
     return max(text.count(b"\n"), text.count(b"\r"))
 
 
-def _add_rejected_rows(result: ImportResult, rejected_lines: set[int], text: str | bytes,
-                       delimiter: str, quoting: int = csv.QUOTE_MINIMAL) -> None:
+def _add_rejected_rows(result: ImportResult, rejected_lines: set[int],
+                       reread: Callable[[], Iterable[Row]]) -> None:
     """Complete ``result.rejected_rows`` (line -> cells, in line order) with the rows
-    rejected after validation (by the geocoding checks), read again from ``text`` (see
-    :func:`~directory.importer.read.stream_table`)."""
+    rejected after validation (by the geocoding checks), read again by ``reread``."""
     missing = rejected_lines - result.rejected_rows.keys()
     if missing:
-        for row in stream_table(text, delimiter, quoting).rows:
+        for row in reread():
             if row.line in missing:
                 result.rejected_rows[row.line] = row.cells
         result.rejected_rows = dict(sorted(result.rejected_rows.items()))
@@ -186,7 +211,7 @@ def _hsds_to_template(data: bytes, format: str) -> bytes:
     """The CSV-template bytes of an HSDS package zip. Raises :class:`FileError`."""
     import zipfile
 
-    from directory.exchange.hsds import PackageError, read_package
+    from directory.exchange.hsds_read import PackageError, read_package
 
     if format not in ("auto", "hsds", "native"):
         raise FileError(f"this is a zip file (an HSDS package?), not the {format!r} format")
@@ -238,7 +263,8 @@ def _assumed_country(rows: Iterable[Row], columns: dict[int, str],
 def _import_centers(session, fmt: Format, table: TableStream, result: ImportResult,
                     vocabulary, geocoder, mapping, as_of: dt.date, progress,
                     parallel: bool = False, rows_hint: int = 0,
-                    reread: Callable[[], Iterable[Row]] = tuple) -> None:
+                    reread: Callable[[], Iterable[Row]] = tuple,
+                    keep_coordinates: bool = False) -> None:
     """Validate, geocode and plan the rows of ``table`` (read once, as they come): sets
     ``result.rows``, its issues, the cells of the rows rejected by validation
     (``result.rejected_rows``), the plan and its counts. ``rows_hint``: about how many
@@ -270,7 +296,7 @@ def _import_centers(session, fmt: Format, table: TableStream, result: ImportResu
         records = _validate_rows(rows, table, columns, header_of, fmt, default_country,
                                  validator, result, progress, prefetch)
         validator = rows = None  # noqa: F841 - free the in-file duplicate index
-        _geocode_and_plan(session, records, result, geocoder, prefetch)
+        _geocode_and_plan(session, records, result, geocoder, prefetch, keep_coordinates)
     finally:
         if prefetch is not None:
             prefetch.close()
@@ -327,7 +353,7 @@ def _validate_rows(rows, table: TableStream, columns, header_of, fmt, default_co
 
 
 def _geocode_and_plan(session, records: list[CenterRecord], result: ImportResult, geocoder,
-                      prefetch) -> None:
+                      prefetch, keep_coordinates: bool = False) -> None:
     existing = ExistingCenters(session, result.source)
     if geocoder is not None:
         if not hasattr(geocoder, "last_error"):  # online geocoders cache (and explain) alone
@@ -338,16 +364,15 @@ def _geocode_and_plan(session, records: list[CenterRecord], result: ImportResult
         kept = []
         reused = [reuse_coordinates(r, existing.match(r)) for r in records]
         issues = iter(geocode_records([r for r, done in zip(records, reused) if not done],
-                                      geocoder))
+                                      geocoder, keep_coordinates))
         for record, done in zip(records, reused):
             if done:
                 kept.append(record)
                 continue
-            issue = next(issues)
-            if issue is not None:
-                result.issues.append(issue)
-                if issue.severity == "error":
-                    continue
+            found = next(issues)
+            result.issues.extend(found)
+            if any(issue.severity == "error" for issue in found):
+                continue
             kept.append(record)
         records = kept
     result.plan = plan = plan_centers(session, records, result.source, existing,

@@ -43,6 +43,8 @@ class ImportResult:
     plan: Plan | None = None
     run_id: int | None = None
     dry_run: bool = False
+    #: The sheet read, for an Excel workbook.
+    sheet: str | None = None
 
     @property
     def errors(self) -> list[Issue]:

@@ -288,8 +288,10 @@ class Validator:
                     i.severity == "error" for i in issues):
                 err("latitude" if latitude is None else "longitude",
                     "latitude and longitude must be given together")
-            if latitude == 0 and longitude == 0:
-                warn("latitude", "coordinates 0,0 are a placeholder; ignored")
+            if latitude is not None and longitude is not None and \
+                    abs(latitude) < 0.01 and abs(longitude) < 0.01:  # within ~1 km of 0,0
+                warn("latitude", f"coordinates {latitude:.6g},{longitude:.6g}: 0,0 are a "
+                                 f"placeholder (the sea off West Africa); ignored")
                 latitude = longitude = None
 
         city = recase_text(values.get("city", "")) or None

@@ -144,6 +144,11 @@ class PendingImport(Base):
     format: so.Mapped[str] = so.mapped_column(sa.String(32), default="auto")
     source: so.Mapped[str | None] = so.mapped_column(sa.String(64))
     mapping: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    #: A workbook's sheet (name or number); ``None``: the first with data.
+    sheet: so.Mapped[str | None] = so.mapped_column(sa.String(100))
+    #: The admin confirmed the file's coordinates where they contradict the address.
+    keep_coordinates: so.Mapped[bool] = so.mapped_column(default=False,
+                                                         server_default=sa.false())
     created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
                                                           default=utcnow)
 

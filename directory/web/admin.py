@@ -100,7 +100,8 @@ def import_new():
         pending = PendingImport(token=secrets.token_urlsafe(24), user=current_user.email,
                                 filename=(upload.filename or "upload.csv")[:300], data=data,
                                 format=form.format.data or "auto",
-                                source=(form.source.data or "").strip() or None)
+                                source=(form.source.data or "").strip() or None,
+                                sheet=(form.sheet.data or "").strip() or None)
         db.session.add(pending)
         db.session.commit()
         return redirect(url_for("admin.import_preview", token=pending.token))
@@ -120,7 +121,8 @@ def _run(pending: PendingImport, *, dry_run: bool) -> ImportResult:
     return run_import(db.session, pending.data, filename=pending.filename,
                       format=pending.format, source=pending.source, dry_run=dry_run,
                       geocoder=get_import_geocoder(), user=current_user.email,
-                      mapping=json.loads(pending.mapping) if pending.mapping else None)
+                      mapping=json.loads(pending.mapping) if pending.mapping else None,
+                      sheet=pending.sheet, keep_coordinates=bool(pending.keep_coordinates))
 
 
 @bp.route("/imports/preview/<token>", methods=["GET", "POST"])
@@ -142,6 +144,12 @@ def import_preview(token: str):
                 if key.startswith("map-") and value in (*MAPPABLE_FIELDS, "ignore"):
                     mapping[request.form.get("col-" + key[4:], "")] = value
             pending.mapping = json.dumps({k: v for k, v in mapping.items() if k})
+            db.session.commit()
+            return redirect(url_for("admin.import_preview", token=token))
+        if action == "options":  # the sheet, and the file's coordinates confirmed
+            pending.keep_coordinates = request.form.get("keep_coordinates") == "1"
+            if "sheet" in request.form:
+                pending.sheet = request.form["sheet"].strip()[:100] or None
             db.session.commit()
             return redirect(url_for("admin.import_preview", token=token))
         if action == "confirm":

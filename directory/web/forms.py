@@ -96,11 +96,15 @@ class LoginForm(FlaskForm):
 class ImportUploadForm(FlaskForm):
     """Step 1 of an import: the file, its source name and (optionally) its format."""
 
-    file = FileField("CSV file", validators=[FileRequired("Choose a file to upload.")])
+    file = FileField("File (CSV, Excel .xlsx or HSDS zip)",
+                     validators=[FileRequired("Choose a file to upload.")])
     source = StringField("Source name", validators=[Optional(), Length(max=64)],
                          description="Keys re-imports: use the same name for the next "
                                      "edition of the same list. Default: from the format.")
     format = SelectField("Format", choices=[], default="auto")
+    sheet = StringField("Sheet", validators=[Optional(), Length(max=100)],
+                        description="Excel workbooks only: the sheet's name or number. "
+                                    "Default: the first sheet with data.")
 
 
 class ConfirmForm(FlaskForm):
