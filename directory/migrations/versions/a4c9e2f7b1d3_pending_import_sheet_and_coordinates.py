@@ -2,14 +2,14 @@
 file's coordinates where they contradict the address (issue 15).
 
 Revision ID: a4c9e2f7b1d3
-Revises: d0e1f2a3b4c5
+Revises: 753a3a4b0094
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = 'a4c9e2f7b1d3'
-down_revision = 'd0e1f2a3b4c5'
+down_revision = '753a3a4b0094'
 branch_labels = None
 depends_on = None
 
