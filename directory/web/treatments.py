@@ -100,6 +100,36 @@ def treatment_lines(claims: Iterable, slugs: Iterable[str],
     return [treatment_line(claims, slug, source_names) for slug in slugs]
 
 
+@dataclass(frozen=True)
+class SummaryGroup:
+    """Treatments a center page or a printed sheet states together: the same status and
+    the same sources (reported) or bases (inferred). ``names`` in vocabulary order."""
+
+    names: tuple[str, ...]
+    reported: tuple[Reported, ...]
+    inferred: tuple[Inferred, ...]
+
+
+def summary(claims: Iterable, source_names: Mapping[str, str] | None = None
+            ) -> list[SummaryGroup]:
+    """What ``claims`` say, every modality with a claim, grouped: ``Radiation therapy,
+    Chemotherapy: inferred (this center holds the NCI designation ...)`` in one line
+    instead of one per treatment (a printed page has room for about 50 lines)."""
+    claims = list(claims)
+    have = {cm.modality.slug for cm in claims}
+    groups: dict[tuple, tuple[list[str], TreatmentLine]] = {}
+    for spec in load_vocabulary().modalities:
+        if spec.slug not in have:
+            continue
+        line = treatment_line([cm for cm in claims if cm.modality.slug == spec.slug],
+                              spec.slug, source_names)
+        key = (tuple((r.source_name, r.verified_on) for r in line.reported),
+               () if line.reported else tuple(i.basis for i in line.inferred))
+        groups.setdefault(key, ([], line))[0].append(spec.name)
+    return [SummaryGroup(tuple(names), line.reported, () if line.reported else line.inferred)
+            for names, line in groups.values()]
+
+
 def unreported(claims: Iterable) -> list[str]:
     """The vocabulary's modality slugs (in order) that no *reported* claim of ``claims``
     covers (itself or a child): the treatments whose questions a center page shows."""
@@ -127,7 +157,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["treatment_name"] = lambda slug: getattr(
         load_vocabulary().by_slug(slug), "name", slug)
     app.jinja_env.filters["format_label"] = _format_label
-    app.jinja_env.globals.update(treatment_line=treatment_line,
+    app.jinja_env.globals.update(treatment_line=treatment_line, treatment_summary=summary,
                                  treatment_lines=treatment_lines,
                                  unreported_treatments=unreported, rule_url=rule_url,
                                  source_names_of=lambda sources: {
