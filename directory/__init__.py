@@ -163,7 +163,7 @@ def _configure_postgresql(engine) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Public pages; the JSON API (``/api/v1``, with CORS and JSON errors) and its docs."""
-    from directory.web import api, display
+    from directory.web import api, display, treatments
     from directory.web.admin import bp as admin_bp
     from directory.web.auth import bp as auth_bp
     from directory.web.public import bp as public_bp
@@ -171,6 +171,7 @@ def register_blueprints(app: Flask) -> None:
     from directory.web.suggest import bp as suggest_bp
 
     display.register(app)
+    treatments.register(app)
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)

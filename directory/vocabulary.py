@@ -19,24 +19,27 @@ SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 @dataclass(frozen=True)
 class ModalitySpec:
-    """One vocabulary entry: slug, display name, parent slug, guide page, synonyms."""
+    """One vocabulary entry: slug, display name, parent slug, guide page, synonyms, and
+    ``reported_only``: why it is never inferred (``None``: it may be; see
+    :mod:`directory.inference`)."""
 
     slug: str
     name: str
     parent: str | None = None
     guide: str | None = None
     synonyms: tuple[str, ...] = ()
+    reported_only: str | None = None
 
 
 @dataclass(frozen=True)
 class DesignationSpec:
-    """A designation: slug, name, issuer, URL and the modality slugs it lets us infer."""
+    """A designation: slug, name, issuer, URL. What it lets us infer is a rule of
+    ``seeds/inferences.toml`` (:mod:`directory.inference`)."""
 
     slug: str
     name: str
     issuer: str | None = None
     url: str | None = None
-    infers: tuple[str, ...] = ()
 
 
 @dataclass
@@ -116,9 +119,10 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR) -> Vocabulary:
     with open(seeds_dir / "designations.toml", "rb") as fh:
         raw_d = tomllib.load(fh)["designation"]
     modalities = [ModalitySpec(m["slug"], m["name"], m.get("parent"), m.get("guide"),
-                               tuple(m.get("synonyms", ()))) for m in raw_m]
-    designations = [DesignationSpec(d["slug"], d["name"], d.get("issuer"), d.get("url"),
-                                    tuple(d.get("infers", ()))) for d in raw_d]
+                               tuple(m.get("synonyms", ())), m.get("reported_only"))
+                  for m in raw_m]
+    designations = [DesignationSpec(d["slug"], d["name"], d.get("issuer"), d.get("url"))
+                    for d in raw_d]
     return Vocabulary(modalities, designations)
 
 

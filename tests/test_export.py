@@ -106,13 +106,15 @@ def test_search_csv_with_distances_and_extras(client, directory):
     header = list(rows[0])
     assert header[:len(TEMPLATE_COLUMNS)] == list(TEMPLATE_COLUMNS)
     assert header[len(TEMPLATE_COLUMNS):] == ["distance_mi", "inferred_modalities",
-                                              "center_id", "url"]
+                                              "inferred_basis", "center_id", "url"]
     distances = [float(r["distance_mi"]) for r in rows]
     assert distances == sorted(distances) and distances[-1] <= 10
     assert int(response.headers["X-Total-Count"]) == len(rows)
     assert {r["postal_code"] for r in rows} >= {"02115"}  # case 6: leading zero kept
     dana = next(r for r in rows if r["name"].startswith("Dana-Farber"))
     assert "chemotherapy" in dana["inferred_modalities"] and dana["designations"]
+    assert "immunotherapy" in dana["inferred_basis"]
+    assert "NCI designation Comprehensive Cancer Center" in dana["inferred_basis"]
     multi = next(r for r in rows if r["name"] == "Example Cancer Institute, North Campus")
     assert multi["address"] == "Building 2, Floor 3\nMain Street 10"  # case 4
     api = client.get("/api/v1/centers?near=Boston,+MA&radius=10&unit=mi&per_page=100"

@@ -35,7 +35,10 @@ TEMPLATE_COLUMNS = (
     "modalities", "designations", "status", "description", "organization",
 )
 # Search exports: the template columns, then what only a search result has.
-SEARCH_EXTRA_COLUMNS = ("inferred_modalities", "center_id", "url")
+# ``inferred_basis``: each inferred modality no source reports, with why it is inferred
+# (``immunotherapy; targeted-therapy: inferred: this hospital reports outpatient chemotherapy;
+# confirm with the center``, several bases separated by `` | ``).
+SEARCH_EXTRA_COLUMNS = ("inferred_modalities", "inferred_basis", "center_id", "url")
 # Documented maximum number of rows in a search export (config ``EXPORT_MAX_ROWS``).
 DEFAULT_EXPORT_MAX_ROWS = 10_000
 _CHUNK = 500
@@ -77,6 +80,21 @@ def _modality_slugs(claims: Iterable, provenance: str) -> list[str]:
     position = {m.slug: i for i, m in enumerate(load_vocabulary().modalities)}
     slugs = {cm.modality.slug for cm in claims if cm.provenance == provenance}
     return sorted(slugs, key=lambda s: (position.get(s, len(position)), s))
+
+
+def inferred_basis(claims: Iterable) -> str:
+    """The ``inferred_basis`` cell: the modalities only inferred (no source reports them),
+    grouped by their basis, ``"<slugs>: <basis>"`` joined by `` | ``; empty when none."""
+    claims = list(claims)
+    reported = {cm.modality.slug for cm in claims if cm.provenance == "reported"}
+    position = {m.slug: i for i, m in enumerate(load_vocabulary().modalities)}
+    by_basis: dict[str, set[str]] = {}
+    for cm in claims:
+        if cm.provenance == "inferred" and cm.modality.slug not in reported:
+            by_basis.setdefault(cm.evidence or "inferred", set()).add(cm.modality.slug)
+    return " | ".join(
+        "; ".join(sorted(slugs, key=lambda s: (position.get(s, len(position)), s)))
+        + f": {basis}" for basis, slugs in by_basis.items())
 
 
 def template_row(center: Center, external_id: str | None = None, *,
@@ -237,7 +255,8 @@ def search_csv_lines(export: SearchExport, *, unit: str | None,
             if d is not None and unit == "mi":
                 d = d / KM_PER_MILE
             row.append("" if d is None else f"{d:.2f}")
-        row += ["; ".join(_modality_slugs(hit.modalities, "inferred")), str(c.id), url_of(c)]
+        row += ["; ".join(_modality_slugs(hit.modalities, "inferred")),
+                inferred_basis(hit.modalities), str(c.id), url_of(c)]
         yield csv_line(row)
 
 

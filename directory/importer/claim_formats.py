@@ -1,6 +1,7 @@
 """Modality lists: files that add treatment claims to centers already in the directory,
 named by a key of another source (CMS quality measures and Provider of Services flags, keyed
-by CCN). Each row becomes a :class:`ClaimRow`; the plan stage matches the keys."""
+by CCN). Each row becomes a :class:`ClaimRow`; :func:`with_inferred` adds what the rules of
+``seeds/inferences.toml`` infer from them; the plan stage matches the keys."""
 
 from __future__ import annotations
 
@@ -8,17 +9,36 @@ import datetime as dt
 from dataclasses import dataclass
 
 from directory.importer.read import normalise_header
+from directory.inference import InferenceTable
 
 
 @dataclass(frozen=True)
 class ClaimRow:
-    """A modality-list row: the center key, the modality slug, evidence and its date."""
+    """A modality-list row: the center key, the modality slug, evidence and its date;
+    ``provenance`` ``inferred`` for a claim an inference rule made (evidence: its basis)."""
 
     line: int
     external_id: str
     modality: str
     evidence: str
     verified_on: dt.date
+    provenance: str = "reported"
+
+
+def with_inferred(claims: list[ClaimRow], format_name: str,
+                  rules: InferenceTable) -> list[ClaimRow]:
+    """``claims`` followed by the inferred claims the rules set off by ``format_name``
+    reporting a modality give (same key, line and date as the reported claim; the rule's
+    basis as evidence). A modality the list reports for the key is not inferred for it."""
+    triggers = {slug: rules.for_reported(format_name, slug) for slug in {c.modality
+                                                                        for c in claims}}
+    if not any(triggers.values()):
+        return claims
+    reported = {(c.external_id, c.modality) for c in claims}
+    inferred = [ClaimRow(c.line, c.external_id, slug, rule.basis, c.verified_on, "inferred")
+                for c in claims for rule in triggers[c.modality] for slug in rule.infers
+                if (c.external_id, slug) not in reported]
+    return claims + inferred
 
 
 class ModalityListFormat:

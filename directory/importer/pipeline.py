@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 import sqlalchemy.orm as so
 
+from directory.importer.claim_formats import with_inferred
 from directory.importer.decode import Decoded, FileError, decode_bytes
 from directory.importer.formats import (
     FORMAT_NAMES,
@@ -45,6 +46,7 @@ from directory.importer.result import ImportResult, record_run
 from directory.importer.sniff import identify
 from directory.importer.validate import CenterRecord, Issue, Validator
 from directory.importer.write import Writer, ensure_source, lock_imports
+from directory.inference import load_inferences
 from directory.vocabulary import Vocabulary, load_vocabulary
 
 
@@ -395,6 +397,7 @@ def _geocode_and_plan(session, records: list[CenterRecord], result: ImportResult
 def _import_claims(session, fmt: ModalityListFormat, table, result: ImportResult,
                    target_source: str) -> None:
     claims, issues = fmt.claims(table.header, table.rows)
+    claims = with_inferred(claims, fmt.name, load_inferences())
     result.issues.extend(Issue(*i) for i in issues)
     result.plan = plan_claims(session, claims, result.source, target_source)
     for line, key in result.plan.unmatched_keys:

@@ -277,11 +277,11 @@ def plan_claims(session: so.Session, claims: list[ClaimRow], claim_source: str,
                 plan.claim_updates.append((center, []))  # withdraw claims applied earlier
             continue
         wanted = _merge_claims(rows)
-        have = {(cm.modality.slug, cm.evidence, cm.verified_on)
+        have = {(cm.modality.slug, cm.provenance, cm.evidence, cm.verified_on)
                 for cm in center.modalities if cm.source == claim_source}
         if not have:
             plan.claim_adds.append((center, wanted))
-        elif have != {(c.modality, c.evidence, c.verified_on) for c in wanted}:
+        elif have != {(c.modality, c.provenance, c.evidence, c.verified_on) for c in wanted}:
             plan.claim_updates.append((center, wanted))
         else:
             plan.unchanged.append(center)
@@ -289,16 +289,20 @@ def plan_claims(session: so.Session, claims: list[ClaimRow], claim_source: str,
 
 
 def _merge_claims(rows: list[ClaimRow]) -> list[ClaimRow]:
-    """One claim per modality: the latest date, with every distinct evidence line joined."""
+    """One claim per modality: the latest date, with every distinct evidence line joined;
+    reported if any row reports it (inferred rows of that modality are then dropped)."""
     by_slug: dict[str, list[ClaimRow]] = defaultdict(list)
     for row in rows:
         by_slug[row.modality].append(row)
     merged = []
     for slug, items in by_slug.items():
-        items.sort(key=lambda r: r.verified_on)
+        provenance = "reported" if any(r.provenance == "reported" for r in items) \
+            else "inferred"
+        items = sorted((r for r in items if r.provenance == provenance),
+                       key=lambda r: r.verified_on)
         evidence = "; ".join(dict.fromkeys(r.evidence for r in reversed(items)))[:300]
         merged.append(ClaimRow(items[0].line, items[0].external_id, slug, evidence,
-                               items[-1].verified_on))
+                               items[-1].verified_on, provenance))
     return merged
 
 

@@ -28,6 +28,7 @@ from directory.importer.fields import (
 )
 from directory.importer.format_base import FACT_PREFIX, RawRecord
 from directory.importer.read import MAX_CELL
+from directory.inference import load_inferences
 from directory.models import CENTER_KINDS
 from directory.text import fold, nfc
 from directory.vocabulary import Vocabulary, split_terms
@@ -138,6 +139,7 @@ class Validator:
         self.repeated_ids = repeated_ids
         self.source = source
         self.today = today or dt.date.today()
+        self.rules = load_inferences()
         self.seen_ids: dict[str, int] = {}
         self.seen_keys: dict[str, int] = {}
         self._modality_cells: dict[str, tuple] = {}
@@ -353,11 +355,12 @@ class Validator:
                 elif spec.slug not in slugs:
                     slugs.append(spec.slug)
                     have = {m.slug for m in inferred}
-                    for slug in spec.infers:
+                    # what the designation implies: its rule in seeds/inferences.toml
+                    rule = self.rules.for_designation(spec.slug)
+                    for slug in rule.infers if rule else ():
                         if slug not in have:
-                            inferred.append(ModalityClaim(
-                                slug, "inferred", f"inferred from designation: {spec.name}",
-                                self.today))
+                            inferred.append(ModalityClaim(slug, "inferred", rule.basis,
+                                                          self.today))
             if len(inferred) > len(claims):
                 modalities = self._share(tuple(inferred))
             if slugs:

@@ -211,7 +211,7 @@ class Writer:
         self._queue_reviews(plan.review)
         for center, claims in (*plan.claim_adds, *plan.claim_updates):
             before = snapshot(center, self.source)
-            self._set_claims(center, [(c.modality, "reported", c.evidence, c.verified_on)
+            self._set_claims(center, [(c.modality, c.provenance, c.evidence, c.verified_on)
                                       for c in claims])
             changed.append((center, before, None, None))
         self.session.flush()

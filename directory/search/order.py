@@ -1,6 +1,7 @@
 """The "best match" order (``sort=best``, the default of place searches): cancer care
-first. No Flask; :func:`care_tier` for rows ordered in Python, :func:`care_tier_sql` for
-an ORDER BY."""
+first, and in a treatment search the centers a source reports it for before those it is
+only inferred for. No Flask; :func:`care_tier` for rows ordered in Python,
+:func:`care_tier_sql` and :func:`unreported_sql` for an ORDER BY."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 
 import sqlalchemy as sa
 
-from directory.models import Center
+from directory.models import Center, CenterModality, Modality
 
 #: Kinds a "best match" order puts last even when they report cancer treatment (the guide
 #: is for adults: a children's hospital is not a first call), and the general hospitals that
@@ -100,15 +101,41 @@ def care_tier_sql() -> tuple:
             sa.case((academic, 0), else_=1))
 
 
-def best_keys(kept, ids, names, km, tiers, unverified) -> list[tuple]:
-    """``(group, unverified, weighted km, name_folded, id)`` for each index in ``kept`` of
-    the parallel row sequences, the group and the unverified flag as
-    :func:`care_tier_sql` computed them in the database (:func:`best_key`, then name and
-    id): the sort keys of a radius search in the ``best`` order."""
+def unreported_sql(slugs) -> sa.ColumnElement[int]:
+    """How many of the modalities ``slugs`` (a treatment search's, AND) no source reports
+    for the center: a claim with provenance ``reported`` of the modality or of one of its
+    children counts; an *inferred* claim (from a designation or an inference rule of
+    ``seeds/inferences.toml``) does not. The first key of the ``best`` order of a treatment
+    search: 0 (every treatment reported) comes before the centers where some are only
+    inferred."""
+    from directory.vocabulary import load_vocabulary
+
+    vocabulary = load_vocabulary()
+    terms = []
+    for slug in slugs:
+        family, todo = [], [slug]
+        while todo:  # the modality and its descendants
+            family.append(todo.pop())
+            todo += [m.slug for m in vocabulary.children(family[-1])]
+        reported = sa.exists(sa.select(1).select_from(CenterModality).where(
+            CenterModality.center_id == Center.id, CenterModality.provenance == "reported",
+            CenterModality.modality_id.in_(sa.select(Modality.id)
+                                           .where(Modality.slug.in_(family)))))
+        terms.append(sa.case((reported, 0), else_=1))
+    return sum(terms[1:], terms[0]) if terms else sa.literal(0)
+
+
+def best_keys(kept, ids, names, km, tiers, unverified, unreported=None) -> list[tuple]:
+    """``(unreported, group, unverified, weighted km, name_folded, id)`` for each index in
+    ``kept`` of the parallel row sequences, the group and the unverified flag as
+    :func:`care_tier_sql` computed them in the database, and ``unreported`` as
+    :func:`unreported_sql` did (a treatment search; else 0) (:func:`best_key`, then name
+    and id): the sort keys of a radius search in the ``best`` order."""
     out = []
     for i in kept:
         tier, distance = tiers[i], km[i]
         if tier == 2 and is_academic(names[i]):
             distance *= ACADEMIC_DISTANCE_WEIGHT
-        out.append((tier, unverified[i], distance, names[i], ids[i]))
+        out.append((unreported[i] if unreported is not None else 0, tier, unverified[i],
+                     distance, names[i], ids[i]))
     return out

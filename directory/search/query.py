@@ -47,7 +47,7 @@ from directory.models import (
     Designation,
     Modality,
 )
-from directory.search.order import best_keys, care_tier_sql
+from directory.search.order import best_keys, care_tier_sql, unreported_sql
 from directory.search.results import (
     CenterHit,
     ClaimView,
@@ -255,15 +255,15 @@ def _load(session: so.Session, ids: list[int], distances: dict[int, float] | Non
         .options(so.joinedload(Center.organization)))}
     claims: defaultdict[int, list[ClaimView]] = defaultdict(list)
     refs: dict[str, ModalityRef] = {}
-    for center_id, slug, name, position, provenance, source, verified_on in session.execute(
+    for center_id, slug, name, position, *claim in session.execute(
             sa.select(CenterModality.center_id, Modality.slug, Modality.name,
                       Modality.position, CenterModality.provenance, CenterModality.source,
-                      CenterModality.verified_on)
+                      CenterModality.verified_on, CenterModality.evidence)
             .join(Modality, Modality.id == CenterModality.modality_id)
             .where(CenterModality.center_id.in_(ids))
             .order_by(CenterModality.center_id, CenterModality.id)):
         ref = refs.get(slug) or refs.setdefault(slug, ModalityRef(slug, name, position))
-        claims[center_id].append(ClaimView(ref, provenance, source, verified_on))
+        claims[center_id].append(ClaimView(ref, *claim))
     held: defaultdict[int, list[HeldView]] = defaultdict(list)
     for center_id, slug, name, source, as_of in session.execute(
             sa.select(CenterDesignation.center_id, Designation.slug, Designation.name,
@@ -298,7 +298,7 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
             page_ids = _relevance_page(session, conds, fold(query.q), offset, query.per_page)
         elif sort == "best":
             page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
-                *care_tier_sql(), Center.name_folded, Center.id)
+                *_best_order(query), Center.name_folded, Center.id)
                 .limit(query.per_page).offset(offset)).all()
         else:
             page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
@@ -312,13 +312,16 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     geo = [Center.latitude.is_not(None), Center.longitude.is_not(None)]
     if radius is not None:
         geo.append(_box_condition(query.near, radius))
+    order_columns: tuple = ()
+    if sort == "best":  # group, unverified, and in a treatment search how many unreported
+        order_columns = (*care_tier_sql()[:2], *(
+            (unreported_sql(query.modalities),) if query.modalities else ()))
     rows = session.execute(sa.select(Center.id, Center.latitude, Center.longitude,
                                      Center.name_folded, Center.modality_mask,
-                                     Center.country,
-                                     *(care_tier_sql()[:2] if sort == "best" else ()))
+                                     Center.country, *order_columns)
                            .where(*conds, *geo)).all()
     ids, lats, lons, names, masks, countries, *order = zip(*rows) if rows else ((),) * (
-        8 if sort == "best" else 6)
+        6 + len(order_columns))
     km = geodesic_km_from(query.near.point(), lats, lons)
     kept = range(len(ids)) if radius is None else [i for i, d in enumerate(km) if d <= radius]
     # (key, id) tuples compare in C; only the rows up to the end of the page are ordered.
@@ -336,6 +339,15 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     facets = _facets_from_counts(Counter(masks[i] for i in kept),
                                  Counter(countries[i] for i in kept))
     return SearchPage(items, len(kept), query.page, query.per_page, facets)
+
+
+def _best_order(query: SearchQuery) -> tuple:
+    """ORDER BY terms of the ``best`` order: in a treatment search, first the centers a
+    source reports every searched treatment for (:func:`unreported_sql`), then
+    :func:`care_tier_sql`."""
+    if query.modalities:
+        return (unreported_sql(query.modalities), *care_tier_sql())
+    return care_tier_sql()
 
 
 def _facet_result(modality: dict[str, int], country: dict[str, int]) -> dict:

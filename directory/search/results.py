@@ -79,6 +79,7 @@ class ClaimView(NamedTuple):
     provenance: str
     source: str
     verified_on: dt.date | None
+    evidence: str | None = None
 
 
 class DesignationRef(NamedTuple):

@@ -42,6 +42,7 @@ from directory.curation.resolve import RECORD_FIELDS
 from directory.exchange import template as export
 from directory.extensions import db, limiter
 from directory.geo import KM_PER_MILE, Place
+from directory.inference import load_inferences
 from directory.models import Center
 from directory.search import CenterHit, SearchError, SearchQuery, find_centers, get_center
 from directory.search.order import STATUS_UNKNOWN_SOURCES
@@ -181,7 +182,8 @@ def center_item(hit: CenterHit, unit: str = "km",
     item["modalities"] = [{"slug": cm.modality.slug, "name": cm.modality.name,
                            "provenance": cm.provenance, "source": cm.source,
                            "verified_on": cm.verified_on.isoformat() if cm.verified_on
-                           else None} for cm in claims]
+                           else None, "evidence": cm.evidence,
+                           "inference": _inference(cm)} for cm in claims]
     item["designations"] = [{"slug": cd.designation.slug, "name": cd.designation.name,
                              "source": cd.source,
                              "as_of": cd.as_of.isoformat() if cd.as_of else None}
@@ -191,6 +193,17 @@ def center_item(hit: CenterHit, unit: str = "km",
         item["field_sources"] = provenance.field_sources(ITEM_FIELDS)
         item["records"] = [r.as_json() for r in provenance.records]
     return item
+
+
+def _inference(claim) -> dict | None:
+    """An inferred claim's basis and rule (``seeds/inferences.toml``, explained on the About
+    page); ``None`` for a reported claim."""
+    if claim.provenance != "inferred":
+        return None
+    rule = load_inferences().by_basis(claim.evidence)
+    return {"basis": claim.evidence or "inferred", "rule": rule.slug if rule else None,
+            "url": url_for("public.about", _external=True,
+                           _anchor=rule.anchor if rule else "inference-rules")}
 
 
 def _with_provenance(hits: Iterable[CenterHit], size: int = 500

@@ -1,12 +1,15 @@
-"""Compare up to three centers side by side (``/compare?ids=1,2,3``), and the map settings
-the public pages hand to ``static/map.js``.
+"""Compare up to three centers side by side (``/compare?ids=1,2,3``) and print them as a
+shortlist (``/compare/print``: one page per center, with the questions to ask).
 
 Routes are added to the public blueprint (``public.compare``). The URL is the whole state:
 ``ids`` (comma-separated or repeated, order kept), optionally ``near`` and ``unit`` to show
-distances from a place, so a comparison can be shared, bookmarked and printed.
+distances from a place and ``modality`` (or the search's, from ``back``) for the questions,
+so a comparison can be shared, bookmarked and printed.
 """
 
 from __future__ import annotations
+
+import datetime as dt
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -15,6 +18,7 @@ from flask import current_app, render_template, request, url_for
 from directory.extensions import db
 from directory.geo import GeocodingError, InvalidQuery, geodesic_km
 from directory.models import Center, CenterModality, DataSource
+from directory.questions import load_questions
 from directory.vocabulary import load_vocabulary
 from directory.web.display import APPROXIMATE, MAX_COMPARE
 from directory.web.params import SINGLE_VALUED, ParamError, get_geocoder
@@ -66,9 +70,29 @@ def _search_args(back: str) -> dict[str, str | list[str]]:
     return args
 
 
+def search_treatments(args) -> list[str]:
+    """The treatments of the search a comparison came from: its own ``modality``
+    parameters, else those of ``back``; unknown slugs are left out, vocabulary order."""
+    wanted = set(args.getlist("modality")) or set(
+        _search_args(args.get("back", "")).get("modality", ()))
+    return [m.slug for m in load_vocabulary().modalities if m.slug in wanted]
+
+
 def compare():
     """Up to three centers side by side: distance from ``near``, contact, designations and
-    every treatment with its provenance (reported / inferred, source, date)."""
+    every treatment with its provenance (reported / inferred, source, date), and the
+    questions to ask about the search's treatments (``modality``, or those of ``back``)."""
+    return _compare_page("public/compare.html")
+
+
+def shortlist():
+    """The comparison as a printable shortlist (``/compare/print``, same parameters): one
+    page per center with name, address, phone in international format, website, what is
+    reported and by whom, and the questions with room for the answers."""
+    return _compare_page("public/shortlist.html")
+
+
+def _compare_page(template: str):
     ids = parse_ids(request.args)
     notices = []
     if len(ids) > MAX_COMPARE:
@@ -116,17 +140,24 @@ def compare():
         if any(cells):
             rows.append((m, cells))
     current = [c.id for c in centers]
-    remove_urls = {c.id: compare_url([i for i in current if i != c.id], near=near,
-                                     unit=unit if unit != "km" else None) for c in centers}
+    treatments = search_treatments(request.args)
+    keep = {"near": near, "unit": unit if unit != "km" else None,
+            "modality": treatments or None}
+    remove_urls = {c.id: compare_url([i for i in current if i != c.id], **keep)
+                   for c in centers}
     back_args = {"near": near} if near else {}
     if unit != "km" and near:
         back_args["unit"] = unit
     search_args = _search_args(request.args.get("back", ""))
-    return render_template("public/compare.html", centers=centers, rows=rows,
+    return render_template(template, centers=centers, rows=rows, treatments=treatments,
+                           questions=load_questions(), today=dt.date.today().isoformat(),
+                           print_url=url_for("public.shortlist", ids=",".join(map(str, current)),
+                                             **{k: v for k, v in keep.items() if v}),
+                           compare_url=compare_url(current, **keep),
                            distances=distances, place=place, unit=unit, near=near,
                            notices=notices, sources=sources, remove_urls=remove_urls,
                            share_url=url_for("public.compare", _external=True, **(
                                {"ids": ",".join(map(str, current))} if current else {}),
-                               **back_args),
+                               **back_args, **({"modality": treatments} if treatments else {})),
                            back_url=url_for("public.centers", **(search_args or back_args)),
                            approximate=APPROXIMATE)

@@ -41,10 +41,33 @@ def _schemas() -> dict:
         "name": {"type": "string"},
         "provenance": {"type": "string", "enum": ["reported", "inferred"],
                        "description": "reported: a public source says the center delivers "
-                                      "it; inferred: derived from a designation"},
-        "source": {"type": "string", "description": "data-source slug of the claim"},
+                                      "it; inferred: derived by a rule of the directory's "
+                                      "inference table from a designation or from another "
+                                      "treatment a source reports (see `inference`). A "
+                                      "search for a treatment ranks centers with it "
+                                      "reported before those with it only inferred "
+                                      "(sort=best)"},
+        "source": {"type": "string", "description": "data-source slug of the claim (for an "
+                                                    "inferred claim: the source of the fact "
+                                                    "the inference starts from)"},
         "verified_on": {"type": ["string", "null"], "format": "date",
                         "description": "date of the evidence"},
+        "evidence": {"type": ["string", "null"],
+                     "description": "what the claim rests on: the source's own words for a "
+                                    "reported claim (e.g. 'CMS quality measure OP-35 "
+                                    "(outpatient chemotherapy), star rating 2025'), the "
+                                    "basis for an inferred one"},
+        "inference": {"oneOf": [{"type": "null"}, _obj({
+            "basis": {"type": "string",
+                      "description": "why it is inferred, as shown on the pages: 'inferred: "
+                                     "this hospital reports outpatient chemotherapy; confirm "
+                                     "with the center'"},
+            "rule": {"type": ["string", "null"],
+                     "description": "slug of the inference rule (null: a claim whose basis "
+                                    "no current rule has)"},
+            "url": {"type": "string", "format": "uri",
+                    "description": "the rule's reasoning and facts on the About page"},
+        })], "description": "null for a reported claim"},
     }, description="A claim that the center offers a modality. A missing claim means "
                    "'not reported', never 'not offered'.")
     designation = _obj({

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from directory.curation.suggest import ROLE_PHRASES, accepted_updates
 from directory.extensions import db
 from directory.guide import load_guide
+from directory.inference import load_inferences
 from directory.models import Center, CenterModality, DataSource, SourceRecord
 from directory.search import (
     SearchError,
@@ -30,6 +31,7 @@ from directory.web.suggest import reported_text
 bp = Blueprint("public", __name__)
 # /compare: side by side (directory.web.compare), an endpoint of this blueprint
 bp.add_url_rule("/compare", view_func=_compare.compare)
+bp.add_url_rule("/compare/print", view_func=_compare.shortlist)
 
 
 @bp.route("/")
@@ -56,8 +58,10 @@ def centers():
             from directory.web.params import ParamError
 
             raise ParamError(exc.field, exc.message) from exc
+    source_names = dict(db.session.execute(sa.select(DataSource.slug, DataSource.name))
+                        .all()) if page is not None and parsed.query.modalities else {}
     return render_template("public/centers.html", parsed=parsed, page=page, args=request.args,
-                           hints=empty_result_hints(parsed, page))
+                           hints=empty_result_hints(parsed, page), source_names=source_names)
 
 
 def empty_result_hints(parsed, page) -> list[tuple[str, str | None, str | None]]:
@@ -190,6 +194,6 @@ def about():
     claim_counts = dict(db.session.execute(sa.select(CenterModality.source, sa.func.count())
                                            .group_by(CenterModality.source)).all())
     return render_template("public/about.html", sources=sources, counts=counts,
-                           claim_counts=claim_counts)
+                           claim_counts=claim_counts, inference_rules=load_inferences().rules)
 
 

@@ -82,9 +82,25 @@
     update();
   }
 
+  /* The printed shortlist: a Print button (hidden without this script, which leaves the
+     hint to use the browser's own Print command). */
+  function initPrint() {
+    var buttons = document.querySelectorAll('[data-print]');
+    for (var i = 0; i < buttons.length; i++) {
+      buttons[i].hidden = false;
+      buttons[i].addEventListener('click', function () { window.print(); });
+    }
+    var hints = document.querySelectorAll('[data-print-hint]');
+    for (var h = 0; h < hints.length && buttons.length; h++) {
+      hints[h].textContent = 'or use your browser\u2019s Print command.';
+    }
+  }
+
+  function start() { init(); initPrint(); }
+
   if (document.readyState === 'loading') {
-    document.addEventListener('DOMContentLoaded', init);
+    document.addEventListener('DOMContentLoaded', start);
   } else {
-    init();
+    start();
   }
 }());
