@@ -168,10 +168,14 @@ def test_template_export_round_trips(directory, import_file):
 
 
 def test_template_export_keeps_ids_unique_across_sources(make_center, import_file):
-    make_center("Same Id A", 1.0, 1.0, external_id="X1", source="one")
-    make_center("Same Id B", 2.0, 2.0, external_id="X1", source="two")
-    make_center("Twin", 3.0, 3.0, source="one")
-    make_center("Twin", 3.1, 3.1, source="two")
+    # Real places: a point far from its city or country is not imported, and a point
+    # without a city gets the city it lies in.
+    make_center("Same Id A", 39.05, -95.68, external_id="X1", source="one", city="Topeka",
+                region="US-KS")
+    make_center("Same Id B", 40.81, -96.70, external_id="X1", source="two", city="Lincoln",
+                region="US-NE")
+    make_center("Twin", 41.26, -95.94, source="one", city="Omaha", region="US-NE")
+    make_center("Twin", 41.27, -95.95, source="two", city="Omaha", region="US-NE")
     first = directory_csv_bytes(db.session)
     ids = sorted(r["external_id"] for r in read_csv(first))
     assert {"one:X1", "two:X1"} < set(ids)
