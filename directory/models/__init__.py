@@ -11,6 +11,7 @@ from directory.models.admin import (
     ChangeRecord,
     DataVersion,
     ImportIssue,
+    ImportJob,
     ImportRun,
     PendingImport,
     User,
@@ -39,7 +40,7 @@ from directory.models.hooks import search_text_of
 __all__ = [
     "CENTER_KINDS", "KIND_LABELS", "CENTER_STATUSES", "GEOCODE_PRECISIONS", "NON_TREATING_KINDS",
     "PROVENANCES", "ROLES", "Base", "Center", "CenterDesignation", "CenterModality",
-    "ChangeRecord", "DataSource", "DataVersion", "Designation", "ImportIssue", "ImportRun",
-    "LinkReview", "Modality", "Organization", "PendingImport", "SourceRecord", "User",
+    "ChangeRecord", "DataSource", "DataVersion", "Designation", "ImportIssue", "ImportJob",
+    "ImportRun", "LinkReview", "Modality", "Organization", "PendingImport", "SourceRecord", "User",
     "search_text_of", "utcnow",
 ]
