@@ -93,4 +93,5 @@ def retry(token: str):
     job.status, job.started_at = "queued", None
     db.session.commit()
     current_app.extensions["jobs"].enqueue("import", job.id)
+    db.session.expire_all()  # (an immediate job wrote through its own session)
     return redirect(url_for("jobs.status", token=token))
