@@ -30,6 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.from_mapping(config)
     check_secret_key(app)
     register_extensions(app)
+    register_jobs(app)
     register_security_headers(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -108,6 +109,16 @@ def register_extensions(app: Flask) -> None:
             _configure_postgresql(db.engine)
 
 
+def register_jobs(app: Flask) -> None:
+    """The background job queue (:mod:`directory.jobs`); ``flask run`` consumes it in a
+    thread of its own process unless ``JOBS_CONSUMER`` says otherwise."""
+    from directory.jobs import init_app
+
+    if not app.config.get("JOBS_CONSUMER"):
+        app.config["JOBS_CONSUMER"] = "thread" if _flask_command() == "run" else "external"
+    init_app(app)
+
+
 def _flask_command() -> str | None:
     """The subcommand of the ``flask`` command line running this process (``"seed"``,
     ``"run"``...), or ``None`` outside it (a WSGI server, the tests)."""
@@ -166,6 +177,7 @@ def register_blueprints(app: Flask) -> None:
     from directory.web import api, display, treatments
     from directory.web.admin import bp as admin_bp
     from directory.web.auth import bp as auth_bp
+    from directory.web.jobs import bp as jobs_bp
     from directory.web.public import bp as public_bp
     from directory.web.review import bp as review_bp
     from directory.web.suggest import bp as suggest_bp
@@ -177,6 +189,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_bp)
     app.register_blueprint(suggest_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(jobs_bp)
     api.init_app(app)
 
 

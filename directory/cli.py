@@ -6,6 +6,7 @@
 - ``export-centers PATH [--format csv|hsds|records]``: the whole directory in the CSV
   template (or an Open Referral HSDS 3.0 zip, or a records export with its provenance).
 - ``import-records PATH``: restore a records export into an empty database.
+- ``jobs [--workers N]``: run background jobs (web imports' previews and confirms).
 Each command commits once, at the end, or not at all.
 """
 
@@ -34,7 +35,8 @@ from directory.web.params import get_geocoder, get_import_geocoder
 def register(app) -> None:
     """Add the commands to ``app.cli``."""
     for command in (seed_command, import_centers_command, geocode_command,
-                    create_admin_command, export_centers_command, import_records_command):
+                    create_admin_command, export_centers_command, import_records_command,
+                    jobs_command):
         app.cli.add_command(command)
 
 
@@ -344,3 +346,22 @@ def import_records_command(path: Path) -> None:
     click.echo(f"{path.name}: restored " + ", ".join(
         f"{n:,} {name.replace('_', ' ')}" for name, n in counts.items())
         + f" in {time.perf_counter() - started:.1f} s")
+
+
+@click.command("jobs")
+@click.option("--workers", type=click.IntRange(1, 32), default=None,
+              help="Jobs run at once (default JOBS_WORKERS, 1).")
+@click.option("--watch-parent", is_flag=True, hidden=True,
+              help="Stop when the parent process exits (used by directory.gunicorn_conf).")
+def jobs_command(workers: int | None, watch_parent: bool) -> None:
+    """Run the background job consumer (imports uploaded on the web) until Ctrl-C /
+    SIGTERM. Needed beside a production server unless directory.gunicorn_conf starts it."""
+    import logging
+
+    from directory.jobs import consume
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    ensure_schema(click.echo)
+    consume(current_app._get_current_object(),
+            workers or current_app.config["JOBS_WORKERS"], watch_parent=watch_parent,
+            echo=click.echo)

@@ -16,6 +16,11 @@ Environment variables read here and nowhere else:
   ``10 per hour;30 per day``).
 - ``MAP_TILE_URL``, ``MAP_TILE_ATTRIBUTION``: the map's tile server (default OpenStreetMap's;
   an empty URL draws markers without tiles).
+- ``REDIS_URL``: the background job queue in Redis (``redis://host:6379/0``); default a
+  SQLite file, ``instance/jobs.sqlite`` (see :mod:`directory.jobs`).
+- ``JOBS_CONSUMER``: ``thread`` (a job consumer inside the serving process; the default of
+  ``flask run``) or ``external`` (``flask jobs`` processes; the default otherwise).
+- ``JOBS_WORKERS``: jobs run at once by one consumer (default 1).
 """
 
 from __future__ import annotations
@@ -95,6 +100,9 @@ def default_config(instance_path: str) -> dict:
         "REMEMBER_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "1") not in ("0", ""),
         "MAP_TILE_URL": os.environ.get("MAP_TILE_URL"),
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION"),
+        "REDIS_URL": os.environ.get("REDIS_URL") or None,
+        "JOBS_CONSUMER": os.environ.get("JOBS_CONSUMER") or None,
+        "JOBS_WORKERS": int(os.environ.get("JOBS_WORKERS") or 1),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
     }

@@ -211,9 +211,11 @@ def test_column_mapping_can_be_changed_in_the_preview(admin):
     first = admin.get(f"/admin/imports/preview/{token}")
     assert first.status_code == 400 and "missing required column" in first.get_data(as_text=True)
     # Unrecognised headers: map them by hand through the form fields.
+    admin.post(f"/admin/imports/preview/{token}", data={
+        "action": "remap", "col-0": "Hospital", "map-0": "name", "col-1": "Town",
+        "map-1": "city", "col-2": "Nation", "map-2": "country"})
     pending = db.session.scalar(sa.select(PendingImport))
-    pending.mapping = '{"Hospital": "name", "Town": "city", "Nation": "country"}'
-    db.session.commit()
+    assert pending.mapping == '{"Hospital": "name", "Town": "city", "Nation": "country"}'
     preview = admin.get(f"/admin/imports/preview/{token}").get_data(as_text=True)
     assert "<strong>1</strong> added" in preview
     admin.post(f"/admin/imports/preview/{token}", data={

@@ -12,6 +12,7 @@ from directory.models.admin import (
     ChangeRecord,
     DataVersion,
     ImportIssue,
+    ImportJob,
     ImportRun,
     PendingImport,
     User,
@@ -47,8 +48,8 @@ from directory.models.suggestion import (
 __all__ = [
     "CENTER_KINDS", "KIND_LABELS", "CENTER_STATUSES", "GEOCODE_PRECISIONS", "NON_TREATING_KINDS",
     "PROVENANCES", "ROLES", "Base", "Center", "CenterDesignation", "CenterModality",
-    "ChangeRecord", "DataSource", "DataVersion", "Designation", "ImportIssue", "ImportRun",
-    "LinkReview", "Modality", "Organization", "PendingImport", "SourceRecord", "User",
+    "ChangeRecord", "DataSource", "DataVersion", "Designation", "ImportIssue", "ImportJob",
+    "ImportRun", "LinkReview", "Modality", "Organization", "PendingImport", "SourceRecord", "User",
     "search_text_of", "utcnow",
     "ITEM_KINDS", "REPORTER_ROLES", "SUGGESTION_STATUSES", "Suggestion", "SuggestionItem",
 ]

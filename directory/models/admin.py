@@ -151,6 +151,39 @@ class PendingImport(Base):
                                                          server_default=sa.false())
     created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
                                                           default=utcnow)
+    #: What the import would do, computed once by a preview job for the current mapping
+    #: (gzip-compressed JSON, see :mod:`directory.jobs.imports`); ``None`` until then.
+    preview: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary)
+    #: The preview's rejected rows as CSV (gzip-compressed UTF-8).
+    rejected_csv: so.Mapped[bytes | None] = so.mapped_column(sa.LargeBinary)
+
+
+class ImportJob(Base):
+    """One background job of the import workflow: the ``preview`` (a dry run) or the
+    ``confirm`` (the import, written in one transaction) of a :class:`PendingImport`.
+
+    ``status``: ``queued`` -> ``running`` -> ``done`` | ``failed``. The row is the job's
+    lasting state (any web process can show it, after a restart too); its progress while
+    it runs is kept in the queue's storage. A confirm job's ``done`` (and ``run_id``) is
+    committed in the import's own transaction."""
+
+    __tablename__ = "import_job"
+
+    id: so.Mapped[int] = so.mapped_column(primary_key=True)
+    token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True)
+    kind: so.Mapped[str] = so.mapped_column(sa.String(16))
+    user: so.Mapped[str] = so.mapped_column(sa.String(254))
+    pending_id: so.Mapped[int | None] = so.mapped_column(
+        sa.ForeignKey("pending_import.id", ondelete="SET NULL"), index=True)
+    filename: so.Mapped[str] = so.mapped_column(sa.String(300))
+    status: so.Mapped[str] = so.mapped_column(sa.String(16), default="queued")
+    message: so.Mapped[str | None] = so.mapped_column(sa.Text)
+    run_id: so.Mapped[int | None] = so.mapped_column(sa.Integer)
+    rows: so.Mapped[int | None] = so.mapped_column(sa.Integer)
+    created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
+                                                          default=utcnow)
+    started_at: so.Mapped[dt.datetime | None] = so.mapped_column(sa.DateTime(timezone=True))
+    finished_at: so.Mapped[dt.datetime | None] = so.mapped_column(sa.DateTime(timezone=True))
 
 
 class DataVersion(Base):

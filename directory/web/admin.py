@@ -6,6 +6,7 @@ and accounts. Every POST carries a CSRF token; each view commits once at the end
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import secrets
 
@@ -33,14 +34,17 @@ from directory.curation.merge import (
 )
 from directory.curation.revert import revert_import
 from directory.extensions import db
-from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
+from directory.importer import FORMAT_NAMES
 from directory.importer.formats import CENTER_FORMATS, MAPPABLE_FIELDS, MODALITY_FORMATS
+from directory.jobs.imports import enqueue_job, unpack
+from directory.jobs.imports import prune as prune_jobs
 from directory.models import (
     CENTER_KINDS,
     CENTER_STATUSES,
     Center,
     CenterModality,
     ChangeRecord,
+    ImportJob,
     ImportRun,
     LinkReview,
     PendingImport,
@@ -51,10 +55,10 @@ from directory.text import fold
 from directory.vocabulary import load_vocabulary
 from directory.web.auth import role_required, upsert_user
 from directory.web.forms import CenterForm, ConfirmForm, ImportUploadForm, UserForm
-from directory.web.params import get_import_geocoder
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-PENDING_TTL = dt.timedelta(days=1)
+PENDING_TTL = dt.timedelta(days=1)  # an upload (and its kept preview) waits this long
+JOB_TTL = dt.timedelta(days=7)  # finished jobs' rows are kept this long
 
 
 def _format_choices():
@@ -89,7 +93,8 @@ def imports():
 @bp.route("/imports/new", methods=["GET", "POST"])
 @role_required("admin")
 def import_new():
-    """Upload a file; it is kept as a pending import and previewed (nothing written yet)."""
+    """Upload a file; it is kept as a pending import and a preview job is queued (nothing
+    written yet); the browser follows the job's progress page."""
     form = ImportUploadForm()
     form.format.choices = _format_choices()
     if form.validate_on_submit():
@@ -97,6 +102,7 @@ def import_new():
         data = upload.read()
         db.session.execute(sa.delete(PendingImport).where(
             PendingImport.created_at < dt.datetime.now(dt.UTC) - PENDING_TTL))
+        prune_jobs(db.session, JOB_TTL)
         pending = PendingImport(token=secrets.token_urlsafe(24), user=current_user.email,
                                 filename=(upload.filename or "upload.csv")[:300], data=data,
                                 format=form.format.data or "auto",
@@ -104,9 +110,21 @@ def import_new():
                                 sheet=(form.sheet.data or "").strip() or None)
         db.session.add(pending)
         db.session.commit()
-        return redirect(url_for("admin.import_preview", token=pending.token))
+        job = enqueue_job("preview", pending, current_user.email)
+        return _follow(job, pending.token)
     return render_template("admin/import_new.html", form=form,
                            max_bytes=current_app.config["MAX_CONTENT_LENGTH"])
+
+
+def _follow(job: ImportJob, token: str):
+    """Where the browser goes after queueing ``job``: its progress page, or (a job that
+    already finished, e.g. in immediate mode) its outcome."""
+    if job.status == "done" and job.kind == "confirm":
+        flash(job.message, "success")
+        return redirect(url_for("admin.import_detail", run_id=job.run_id))
+    if job.status in ("done", "failed") and job.kind == "preview":
+        return redirect(url_for("admin.import_preview", token=token))
+    return redirect(url_for("jobs.status", token=job.token))
 
 
 def _pending(token: str) -> PendingImport:
@@ -117,20 +135,21 @@ def _pending(token: str) -> PendingImport:
     return pending
 
 
-def _run(pending: PendingImport, *, dry_run: bool) -> ImportResult:
-    return run_import(db.session, pending.data, filename=pending.filename,
-                      format=pending.format, source=pending.source, dry_run=dry_run,
-                      geocoder=get_import_geocoder(), user=current_user.email,
-                      mapping=json.loads(pending.mapping) if pending.mapping else None,
-                      sheet=pending.sheet, keep_coordinates=bool(pending.keep_coordinates))
+def _latest_job(pending: PendingImport) -> ImportJob | None:
+    return db.session.scalar(sa.select(ImportJob).where(ImportJob.pending_id == pending.id)
+                             .order_by(ImportJob.id.desc()).limit(1))
 
 
 @bp.route("/imports/preview/<token>", methods=["GET", "POST"])
 @role_required("admin")
 def import_preview(token: str):
-    """What the import would do, with the column mapping to adjust; then confirm."""
+    """What the import would do (computed once by a preview job and kept), with the
+    column mapping to adjust; then confirm (a job too)."""
     pending = _pending(token)
     form = ConfirmForm()
+    job = _latest_job(pending)
+    if job is not None and job.status in ("queued", "running"):
+        return redirect(url_for("jobs.status", token=job.token))  # one job at a time
     if request.method == "POST" and form.validate_on_submit():
         action = request.form.get("action")
         if action == "cancel":
@@ -144,56 +163,46 @@ def import_preview(token: str):
                 if key.startswith("map-") and value in (*MAPPABLE_FIELDS, "ignore"):
                     mapping[request.form.get("col-" + key[4:], "")] = value
             pending.mapping = json.dumps({k: v for k, v in mapping.items() if k})
+            pending.preview = pending.rejected_csv = None
             db.session.commit()
-            return redirect(url_for("admin.import_preview", token=token))
+            return _follow(enqueue_job("preview", pending, current_user.email), token)
         if action == "options":  # the sheet, and the file's coordinates confirmed
             pending.keep_coordinates = request.form.get("keep_coordinates") == "1"
             if "sheet" in request.form:
                 pending.sheet = request.form["sheet"].strip()[:100] or None
+            pending.preview = pending.rejected_csv = None
             db.session.commit()
-            return redirect(url_for("admin.import_preview", token=token))
+            return _follow(enqueue_job("preview", pending, current_user.email), token)
         if action == "confirm":
-            try:
-                result = _run(pending, dry_run=False)
-            except FileError as exc:
-                db.session.rollback()
-                flash(str(exc), "error")
-                return redirect(url_for("admin.import_preview", token=token))
-            db.session.delete(pending)
-            db.session.commit()
-            flash(f"Imported: added {result.added}, updated {result.updated}, unchanged "
-                  f"{result.unchanged}, rejected {result.rejected}.", "success")
-            return redirect(url_for("admin.import_detail", run_id=result.run_id))
+            return _follow(enqueue_job("confirm", pending, current_user.email), token)
+        if action == "retry":
+            return _follow(enqueue_job("preview", pending, current_user.email), token)
         abort(400, description="Unknown action.")
-    try:
-        result = _run(pending, dry_run=True)
-    except FileError as exc:
-        db.session.rollback()
-        return render_template("admin/import_error.html", pending=pending, message=str(exc),
-                               form=form), 400
-    db.session.rollback()
-    return render_template("admin/import_preview.html", pending=pending, result=result,
-                           form=form, fields=MAPPABLE_FIELDS, centers=_names(result))
-
-
-def _names(result: ImportResult) -> dict[int, str]:
-    ids = [cid for _, _, cid, _ in result.duplicates[:200]]
-    if result.plan is not None:
-        ids += [cid for _, cid, _ in (*result.plan.attach[:200], *result.plan.review[:200])]
-    if not ids:
-        return {}
-    return dict(db.session.execute(sa.select(Center.id, Center.name)
-                                   .where(Center.id.in_(ids))).all())
+    summary = unpack(pending.preview)
+    if summary is None and job is not None and job.status == "failed":
+        return render_template("admin/import_error.html", pending=pending, retry=True,
+                               message=job.message, form=form)
+    if summary is None:  # uploaded before jobs: preview it now
+        return _follow(enqueue_job("preview", pending, current_user.email), token)
+    if "error" in summary:
+        return render_template("admin/import_error.html", pending=pending,
+                               message=summary["error"], form=form), 400
+    failed = job.message if job is not None and job.kind == "confirm" and \
+        job.status == "failed" else None
+    return render_template("admin/import_preview.html", pending=pending, result=summary,
+                           form=form, fields=MAPPABLE_FIELDS, failed=failed)
 
 
 @bp.route("/imports/preview/<token>/rejected.csv")
 @role_required("admin")
 def preview_rejected_csv(token: str):
-    """Rejected rows of a pending import, as CSV (original columns + line + error)."""
+    """Rejected rows of a pending import, as CSV (original columns + line + error), as
+    its preview job found them."""
     pending = _pending(token)
-    result = _run(pending, dry_run=True)
-    db.session.rollback()
-    return _csv_download(result.rejected_csv(), f"rejected-{pending.filename}")
+    if pending.rejected_csv is None:
+        abort(404, description="The preview of this upload is not ready yet.")
+    return _csv_download(gzip.decompress(pending.rejected_csv).decode("utf-8"),
+                         f"rejected-{pending.filename}")
 
 
 def _csv_download(text: str, filename: str) -> Response:
