@@ -129,6 +129,14 @@ def test_center_page_asks_about_treatments_no_source_reports(client, houston):
     assert 'href="/about#rule-cms-op35-chemotherapy"' in html
 
 
+def test_compare_states_a_basis_once_whatever_the_sources(client, houston, import_file):
+    """Two releases of OP-35 (two sources) infer the same: the comparison says it once."""
+    import_file(OP35, filename="op35b.csv", format="cms-oqr", source="cms-oqr-2")
+    html = client.get(f"/compare?ids={houston['op35']}").get_data(as_text=True)
+    row = html.split('<th scope="row">Immunotherapy</th>')[1].split("</tr>")[0]
+    assert row.count(OP35_BASIS) == 1 and row.count("badge inferred") == 1
+
+
 def test_compare_shows_questions_for_the_searched_treatments(client, houston):
     ids = f"{houston['op35']},{houston['reported']}"
     html = client.get(f"/compare?ids={ids}&near=Houston,+TX"

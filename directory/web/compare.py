@@ -136,7 +136,9 @@ def _compare_page(template: str):
         for c in centers:
             claims = sorted((cm for cm in c.modalities if cm.modality.slug == m.slug),
                             key=lambda cm: (cm.provenance, cm.source))
-            cells.append(claims)
+            bases = set()  # an inferred claim shows its basis: once, whatever the source
+            cells.append([cm for cm in claims if cm.provenance == "reported" or not (
+                cm.evidence in bases or bases.add(cm.evidence))])
         if any(cells):
             rows.append((m, cells))
     current = [c.id for c in centers]
