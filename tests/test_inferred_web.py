@@ -176,7 +176,9 @@ def test_printed_shortlist_one_sheet_per_center(client, houston):
     assert "+1 281-555-0100" in sheets[1]
 
 
-@pytest.mark.parametrize("url", ["/compare/print?ids=abc", "/compare?ids=1&unit=furlong"])
+@pytest.mark.parametrize("url", ["/compare/print?ids=abc", "/compare?ids=1&unit=furlong",
+                                 "/compare?ids=1&modality=nonsense",
+                                 "/compare/print?ids=1&modality=sbrt&modality=%3Cb%3E"])
 def test_bad_compare_parameters_are_a_400(client, url):
     assert client.get(url).status_code == 400
 
