@@ -33,8 +33,12 @@ def by_id(session, source: str) -> dict[str, Center]:
         sa.select(Center).where(Center.source == source))}
 
 
-def claims(center: Center, source: str) -> dict[str, CenterModality]:
-    return {cm.modality.slug: cm for cm in center.modalities if cm.source == source}
+def claims(center: Center, source: str, provenance: str | None = "reported"
+           ) -> dict[str, CenterModality]:
+    """The center's claims from ``source`` by modality slug: the reported ones (default),
+    the inferred ones, or all (``provenance=None``)."""
+    return {cm.modality.slug: cm for cm in center.modalities if cm.source == source
+            and provenance in (None, cm.provenance)}
 
 
 # --- CMS Hospital General Information ---------------------------------------------------
@@ -106,7 +110,7 @@ def test_nci_excerpt(import_file, session):
     assert centers["Yale Cancer Center at Yale School of Medicine"].postal_code == "06510"
     st_jude = centers["St. Jude Children's Research Hospital, Memphis"]
     assert {cd.designation.slug for cd in st_jude.designations} == {"nci-pediatric"}
-    assert claims(st_jude, "nci") == {}           # pediatric designation infers nothing
+    assert claims(st_jude, "nci", None) == {}     # pediatric designation infers nothing
     assert (dana.latitude, dana.longitude) == (42.337593, -71.108279)
     assert dana.geocode_precision == "rooftop"
     assert dana.region == "US-MA" and dana.country == "US"
@@ -118,8 +122,9 @@ def test_nci_excerpt(import_file, session):
     mays = centers["Mays Cancer Center at UT Health San Antonio MD Anderson Cancer Center"]
     assert {cd.designation.slug for cd in mays.designations} == {"nci-clinical"}
     for center in (dana, mda, mays):
-        inferred = claims(center, "nci")
-        assert {"chemotherapy", "radiation-therapy", "surgery"} <= set(inferred)
+        inferred = claims(center, "nci", None)
+        assert {"chemotherapy", "radiation-therapy", "immunotherapy"} <= set(inferred)
+        assert "surgery" not in inferred  # never inferred (seeds/inferences.toml)
         assert {cm.provenance for cm in inferred.values()} == {"inferred"}
         assert all("designation" in cm.evidence for cm in inferred.values())
 
@@ -160,7 +165,14 @@ def test_cms_measures_claims(import_file, session):
     assert "OP-35" in uab["chemotherapy"].evidence
     assert {cm.provenance for cm in uab.values()} == {"reported"}
     assert set(claims(centers["010001"], "cms-oqr")) == {"chemotherapy"}
-    assert claims(centers["010005"], "cms-oqr") == {}
+    assert claims(centers["010005"], "cms-oqr", None) == {}
+    # OP-35 (outpatient chemotherapy) implies immunotherapy and targeted therapy, inferred
+    # with their basis and the chemotherapy claim's date; OP-33 implies nothing.
+    inferred = claims(centers["010033"], "cms-oqr", "inferred")
+    assert set(inferred) == {"immunotherapy", "targeted-therapy"}
+    assert {cm.evidence for cm in inferred.values()} == {
+        "inferred: this hospital reports outpatient chemotherapy; confirm with the center"}
+    assert {cm.verified_on for cm in inferred.values()} == {dt.date(2023, 7, 1)}
     again = import_file(EXCERPTS / "cms_measures_excerpt.csv")
     assert (again.added, again.updated, again.unchanged) == (0, 0, 3)
 

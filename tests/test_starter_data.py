@@ -35,6 +35,8 @@ def test_seed_loads_over_5000_centers_with_coordinates(seeded):
     assert located / total >= 0.99
     assert re.search(r"chemotherapy\s+cms-pos-2026\s+reported\s+\d+", output)
     assert re.search(r"radiation-therapy\s+nci\s+inferred\s+\d+", output)
+    assert re.search(r"immunotherapy\s+cms-oqr-2025-2026\s+inferred\s+\d{4}", output)
+    assert not re.search(r"surgery\s+\S+\s+inferred", output)  # never inferred
 
 
 def test_seed_is_idempotent(seeded):
@@ -116,6 +118,25 @@ def test_houston_radiation_lists_md_anderson_with_distance(client):
                 if "University of Texas MD Anderson Cancer Center" in i)
     distance = re.search(r'class="distance">(?:<abbr[^>]*>≈</abbr>&#8239;)?([\d.]+) km', item)
     assert distance and float(distance.group(1)) < 15
+
+
+def test_houston_immunotherapy_lists_chemotherapy_hospitals_as_inferred(client):
+    """Issue 17, done when: the hospitals reporting chemotherapy are listed as inferred,
+    each with its basis, on the page and in the API (2 centers before the rule)."""
+    body = client.get("/api/v1/centers?near=Houston,+TX&modality=immunotherapy"
+                      "&per_page=100").get_json()
+    assert body["total"] >= 20
+    assert body["items"][0]["name"] == "University of Texas MD Anderson Cancer Center"
+    rules = set()
+    for item in body["items"]:
+        claims = [m for m in item["modalities"] if m["slug"] == "immunotherapy"]
+        assert claims and {m["provenance"] for m in claims} == {"inferred"}
+        assert all(m["inference"]["basis"].startswith("inferred: ") for m in claims)
+        rules |= {m["inference"]["rule"] for m in claims}
+    assert {"nci-comprehensive", "cms-op35-chemotherapy", "cms-pos-chemotherapy"} <= rules
+    html = client.get("/centers?near=Houston%2C+TX&modality=immunotherapy").get_data(
+        as_text=True)
+    assert "this hospital reports outpatient chemotherapy; confirm with the center" in html
 
 
 def test_boston_10_miles_lists_dana_farber(client):

@@ -1,6 +1,6 @@
 """The "best match" order (``sort=best``, the default of place searches): cancer care
-first, and in a treatment search the centers a source reports it for before those it is
-only inferred for. No Flask; :func:`care_tier` for rows ordered in Python,
+first, and in a treatment search, within each group, the centers a source reports it for
+before those it is only inferred for. No Flask; :func:`care_tier` for rows ordered in Python,
 :func:`care_tier_sql` and :func:`unreported_sql` for an ORDER BY."""
 
 from __future__ import annotations
@@ -105,9 +105,9 @@ def unreported_sql(slugs) -> sa.ColumnElement[int]:
     """How many of the modalities ``slugs`` (a treatment search's, AND) no source reports
     for the center: a claim with provenance ``reported`` of the modality or of one of its
     children counts; an *inferred* claim (from a designation or an inference rule of
-    ``seeds/inferences.toml``) does not. The first key of the ``best`` order of a treatment
-    search: 0 (every treatment reported) comes before the centers where some are only
-    inferred."""
+    ``seeds/inferences.toml``) does not. The key after the group in the ``best`` order of a
+    treatment search: within a group, 0 (every treatment reported) comes before the centers
+    where some are only inferred."""
     from directory.vocabulary import load_vocabulary
 
     vocabulary = load_vocabulary()
@@ -126,7 +126,7 @@ def unreported_sql(slugs) -> sa.ColumnElement[int]:
 
 
 def best_keys(kept, ids, names, km, tiers, unverified, unreported=None) -> list[tuple]:
-    """``(unreported, group, unverified, weighted km, name_folded, id)`` for each index in
+    """``(group, unreported, unverified, weighted km, name_folded, id)`` for each index in
     ``kept`` of the parallel row sequences, the group and the unverified flag as
     :func:`care_tier_sql` computed them in the database, and ``unreported`` as
     :func:`unreported_sql` did (a treatment search; else 0) (:func:`best_key`, then name
@@ -136,6 +136,6 @@ def best_keys(kept, ids, names, km, tiers, unverified, unreported=None) -> list[
         tier, distance = tiers[i], km[i]
         if tier == 2 and is_academic(names[i]):
             distance *= ACADEMIC_DISTANCE_WEIGHT
-        out.append((unreported[i] if unreported is not None else 0, tier, unverified[i],
-                     distance, names[i], ids[i]))
+        out.append((tier, unreported[i] if unreported is not None else 0, unverified[i],
+                    distance, names[i], ids[i]))
     return out

@@ -342,12 +342,13 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
 
 
 def _best_order(query: SearchQuery) -> tuple:
-    """ORDER BY terms of the ``best`` order: in a treatment search, first the centers a
-    source reports every searched treatment for (:func:`unreported_sql`), then
-    :func:`care_tier_sql`."""
+    """ORDER BY terms of the ``best`` order (:func:`care_tier_sql`); in a treatment search,
+    within each group the centers a source reports every searched treatment for come
+    first (:func:`unreported_sql`), then those where some are only inferred."""
+    tier, *rest = care_tier_sql()
     if query.modalities:
-        return (unreported_sql(query.modalities), *care_tier_sql())
-    return care_tier_sql()
+        return (tier, unreported_sql(query.modalities), *rest)
+    return (tier, *rest)
 
 
 def _facet_result(modality: dict[str, int], country: dict[str, int]) -> dict:

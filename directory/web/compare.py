@@ -18,7 +18,6 @@ from flask import current_app, render_template, request, url_for
 from directory.extensions import db
 from directory.geo import GeocodingError, InvalidQuery, geodesic_km
 from directory.models import Center, CenterModality, DataSource
-from directory.questions import load_questions
 from directory.vocabulary import load_vocabulary
 from directory.web.display import APPROXIMATE, MAX_COMPARE
 from directory.web.params import SINGLE_VALUED, ParamError, get_geocoder
@@ -72,10 +71,18 @@ def _search_args(back: str) -> dict[str, str | list[str]]:
 
 def search_treatments(args) -> list[str]:
     """The treatments of the search a comparison came from: its own ``modality``
-    parameters, else those of ``back``; unknown slugs are left out, vocabulary order."""
-    wanted = set(args.getlist("modality")) or set(
-        _search_args(args.get("back", "")).get("modality", ()))
-    return [m.slug for m in load_vocabulary().modalities if m.slug in wanted]
+    parameters, else those of ``back`` (whose unknown slugs are left out), in vocabulary
+    order.
+
+    :raises ParamError: for a ``modality`` parameter that is not a vocabulary slug.
+    """
+    vocabulary = load_vocabulary()
+    own = [m for m in args.getlist("modality") if m]
+    for slug in own:
+        if vocabulary.by_slug(slug) is None:
+            raise ParamError("modality", f"unknown treatment {slug[:40]!r}")
+    wanted = set(own) or set(_search_args(args.get("back", "")).get("modality", ()))
+    return [m.slug for m in vocabulary.modalities if m.slug in wanted]
 
 
 def compare():
@@ -136,7 +143,9 @@ def _compare_page(template: str):
         for c in centers:
             claims = sorted((cm for cm in c.modalities if cm.modality.slug == m.slug),
                             key=lambda cm: (cm.provenance, cm.source))
-            cells.append(claims)
+            bases = set()  # an inferred claim shows its basis: once, whatever the source
+            cells.append([cm for cm in claims if cm.provenance == "reported" or not (
+                cm.evidence in bases or bases.add(cm.evidence))])
         if any(cells):
             rows.append((m, cells))
     current = [c.id for c in centers]
@@ -150,7 +159,7 @@ def _compare_page(template: str):
         back_args["unit"] = unit
     search_args = _search_args(request.args.get("back", ""))
     return render_template(template, centers=centers, rows=rows, treatments=treatments,
-                           questions=load_questions(), today=dt.date.today().isoformat(),
+                           today=dt.date.today().isoformat(),
                            print_url=url_for("public.shortlist", ids=",".join(map(str, current)),
                                              **{k: v for k, v in keep.items() if v}),
                            compare_url=compare_url(current, **keep),

@@ -32,6 +32,8 @@ def public_pages(centers) -> list[str]:
         "/centers?modality=proton-therapy", f"/centers/{bayou}",
         f"/centers/{centers['Heights Community Hospital']}",
         f"/compare?ids={ids[0]},{ids[1]},{ids[2]}&near=Houston",
+        f"/compare/print?ids={ids[0]},{ids[1]},{ids[2]}&near=Houston&modality=immunotherapy",
+        "/centers?near=Houston%2C+TX&modality=immunotherapy",
         "/compare", "/centers/999999", "/centers?page=x",
     ]
 
