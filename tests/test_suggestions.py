@@ -404,3 +404,46 @@ def test_an_editors_value_still_wins_over_an_accepted_suggestion(client, center,
     client.post(f"/admin/suggestions/{s.id}/accept", data={"accept": [str(s.items[0].id)]})
     db.session.expire_all()
     assert db.session.get(Center, center.id).phone == "+17135550111"
+
+
+def test_a_suggestion_wins_a_tie_with_a_list_of_the_same_date(client, center, editor):
+    """A list dated the review day (an import without a date is dated the day it ran)
+    does not hide the reviewed report: the status the center reported shows."""
+    record = db.session.get(Center, center.id).records[0]
+    record.dataset_date = dt.date.today()
+    db.session.commit()
+    s = _suggestion(client, center, status="closed", phone="7135550199")
+    client.post(f"/admin/suggestions/{s.id}/accept",
+                data={"accept": [str(i.id) for i in s.items]})
+    db.session.expire_all()
+    c = db.session.get(Center, center.id)
+    assert (c.status, c.phone) == ("closed", "+17135550199")
+    evidence = [cm.evidence for cm in c.modalities]
+    assert evidence == [None]  # the list's claim, untouched
+
+
+def test_accept_and_undo_on_a_center_without_records(client, editor, session):
+    """A center made by hand (no source records) takes the values into its fields, and
+    undoing gives the old ones back."""
+    from directory.importer.write import ensure_source
+    from directory.text import fold
+
+    ensure_source(session, "admin")
+    c = Center(name="Hand Made Clinic", name_folded=fold("Hand Made Clinic"),
+               search_text="hand made clinic", source="admin", natural_key="hand|77001|US",
+               country="US", city="Houston", city_folded="houston", phone="+17135550100")
+    session.add(c)
+    session.commit()
+    s = _suggestion(client, c, phone="7135550177", status="temporarily-closed",
+                    offers=["chemotherapy"])
+    assert client.post(f"/admin/suggestions/{s.id}/accept",
+                       data={"accept": [str(i.id) for i in s.items]}).status_code == 302
+    db.session.expire_all()
+    c = db.session.get(Center, c.id)
+    assert (c.phone, c.status, c.records) == ("+17135550177", "temporarily-closed", [])
+    page = client.get(f"/centers/{c.id}").data.decode()
+    assert "Phone: +1 713-555-0177" in page
+    assert client.post(f"/admin/suggestions/{s.id}/revert").status_code == 302
+    db.session.expire_all()
+    c = db.session.get(Center, c.id)
+    assert (c.phone, c.status, c.modalities) == ("+17135550100", "active", [])
