@@ -447,3 +447,26 @@ def test_accept_and_undo_on_a_center_without_records(client, editor, session):
     db.session.expire_all()
     c = db.session.get(Center, c.id)
     assert (c.phone, c.status, c.modalities) == ("+17135550100", "active", [])
+
+
+def test_reverting_the_import_that_made_a_center_keeps_it_held_by_a_suggestion(
+        client, import_file):
+    """Like an editor's value, an accepted suggestion holds its center: reverting the
+    import that made it keeps the center (its fields as they were, the reported ones over
+    them) instead of failing or leaving a center without a name."""
+    result = import_file(b"external_id,name,city,country,phone\n"
+                         b"X1,Lone Star Oncology,Houston,US,7135550100\n",
+                         filename="one.csv", source="one-list", format="native")
+    center_id = db.session.scalar(sa.select(Center.id))
+    upsert_user(db.session, "admin@example.org", PASSWORD, "admin")
+    db.session.commit()
+    client.post("/admin/login", data={"email": "admin@example.org", "password": PASSWORD})
+    s = _suggestion(client, db.session.get(Center, center_id), phone="7135550188")
+    client.post(f"/admin/suggestions/{s.id}/accept", data={"accept": [str(s.items[0].id)]})
+    response = client.post(f"/admin/imports/{result.run_id}/revert")
+    assert response.status_code == 302
+    db.session.expire_all()
+    c = db.session.get(Center, center_id)
+    assert (c.name, c.phone) == ("Lone Star Oncology", "+17135550188")
+    assert [r.source for r in c.records] == ["suggestion"]
+    assert client.get(f"/centers/{center_id}").status_code == 200

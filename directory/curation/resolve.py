@@ -40,6 +40,9 @@ from directory.text import fold
 EDITOR = "editor"
 #: Values a visitor reported and an editor accepted (:mod:`directory.curation.suggest`).
 SUGGESTION = "suggestion"
+#: Sources of values the directory's own people gave (not lists): they never make a center
+#: on their own, so a center held by them alone keeps its other fields as they are.
+OWN_SOURCES = (EDITOR, SUGGESTION)
 #: The fields a record can hold, in display order.
 RECORD_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",
                  "latitude", "longitude", "geocode_precision", "phone", "website", "email",
