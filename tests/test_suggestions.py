@@ -470,3 +470,18 @@ def test_reverting_the_import_that_made_a_center_keeps_it_held_by_a_suggestion(
     assert (c.name, c.phone) == ("Lone Star Oncology", "+17135550188")
     assert [r.source for r in c.records] == ["suggestion"]
     assert client.get(f"/centers/{center_id}").status_code == 200
+
+
+def test_the_form_of_a_merged_center_moves_to_the_center_it_joined(client, make_center):
+    from directory.curation.merge import merge_centers
+
+    keep = make_center("Kept Hospital", 29.7, -95.4, source="a", external_id="K")
+    drop = make_center("Dropped Hospital", 29.7, -95.4, source="b", external_id="D")
+    drop_id = drop.id
+    merge_centers(db.session, keep, drop, user="admin@example.org")
+    db.session.commit()
+    response = client.get(f"/centers/{drop_id}/suggest")
+    assert response.status_code == 301
+    assert response.headers["Location"].endswith(f"/centers/{keep.id}/suggest")
+    form = client.get(f"/centers/{keep.id}/suggest").data.decode()
+    assert 'class="checkbox child"' in form  # SBRT and the like sit under their parent
