@@ -485,3 +485,12 @@ def test_the_form_of_a_merged_center_moves_to_the_center_it_joined(client, make_
     assert response.headers["Location"].endswith(f"/centers/{keep.id}/suggest")
     form = client.get(f"/centers/{keep.id}/suggest").data.decode()
     assert 'class="checkbox child"' in form  # SBRT and the like sit under their parent
+
+
+def test_every_error_is_reported_at_once(client, center):
+    response = suggest(client, center.id, role="", phone="12", email="nope")
+    html = response.data.decode()
+    assert response.status_code == 400
+    for message in ("Say who you are", "This is not a phone number we can read",
+                    "This is not an email address"):
+        assert message in html

@@ -87,9 +87,7 @@ def new(center_id: int):
         g.suggest_spam = True
         problems.append(("homepage", "This field must stay empty (it is there to stop "
                                      "automated spam)."))
-    if not form.validate():  # (a missing or stale CSRF token is a 400 before this view)
-        return render_template("public/suggest.html", c=center, form=form,
-                               children=children), 400
+    valid = form.validate()  # (a missing or stale CSRF token is a 400 before this view)
     items, errors = proposed_items({f.name: f.data for f in form}, center.country,
                                    [m.slug for m in load_vocabulary().modalities])
     problems += errors
@@ -102,7 +100,7 @@ def new(center_id: int):
         comment = plain_text(form.comment.data, "comment", MAX_COMMENT, "description")
     except SuggestionError as exc:
         problems.append((exc.field, exc.message))
-    if problems:
+    if problems or not valid:  # every error at once, each beside its field
         for field, message in problems:
             target = getattr(form, field, None) if field else None
             if target is None:

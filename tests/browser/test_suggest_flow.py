@@ -130,6 +130,7 @@ def test_axe_on_the_suggestion_pages(context_factory, centers, admin_user):
     page.get_by_role("button", name="Send the suggestion").click()  # errors shown
     page.wait_for_load_state("load")
     expect(page.locator("main")).to_contain_text("The suggestion was not sent")
+    shoot(page, "suggest-form-errors")
     problems += [f"form with errors: {v['id']}: {[n['target'] for n in v['nodes']][:3]}"
                  for v in AXE.run(page, options=AXE_OPTIONS).response["violations"]]
     page.get_by_label("I work at this center").check()
