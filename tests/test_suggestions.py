@@ -401,6 +401,8 @@ def test_an_editors_value_still_wins_over_an_accepted_suggestion(client, center,
     set_editor_values(db.session, c, {"phone": "+17135550111"})
     db.session.commit()
     s = _suggestion(client, center, phone="7135550199")
+    assert "An editor's value is set for this field" in client.get(
+        f"/admin/suggestions/{s.id}").data.decode().replace("&#39;", "'")
     client.post(f"/admin/suggestions/{s.id}/accept", data={"accept": [str(s.items[0].id)]})
     db.session.expire_all()
     assert db.session.get(Center, center.id).phone == "+17135550111"
