@@ -402,6 +402,98 @@ def test_an_editors_value_still_wins_over_an_accepted_suggestion(client, center,
     set_editor_values(db.session, c, {"phone": "+17135550111"})
     db.session.commit()
     s = _suggestion(client, center, phone="7135550199")
+    assert "An editor's value is set for this field" in client.get(
+        f"/admin/suggestions/{s.id}").data.decode().replace("&#39;", "'")
     client.post(f"/admin/suggestions/{s.id}/accept", data={"accept": [str(s.items[0].id)]})
     db.session.expire_all()
     assert db.session.get(Center, center.id).phone == "+17135550111"
+
+
+def test_a_suggestion_wins_a_tie_with_a_list_of_the_same_date(client, center, editor):
+    """A list dated the review day (an import without a date is dated the day it ran)
+    does not hide the reviewed report: the status the center reported shows."""
+    record = db.session.get(Center, center.id).records[0]
+    record.dataset_date = dt.date.today()
+    db.session.commit()
+    s = _suggestion(client, center, status="closed", phone="7135550199")
+    client.post(f"/admin/suggestions/{s.id}/accept",
+                data={"accept": [str(i.id) for i in s.items]})
+    db.session.expire_all()
+    c = db.session.get(Center, center.id)
+    assert (c.status, c.phone) == ("closed", "+17135550199")
+    evidence = [cm.evidence for cm in c.modalities]
+    assert evidence == [None]  # the list's claim, untouched
+
+
+def test_accept_and_undo_on_a_center_without_records(client, editor, session):
+    """A center made by hand (no source records) takes the values into its fields, and
+    undoing gives the old ones back."""
+    from directory.importer.write import ensure_source
+    from directory.text import fold
+
+    ensure_source(session, "admin")
+    c = Center(name="Hand Made Clinic", name_folded=fold("Hand Made Clinic"),
+               search_text="hand made clinic", source="admin", natural_key="hand|77001|US",
+               country="US", city="Houston", city_folded="houston", phone="+17135550100")
+    session.add(c)
+    session.commit()
+    s = _suggestion(client, c, phone="7135550177", status="temporarily-closed",
+                    offers=["chemotherapy"])
+    assert client.post(f"/admin/suggestions/{s.id}/accept",
+                       data={"accept": [str(i.id) for i in s.items]}).status_code == 302
+    db.session.expire_all()
+    c = db.session.get(Center, c.id)
+    assert (c.phone, c.status, c.records) == ("+17135550177", "temporarily-closed", [])
+    page = client.get(f"/centers/{c.id}").data.decode()
+    assert "Phone: +1 713-555-0177" in page
+    assert client.post(f"/admin/suggestions/{s.id}/revert").status_code == 302
+    db.session.expire_all()
+    c = db.session.get(Center, c.id)
+    assert (c.phone, c.status, c.modalities) == ("+17135550100", "active", [])
+
+
+def test_reverting_the_import_that_made_a_center_keeps_it_held_by_a_suggestion(
+        client, import_file):
+    """Like an editor's value, an accepted suggestion holds its center: reverting the
+    import that made it keeps the center (its fields as they were, the reported ones over
+    them) instead of failing or leaving a center without a name."""
+    result = import_file(b"external_id,name,city,country,phone\n"
+                         b"X1,Lone Star Oncology,Houston,US,7135550100\n",
+                         filename="one.csv", source="one-list", format="native")
+    center_id = db.session.scalar(sa.select(Center.id))
+    upsert_user(db.session, "admin@example.org", PASSWORD, "admin")
+    db.session.commit()
+    client.post("/admin/login", data={"email": "admin@example.org", "password": PASSWORD})
+    s = _suggestion(client, db.session.get(Center, center_id), phone="7135550188")
+    client.post(f"/admin/suggestions/{s.id}/accept", data={"accept": [str(s.items[0].id)]})
+    response = client.post(f"/admin/imports/{result.run_id}/revert")
+    assert response.status_code == 302
+    db.session.expire_all()
+    c = db.session.get(Center, center_id)
+    assert (c.name, c.phone) == ("Lone Star Oncology", "+17135550188")
+    assert [r.source for r in c.records] == ["suggestion"]
+    assert client.get(f"/centers/{center_id}").status_code == 200
+
+
+def test_the_form_of_a_merged_center_moves_to_the_center_it_joined(client, make_center):
+    from directory.curation.merge import merge_centers
+
+    keep = make_center("Kept Hospital", 29.7, -95.4, source="a", external_id="K")
+    drop = make_center("Dropped Hospital", 29.7, -95.4, source="b", external_id="D")
+    drop_id = drop.id
+    merge_centers(db.session, keep, drop, user="admin@example.org")
+    db.session.commit()
+    response = client.get(f"/centers/{drop_id}/suggest")
+    assert response.status_code == 301
+    assert response.headers["Location"].endswith(f"/centers/{keep.id}/suggest")
+    form = client.get(f"/centers/{keep.id}/suggest").data.decode()
+    assert 'class="checkbox child"' in form  # SBRT and the like sit under their parent
+
+
+def test_every_error_is_reported_at_once(client, center):
+    response = suggest(client, center.id, role="", phone="12", email="nope")
+    html = response.data.decode()
+    assert response.status_code == 400
+    for message in ("Say who you are", "This is not a phone number we can read",
+                    "This is not an email address"):
+        assert message in html

@@ -15,6 +15,7 @@ import sqlalchemy.orm as so
 
 from directory.curation.resolve import (
     EDITOR,
+    OWN_SOURCES,
     RECORD_FIELDS,
     RecordValues,
     field_sources,
@@ -39,7 +40,7 @@ def primary_record(center: Center, records: Iterable[RecordValues]) -> RecordVal
     for record in records:
         if record.source == center.source and record.external_id == center.external_id:
             return record
-    return next((r for r in records if r.source != EDITOR), None)
+    return next((r for r in records if r.source not in OWN_SOURCES), None)
 
 
 def reidentify(center: Center, records: Iterable[SourceRecord]) -> None:
@@ -52,7 +53,7 @@ def reidentify(center: Center, records: Iterable[SourceRecord]) -> None:
     if not records or any((r.source, r.external_id) == (center.source, center.external_id)
                           for r in records):
         return
-    first = next((r for r in records if r.source != EDITOR), records[0])
+    first = next((r for r in records if r.source not in OWN_SOURCES), records[0])
     center.source, center.external_id = first.source, first.external_id
     center.natural_key = first.natural_key
 
@@ -85,10 +86,11 @@ def resolve_center(session: so.Session, center: Center,
         return False
     values, origin = resolve(views)
     changed = False
-    if not any(v.source != EDITOR for v in views):
-        # Held by editors' values only (a revert took its imported records): there is
-        # nothing to resolve the other fields from, so they keep their values (a name of
-        # None would not even be stored) and the editor's values show over them.
+    if not any(v.source not in OWN_SOURCES for v in views):
+        # Held by editors' values (or accepted suggestions) only (a revert took its
+        # imported records): there is nothing to resolve the other fields from, so they
+        # keep their values (a name of None would not even be stored) and those values
+        # show over them.
         for name in CENTER_COLUMNS:
             if name in origin and getattr(center, name) != values[name]:
                 setattr(center, name, values[name])

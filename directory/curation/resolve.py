@@ -10,7 +10,8 @@ field shown comes from one record, by these rules (docs: README "One center, man
    record (``manual`` > ``rooftop`` > ``postal_code`` > ``city``); ties: the most recent
    dataset, then the oldest record.
 3. **Phone, website, email, description**: the most recent dataset that has one.
-4. **Status**: the most recent dataset's (a 2025 "active" beats a 2023 "closed").
+4. **Status**: the most recent dataset's (a 2025 "active" beats a 2023 "closed"). For
+   rules 3 and 4 an accepted suggestion is dated the day it was reviewed, and wins a tie.
 5. **Name, organization and the address** (street, city, region, postal code, country, as
    one unit): the record of the first source in :data:`NAME_ORDER` that has one (for the
    address: a street address, else a city); sources not listed (admins' own lists) rank
@@ -37,6 +38,11 @@ from typing import Any
 from directory.text import fold
 
 EDITOR = "editor"
+#: Values a visitor reported and an editor accepted (:mod:`directory.curation.suggest`).
+SUGGESTION = "suggestion"
+#: Sources of values the directory's own people gave (not lists): they never make a center
+#: on their own, so a center held by them alone keeps its other fields as they are.
+OWN_SOURCES = (EDITOR, SUGGESTION)
 #: The fields a record can hold, in display order.
 RECORD_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",
                  "latitude", "longitude", "geocode_precision", "phone", "website", "email",
@@ -48,7 +54,7 @@ MOST_RECENT = ("phone", "website", "email", "description")
 #: lists) rank between ``nci`` and ``cms-hgi``. Government registers write names in upper
 #: case; Wikidata labels can be bare ids. ``suggestion``: an address a visitor reported and
 #: an editor accepted (:mod:`directory.curation.suggest`), newer than any list.
-NAME_ORDER = (EDITOR, "suggestion", "nci", "*", "cms-hgi", "nhs-choices-2014",
+NAME_ORDER = (EDITOR, SUGGESTION, "nci", "*", "cms-hgi", "nhs-choices-2014",
               "eurostat-gisco", "hifld-hospitals", "wikidata-hospitals")
 PRECISION_RANK = {"manual": 5, "rooftop": 4, "address": 3, "postal_code": 2, "city": 1,
                   "region": 0, "country": 0, "none": -1}
@@ -85,9 +91,11 @@ def _name_rank(source: str) -> int:
 
 
 def _recent(record: RecordValues) -> tuple:
-    """Sort key: most recent dataset first, then the oldest record."""
+    """Sort key: most recent dataset first (on the same date an accepted suggestion, dated
+    the day an editor reviewed it, first: a list's date is when it was published, so the
+    reviewed report is the newer news), then the oldest record."""
     date = record.dataset_date or dt.date.min
-    return (-date.toordinal(), *_order(record))
+    return (-date.toordinal(), record.source != SUGGESTION, *_order(record))
 
 
 def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, RecordValues]]:

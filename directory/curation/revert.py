@@ -17,7 +17,7 @@ import sqlalchemy.orm as so
 from directory.curation.audit import apply_field, record_changes, snapshot
 from directory.curation.merge import merged_into, records_of_merge
 from directory.curation.records import reidentify, resolve_center
-from directory.curation.resolve import EDITOR
+from directory.curation.resolve import OWN_SOURCES
 from directory.models import Center, ChangeRecord, ImportRun, SourceRecord
 
 
@@ -194,8 +194,8 @@ def revert_import(session: so.Session, run: ImportRun, *, user: str | None) -> R
         apply_field(session, center, change.field, change.before, run.source)
     session.flush()
     for center, before in touched.values():
-        imported = [r for r in center.records if r.source != EDITOR]
-        if not imported and not any(r.source == EDITOR for r in center.records):
+        imported = [r for r in center.records if r.source not in OWN_SOURCES]
+        if not imported and not any(r.source in OWN_SOURCES for r in center.records):
             session.add(ChangeRecord(user=user, center_id=center.id, center_name=center.name,
                                      action="delete", field=None,
                                      before=json.dumps(before, sort_keys=True),

@@ -36,6 +36,7 @@ import sqlalchemy.orm as so
 
 from directory.curation.audit import apply_field, record_changes, snapshot
 from directory.curation.records import dumps, resolve_center
+from directory.curation.resolve import SUGGESTION
 from directory.importer.fields import (
     MAX_LENGTHS,
     clean_text,
@@ -56,7 +57,6 @@ from directory.models import (
     utcnow,
 )
 
-SUGGESTION = "suggestion"
 #: Who is suggesting, as people read it ("reported by ...").
 ROLE_PHRASES = {"center": "someone at the center", "patient": "a patient or family member",
                 "other": "someone else"}
@@ -293,8 +293,14 @@ def check_item_value(item: SuggestionItem, value, country: str | None) -> str:
 
 
 def _claim_evidence(suggestion: Suggestion) -> str:
+    """``"reported by someone at the center, reviewed on 2026-12-14 (suggestion #12)"``:
+    the claim's evidence, which also names the suggestion (:func:`revert_suggestion`)."""
     phrase = provenance_phrase(suggestion)
-    return f"suggestion #{suggestion.id}: {phrase[0].lower()}{phrase[1:]}"[:300]
+    return f"{phrase[0].lower()}{phrase[1:]} {_claim_mark(suggestion.id)}"
+
+
+def _claim_mark(suggestion_id: int) -> str:
+    return f"(suggestion #{suggestion_id})"
 
 
 def accept_suggestion(session: so.Session, suggestion: Suggestion, center: Center,
@@ -417,9 +423,9 @@ def revert_suggestion(session: so.Session, suggestion: Suggestion, center: Cente
     before = snapshot(center)
     record = next((r for r in center.records if r.source == SUGGESTION
                    and r.external_id == str(suggestion.id)), None)
-    prefix = f"suggestion #{suggestion.id}:"
+    mark = _claim_mark(suggestion.id)
     center.modalities = [cm for cm in center.modalities if not (
-        cm.source == SUGGESTION and (cm.evidence or "").startswith(prefix))]
+        cm.source == SUGGESTION and (cm.evidence or "").endswith(mark))]
     modalities = {m.slug: m for m in session.scalars(sa.select(Modality))}
     for item in suggestion.items:
         if item.kind == "no-longer-offers" and item.outcome == "accepted" \
@@ -469,7 +475,7 @@ def accepted_updates(session: so.Session, center: Center) -> list[Suggestion]:
     ids = {int(r.external_id) for r in center.records
            if r.source == SUGGESTION and (r.external_id or "").isdigit()}
     ids |= {int(m.group(1)) for cm in center.modalities if cm.source == SUGGESTION
-            for m in [re.match(r"suggestion #(\d+):", cm.evidence or "")] if m}
+            for m in [re.search(r"\(suggestion #(\d+)\)$", cm.evidence or "")] if m}
     return list(session.scalars(
         sa.select(Suggestion).where(Suggestion.status == "accepted", sa.or_(
             Suggestion.center_id == center.id, Suggestion.id.in_(sorted(ids))))

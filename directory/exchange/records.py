@@ -23,7 +23,7 @@ import sqlalchemy.orm as so
 
 from directory.catalog import sync_vocabulary
 from directory.curation.records import CENTER_COLUMNS, dumps, resolve_center
-from directory.curation.resolve import EDITOR, RECORD_FIELDS
+from directory.curation.resolve import OWN_SOURCES, RECORD_FIELDS
 from directory.exchange.records_file import (
     CENTER_ONLY,
     CLAIMS_ONLY,
@@ -149,8 +149,8 @@ def _record_rows(session: so.Session) -> Iterable[list[str]]:
             placed.add(key[1])
             cells.append(dumps_json(claims[key]) if first and claims.get(key) else "")
             cells.append(dumps_json(held[key]) if first and held.get(key) else "")
-            cells.append(dumps_json(_center_cell(
-                session, center, any(r.source != EDITOR for r in records))) if i == 0 else "")
+            listed = any(r.source not in OWN_SOURCES for r in records)
+            cells.append(dumps_json(_center_cell(session, center, listed)) if i == 0 else "")
             cells.append(dumps_json(exact) if exact else "")
             yield cells
 
@@ -357,7 +357,7 @@ def import_records(session: so.Session, data: bytes) -> dict[str, int]:
                 **{k: row.meta[k] for k in RECORD_META if k != "center_id"}))
         center.records = records
         counts["records"] += len(records)
-        if not any(r.source != EDITOR for r in records):  # its fields are in the cell
+        if not any(r.source not in OWN_SOURCES for r in records):  # fields: in the cell
             _set_fields(center, cell, organization)
         if records:
             resolve_center(session, center, organization, records=records)

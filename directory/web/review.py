@@ -14,6 +14,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from directory.curation.merge import merged_into
+from directory.curation.records import editor_fields
 from directory.curation.suggest import (
     ROLE_PHRASES,
     STATUS_PHRASES,
@@ -93,6 +94,7 @@ def _rows(suggestion: Suggestion, center: Center | None) -> list[dict]:
     """Each item beside the center's current value and where that value came from."""
     names = {m.slug: m.name for m in load_vocabulary().modalities}
     prov = center_provenance(center) if center is not None else None
+    edited = editor_fields(center) if center is not None else set()
     rows = []
     for item in suggestion.items:
         country = center.country if center is not None else None
@@ -106,6 +108,10 @@ def _rows(suggestion: Suggestion, center: Center | None) -> list[dict]:
         if center is None:
             rows.append(row)
             continue
+        field = "address" if item.kind == "address" else item.kind
+        if field in edited:
+            row["note"] = ("An editor's value is set for this field and still shows over "
+                           "an accepted suggestion until it is cleared on the Edit page.")
         if item.kind == "phone":
             row["now"] = phone_display(center.phone, center.country) if center.phone else ""
             row["origins"] = [o.label for o in prov.origins("phone")]

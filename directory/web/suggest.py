@@ -72,17 +72,22 @@ def new(center_id: int):
     field, status 400; nothing is stored."""
     center = db.session.get(Center, center_id)
     if center is None:
+        from directory.curation.merge import merged_into
+
+        target = merged_into(db.session, center_id)
+        if target is not None:  # merged into another: suggest for that one
+            return redirect(url_for("suggest.new", center_id=target), 301)
         abort(404, description=f"There is no center with id {center_id}.")
     form = _form(center)
+    children = {m.slug for m in load_vocabulary().modalities if m.parent}
     if not form.is_submitted():
-        return render_template("public/suggest.html", c=center, form=form)
+        return render_template("public/suggest.html", c=center, form=form, children=children)
     problems: list[tuple[str, str]] = []
     if form.homepage.data:
         g.suggest_spam = True
         problems.append(("homepage", "This field must stay empty (it is there to stop "
                                      "automated spam)."))
-    if not form.validate():  # (a missing or stale CSRF token is a 400 before this view)
-        return render_template("public/suggest.html", c=center, form=form), 400
+    valid = form.validate()  # (a missing or stale CSRF token is a 400 before this view)
     items, errors = proposed_items({f.name: f.data for f in form}, center.country,
                                    [m.slug for m in load_vocabulary().modalities])
     problems += errors
@@ -95,14 +100,15 @@ def new(center_id: int):
         comment = plain_text(form.comment.data, "comment", MAX_COMMENT, "description")
     except SuggestionError as exc:
         problems.append((exc.field, exc.message))
-    if problems:
+    if problems or not valid:  # every error at once, each beside its field
         for field, message in problems:
             target = getattr(form, field, None) if field else None
             if target is None:
                 form.form_errors.append(message)
             else:
                 target.errors = [*target.errors, message]
-        return render_template("public/suggest.html", c=center, form=form), 400
+        return render_template("public/suggest.html", c=center, form=form,
+                               children=children), 400
     suggestion = create_suggestion(db.session, center, items, role=form.role.data,
                                    email=email, comment=comment)
     db.session.commit()
