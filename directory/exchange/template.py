@@ -4,24 +4,22 @@ in the project's CSV template (round-trips through the importer).
 No Flask here: callers pass a session, a :class:`~directory.search.SearchQuery` and, where a
 row needs one, a function that serialises a center or builds its URL.
 
-Every CSV cell written by this module goes through :func:`neutralise`: text that begins
-with ``=``, ``+``, ``-``, ``@``, TAB or CR and is not a number gets a leading ``'`` so a
-spreadsheet shows it as text instead of running it as a formula (OWASP "CSV injection").
-Numbers such as ``-71.1066`` and E.164 phones such as ``+16175551234`` are left alone.
+Every CSV cell written by this module goes through
+:func:`~directory.exchange.cells.neutralise` (formula cells get a leading ``'``), like
+every CSV the app writes.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from directory.exchange.cells import csv_line, neutralise, unneutralise  # noqa: F401 (re-exported)
 from directory.geo import KM_PER_MILE
 from directory.models import Center, CenterModality
 from directory.search import CenterHit, SearchQuery, find_centers
@@ -39,36 +37,6 @@ SEARCH_EXTRA_COLUMNS = ("inferred_modalities", "center_id", "url")
 # Documented maximum number of rows in a search export (config ``EXPORT_MAX_ROWS``).
 DEFAULT_EXPORT_MAX_ROWS = 10_000
 _CHUNK = 500
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-
-def neutralise(value) -> str:
-    """A CSV cell that a spreadsheet will not evaluate: ``None`` -> ``""``; text starting
-    with ``= + - @ TAB CR`` that is not a number gets a leading ``'``; the rest unchanged."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
-    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
-        return "'" + text
-    return text
-
-
-def unneutralise(text: str) -> str:
-    """Undo :func:`neutralise` on a cell read back from one of our exports."""
-    if len(text) > 1 and text[0] == "'" and text[1:].startswith(_FORMULA_START) \
-            and not _NUMBER.match(text[1:]):
-        return text[1:]
-    return text
-
-
-def csv_line(cells: Iterable) -> str:
-    """One CSV record (RFC 4180: comma, ``"`` quoting, CRLF) with neutralised cells."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([neutralise(c) for c in cells])
-    return buffer.getvalue()
-
-
 def _number(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 

@@ -209,8 +209,7 @@ def import_detail(run_id: int):
 @role_required("admin")
 def import_rejected_csv(run_id: int):
     """The rejected rows of a committed import, as CSV (original columns + line + error)."""
-    import csv
-    import io
+    from directory.importer.result import rejected_rows_csv
 
     run = db.get_or_404(ImportRun, run_id)
     header = json.loads(run.header) if run.header else []
@@ -221,14 +220,7 @@ def import_rejected_csv(run_id: int):
         cells = json.loads(issue.row_data) if issue.row_data else []
         where = f"{issue.column}: " if issue.column else ""
         rows.setdefault(issue.line, (cells, []))[1].append(where + issue.message)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*header, "line", "error"])
-    for line in sorted(rows):
-        cells, reasons = rows[line]
-        cells = (cells + [""] * len(header))[:len(header)]
-        writer.writerow([*cells, line, "; ".join(reasons)])
-    return _csv_download(out.getvalue(), f"rejected-{run.filename}")
+    return _csv_download(rejected_rows_csv(header, rows), f"rejected-{run.filename}")
 
 
 @bp.route("/imports/<id:run_id>/revert", methods=["POST"])
