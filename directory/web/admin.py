@@ -22,7 +22,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from directory.curation.audit import history, record_changes, snapshot
 from directory.curation.merge import (
@@ -435,7 +435,14 @@ def users():
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash(f"{'Created' if created else 'Updated'} {user.role} {user.email}.", "success")
+            if user.id == current_user.id:  # your own new password: stay signed in here
+                login_user(user)
+            message = f"{'Created' if created else 'Updated'} {user.role} {user.email}."
+            if not created:
+                message += " Its earlier sessions are signed out."
+            if not user.active:
+                message += " The account stays deactivated: use Reactivate to let it sign in."
+            flash(message, "success")
             return redirect(url_for("admin.users"))
     accounts = db.session.scalars(sa.select(User).order_by(User.email)).all()
     return render_template("admin/users.html", form=form, accounts=accounts,
@@ -452,8 +459,21 @@ def user_deactivate(user_id: int):
     if user.id == current_user.id:
         abort(400, description="You cannot deactivate your own account.")
     user.active = False
+    user.revoke_sessions()
     db.session.commit()
-    flash(f"{user.email} can no longer sign in.", "success")
+    flash(f"{user.email} can no longer sign in; its sessions are signed out.", "success")
     return redirect(url_for("admin.users"))
 
 
+@bp.route("/users/<id:user_id>/reactivate", methods=["POST"])
+@role_required("admin")
+def user_reactivate(user_id: int):
+    """Let a deactivated account sign in again (with its password; no old session revives:
+    deactivation replaced their token)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    user = db.get_or_404(User, user_id)
+    user.active = True
+    db.session.commit()
+    flash(f"{user.email} can sign in again.", "success")
+    return redirect(url_for("admin.users"))
