@@ -42,11 +42,12 @@ from directory.curation.resolve import RECORD_FIELDS
 from directory.exchange import template as export
 from directory.extensions import db, limiter
 from directory.geo import KM_PER_MILE, Place
+from directory.importer.fields import normalise_email
 from directory.models import Center
 from directory.search import CenterHit, SearchError, SearchQuery, find_centers, get_center
 from directory.search.order import STATUS_UNKNOWN_SOURCES
 from directory.vocabulary import load_vocabulary
-from directory.web.display import ITEM_FIELDS, CenterProvenance, center_provenances
+from directory.web.display import ITEM_FIELDS, CenterProvenance, center_provenances, safe_url
 from directory.web.params import ParamError, get_geocoder, parse_search
 
 API_VERSION = "1.0.0"
@@ -168,7 +169,7 @@ def center_item(hit: CenterHit, unit: str = "km",
     item = {"id": c.id, "name": c.name, "kind": c.kind, "address": c.address, "city": c.city,
             "region": c.region, "postal_code": c.postal_code, "country": c.country,
             "latitude": c.latitude, "longitude": c.longitude, "phone": c.phone,
-            "website": c.website, "status": c.status,
+            "website": safe_url(c.website), "status": c.status,
             "status_verified": c.source not in STATUS_UNKNOWN_SOURCES,
             "geocode_precision": c.geocode_precision}
     if hit.distance_km is not None:
@@ -221,8 +222,9 @@ def center_detail(c: Center) -> dict:
     item.update({
         "alternate_names": [n.strip() for n in (c.alternate_names or "").split(";")
                             if n.strip()],
-        "email": c.email, "description": c.description,
-        "organization": {"name": c.organization.name, "website": c.organization.website}
+        "email": normalise_email(c.email or "")[0], "description": c.description,
+        "organization": {"name": c.organization.name,
+                         "website": safe_url(c.organization.website)}
         if c.organization else None,
         "source": c.source, "external_id": c.external_id,
         "updated_at": _utc_iso(c.updated_at),

@@ -90,10 +90,11 @@ def phone_display(e164: str | None, country: str | None = None) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """``url`` if it is http(s), else ``None`` (no ``javascript:`` links)."""
-    if url and url.lower().startswith(("http://", "https://")):
-        return url
-    return None
+    """``url`` as a safe http(s) link, else ``None`` (no ``javascript:`` links): the same
+    check as every write path (:func:`directory.importer.fields.safe_website`)."""
+    from directory.importer.fields import safe_website
+
+    return safe_website(url)
 
 
 MAX_COMPARE = 3

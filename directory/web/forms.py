@@ -138,3 +138,17 @@ class CenterForm(FlaskForm):
     def validate_latitude(self, field):
         if (field.data is None) != (self.longitude.data is None):
             raise ValidationError("Give both latitude and longitude, or neither.")
+
+    def validate(self, extra_validators=None) -> bool:
+        """The field validators, then country, region, postal code, phone, website and email
+        through the same validation as an import (a value it refuses is an error on its
+        field: ``javascript:`` links, addresses that are not emails, unknown countries)."""
+        from directory.curation.edit import check_form_fields
+
+        valid = super().validate(extra_validators)
+        for name, message in check_form_fields(self)[1].items():
+            field = getattr(self, name)
+            if not field.errors:
+                field.errors = [*field.errors, message]
+            valid = False
+        return valid
