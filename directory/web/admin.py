@@ -32,7 +32,7 @@ from directory.curation.merge import (
     unmerge_center,
 )
 from directory.curation.revert import revert_import
-from directory.extensions import db
+from directory.extensions import db, export_limit
 from directory.importer import FORMAT_NAMES, FileError, ImportResult, run_import
 from directory.importer.formats import CENTER_FORMATS, MAPPABLE_FIELDS, MODALITY_FORMATS
 from directory.models import (
@@ -244,6 +244,7 @@ def import_revert(run_id: int):
 
 
 @bp.route("/export.csv")
+@export_limit
 @role_required("admin")
 def export_csv():
     """The whole directory in the project's CSV template (formula cells neutralised)."""
@@ -255,6 +256,7 @@ def export_csv():
 
 
 @bp.route("/export-hsds.zip")
+@export_limit
 @role_required("admin")
 def export_hsds():
     """The whole directory as an Open Referral HSDS 3.0 tabular package (zip)."""

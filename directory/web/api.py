@@ -40,7 +40,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from directory.curation.resolve import RECORD_FIELDS
 from directory.exchange import template as export
-from directory.extensions import db, limiter
+from directory.extensions import db, export_limit, limiter
 from directory.geo import KM_PER_MILE, Place
 from directory.importer.fields import normalise_email
 from directory.models import Center
@@ -73,7 +73,7 @@ def init_app(app) -> None:
          send_wildcard=True, max_age=86400,
          expose_headers=["Link", "X-Total-Count", "ETag", "X-Export-Limit",
                          "X-Export-Truncated"])
-    for code in (404, 405):
+    for code in (400, 404, 405):  # 400: a Host that is not in TRUSTED_HOSTS
         app.register_error_handler(code, _routing_error)
 
 
@@ -106,8 +106,8 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _routing_error(error: HTTPException):
-    """404/405 raised by the router: JSON under ``/api/``, else the site's HTML page (the
-    generic handler of :mod:`directory.web.errors`)."""
+    """404/405 raised by the router (and 400 for an untrusted host): JSON under ``/api/``,
+    else the site's HTML page (the generic handler of :mod:`directory.web.errors`)."""
     if request.path.startswith("/api/"):
         return _http_error(error)
     handler = current_app.error_handler_spec[None][None].get(HTTPException)
@@ -303,6 +303,7 @@ def _near(parsed) -> dict | None:
 
 
 @bp.get("/v1/centers")
+@export_limit
 def centers():
     """Search centers: the ``/centers`` parameters plus ``format`` (json, csv, ndjson).
 
