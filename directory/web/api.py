@@ -18,7 +18,6 @@ module turns them into JSON, CSV or NDJSON. The contract is the OpenAPI document
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -352,14 +351,16 @@ def export_response(query: SearchQuery, unit: str, fmt: str,
     limit = current_app.config.get("EXPORT_MAX_ROWS", export.DEFAULT_EXPORT_MAX_ROWS)
     result = export.search_export(db.session, query, limit)
     if fmt == "csv":
+        # Every row's URL is this prefix and its id (one url_for, not one per row).
+        prefix = url_for("public.center", center_id=1, _external=True).removesuffix("1")
         lines = export.search_csv_lines(
-            result, unit=unit if query.near is not None else None,
-            url_of=lambda c: url_for("public.center", center_id=c.id, _external=True))
+            db.session, result, unit=unit if query.near is not None else None,
+            url_of=lambda center_id: f"{prefix}{center_id}")
         mimetype, filename = "text/csv", "centers.csv"
     else:
-        pairs = _with_provenance(result.hits) if provenance else \
-            ((hit, None) for hit in result.hits)
-        lines = export.search_ndjson_lines(dataclasses.replace(result, hits=pairs),
+        hits = export.search_hits(db.session, result)
+        pairs = _with_provenance(hits) if provenance else ((hit, None) for hit in hits)
+        lines = export.search_ndjson_lines(pairs,
                                            lambda pair: center_item(pair[0], unit, pair[1]))
         mimetype, filename = "application/x-ndjson", "centers.ndjson"
     headers = {"X-Total-Count": str(result.total), "X-Export-Limit": str(limit),
