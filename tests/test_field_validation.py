@@ -106,3 +106,25 @@ def test_stored_unsafe_links_are_not_handed_out(client, make_center):
     assert client.get(f"/api/v1/centers/{good.id}").get_json()["email"] == "info@example.org"
     page = client.get(f"/centers/{bad.id}").get_data(as_text=True)
     assert 'href="javascript:' not in page
+
+
+def test_a_record_with_an_unsafe_value_never_shows(app):
+    """Whatever wrote a source record (an old import, a restored records package), the
+    shown website and email pass the same validation: the newest valid one is shown."""
+    import datetime as dt
+
+    from directory.curation.resolve import RecordValues, resolve
+
+    old = RecordValues(1, "cms-hgi", "A", {"name": "Lakeside Hospital",
+                                           "website": "lakeside.example.org",
+                                           "email": "info@lakeside.example.org"},
+                       dt.date(2024, 1, 1))
+    new = RecordValues(2, "list", "B", {"name": "Lakeside Hospital",
+                                        "website": "javascript:alert(document.domain)",
+                                        "email": "not-an-email<>"}, dt.date(2026, 1, 1))
+    values, origin = resolve([old, new])
+    assert values["website"] == "https://lakeside.example.org"
+    assert values["email"] == "info@lakeside.example.org"
+    assert origin["website"] is old and origin["email"] is old
+    values, _ = resolve([new])
+    assert values["website"] is None and values["email"] is None
