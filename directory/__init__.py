@@ -15,9 +15,58 @@ from flask import Flask
 ROOT = Path(__file__).resolve().parent.parent
 
 
+UNTRUSTED_HOST = ("This site does not answer to the host name this request was sent to "
+                  "(its Host header). Use the site's own address.")
+_UNTRUSTED = "directory.untrusted_host"
+
+
+class DirectoryFlask(Flask):
+    """Flask whose absolute URLs start with ``PUBLIC_BASE_URL`` when it is set (never with
+    whatever ``Host`` a request sent; the host is also checked against ``TRUSTED_HOSTS``)."""
+
+    def url_for(self, endpoint: str, /, *, _external: bool | None = None, **values) -> str:
+        base = self.config.get("PUBLIC_BASE_URL")
+        if base and _external:
+            values.pop("_scheme", None)
+            return base + super().url_for(endpoint, _external=False, **values)
+        return super().url_for(endpoint, _external=_external, **values)
+
+    def create_url_adapter(self, request):
+        """Flask's, except for a ``Host`` outside ``TRUSTED_HOSTS``: the request gets the
+        400 (:class:`~werkzeug.exceptions.SecurityError`) as its routing error, and URLs
+        are built for a trusted host, so the 400 page (and ``/api``'s JSON 400) can be
+        rendered and still never names the untrusted host."""
+        from urllib.parse import urlsplit
+
+        from werkzeug.exceptions import SecurityError
+
+        try:
+            return super().create_url_adapter(request)
+        except SecurityError:
+            if request is None:
+                raise
+            error = SecurityError(UNTRUSTED_HOST)
+            request.environ[_UNTRUSTED] = error
+            base = self.config.get("PUBLIC_BASE_URL")
+            hosts = [h.lstrip(".") for h in self.config.get("TRUSTED_HOSTS") or ()]
+            host = urlsplit(base).netloc if base else (hosts[0] if hosts else "localhost")
+            request.routing_exception = error
+            return self.url_map.bind(host, script_name=request.root_path or "/",
+                                     url_scheme=urlsplit(base).scheme if base
+                                     else request.scheme, path_info=request.path,
+                                     default_method=request.method,
+                                     query_args=request.query_string.decode("latin-1"))
+
+    def raise_routing_exception(self, request):
+        """An untrusted host's 400 before the router's 404 or 405 for the same request."""
+        if _UNTRUSTED in request.environ:
+            raise request.environ[_UNTRUSTED]
+        super().raise_routing_exception(request)
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` overrides any setting (e.g. in tests)."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+    app = DirectoryFlask(__name__, template_folder=str(ROOT / "templates"),
                 instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
                 instance_relative_config=True)
     from directory.config import default_config
@@ -28,6 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.url_map.converters["id"] = IdConverter
     if config:
         app.config.from_mapping(config)
+    check_hosts(app)
     check_secret_key(app)
     register_extensions(app)
     register_jobs(app)
@@ -40,6 +90,23 @@ def create_app(config: dict | None = None) -> Flask:
 
 class ConfigurationError(RuntimeError):
     """The app cannot start with this configuration; the message says what to set."""
+
+
+def check_hosts(app: Flask) -> None:
+    """``PUBLIC_BASE_URL`` checked and normalised (:func:`directory.config.public_base_url`);
+    its host trusted too when ``TRUSTED_HOSTS`` is a list that lacks it."""
+    from urllib.parse import urlsplit
+
+    from directory.config import public_base_url
+
+    try:
+        base = public_base_url(app.config.get("PUBLIC_BASE_URL"))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    app.config["PUBLIC_BASE_URL"] = base
+    hosts = app.config.get("TRUSTED_HOSTS")
+    if base and hosts is not None and urlsplit(base).hostname not in hosts:
+        app.config["TRUSTED_HOSTS"] = [*hosts, urlsplit(base).hostname]
 
 
 def check_secret_key(app: Flask) -> None:

@@ -248,7 +248,9 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
 @click.option("--password", envvar="ADMIN_PASSWORD", default=None,
               help="Read from $ADMIN_PASSWORD for scripts; prompted when absent.")
 def create_admin_command(email: str, role: str, password: str | None) -> None:
-    """Create (or update the password and role of) an admin account."""
+    """Create (or update the password and role of) an admin account. Updating ends the
+    account's sessions and reactivates it when it was deactivated (the operator's way back
+    in)."""
     from directory.web.auth import MIN_PASSWORD, upsert_user
 
     if password is None:
@@ -257,7 +259,7 @@ def create_admin_command(email: str, role: str, password: str | None) -> None:
         click.echo(f"The password must have at least {MIN_PASSWORD} characters.", err=True)
         sys.exit(2)
     try:
-        user, created = upsert_user(db.session, email, password, role)
+        user, created = upsert_user(db.session, email, password, role, reactivate=True)
     except ValueError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

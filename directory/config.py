@@ -12,6 +12,9 @@ Environment variables read here and nowhere else:
 - ``GEOCODER_USER_AGENT``: the User-Agent sent to online geocoders.
 - ``GAZETTEER_PATH``: where the offline gazetteer index lives; default under ``instance/``.
 - ``API_RATE_LIMIT``: requests per client address to ``/api`` (default ``600 per minute``).
+- ``EXPORT_RATE_LIMIT``: exports per client address (``/centers.csv``, ``/api/v1/centers``
+  with ``format=csv|ndjson``, the admin exports), counted together (default
+  ``10 per minute``).
 - ``SUGGEST_RATE_LIMIT``: suggested updates a client address can send (default
   ``10 per hour;30 per day``).
 - ``MAP_TILE_URL``, ``MAP_TILE_ATTRIBUTION``: the map's tile server (default OpenStreetMap's;
@@ -21,6 +24,13 @@ Environment variables read here and nowhere else:
 - ``JOBS_CONSUMER``: ``thread`` (a job consumer inside the serving process; the default of
   ``flask run``) or ``external`` (``flask jobs`` processes; the default otherwise).
 - ``JOBS_WORKERS``: jobs run at once by one consumer (default 1).
+- ``PUBLIC_BASE_URL``: scheme and host the site is reached at (``https://centers.example.org``);
+  every absolute URL the app writes (API ``url``/``links``, the ``Link`` header, exports,
+  share links) starts with it. Unset: the request's own (trusted) host.
+- ``TRUSTED_HOSTS``: comma-separated host names the app answers (Flask's ``TRUSTED_HOSTS``;
+  ``.example.org`` also allows its subdomains); any other ``Host`` header gets a 400.
+  Default: ``localhost``, ``127.0.0.1`` and the host of ``PUBLIC_BASE_URL``;
+  ``*`` answers every host (only behind a proxy that checks the host itself).
 """
 
 from __future__ import annotations
@@ -68,13 +78,52 @@ def write_secret_file(instance_path: str) -> Path:
     return path
 
 
+#: The hosts of a local run (``make run``, the test client, browser tests).
+LOCAL_HOSTS = ("localhost", "127.0.0.1")
+
+
+def public_base_url(value: str | None) -> str | None:
+    """``PUBLIC_BASE_URL`` checked: ``scheme://host[:port]`` without a trailing slash, or
+    ``None`` when unset.
+
+    :raises ValueError: not an http(s) URL, or one with a path, query or fragment.
+    """
+    from urllib.parse import urlsplit
+
+    if not value or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or \
+            parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ValueError(f"PUBLIC_BASE_URL must be http(s)://host[:port], not {value!r}")
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def trusted_hosts(value: str | None, base_url: str | None) -> list[str] | None:
+    """Flask's ``TRUSTED_HOSTS`` from the ``TRUSTED_HOSTS`` variable (comma-separated;
+    ``*``: ``None``, every host) or, unset, :data:`LOCAL_HOSTS` plus the host of
+    ``base_url``."""
+    from urllib.parse import urlsplit
+
+    if value is not None and value.strip():
+        hosts = [h.strip() for h in value.split(",") if h.strip()]
+        return None if "*" in hosts else hosts
+    hosts = list(LOCAL_HOSTS)
+    if base_url and urlsplit(base_url).hostname not in hosts:
+        hosts.append(urlsplit(base_url).hostname)
+    return hosts
+
+
 def default_config(instance_path: str) -> dict:
     """Build the configuration mapping from defaults and the process environment."""
     Path(instance_path).mkdir(parents=True, exist_ok=True)
     database_url = os.environ.get("DATABASE_URL") or (
         "sqlite:///" + os.path.join(instance_path, "directory.sqlite"))
+    base_url = public_base_url(os.environ.get("PUBLIC_BASE_URL"))
     return {
         "SECRET_KEY": os.environ.get("SECRET_KEY") or _secret_from_file(instance_path),
+        "PUBLIC_BASE_URL": base_url,
+        "TRUSTED_HOSTS": trusted_hosts(os.environ.get("TRUSTED_HOSTS"), base_url),
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "GEOCODER": os.environ.get("GEOCODER", "offline"),
@@ -93,6 +142,7 @@ def default_config(instance_path: str) -> dict:
         "LOGIN_RATE_LIMIT": "5 per minute",
         "API_RATE_LIMIT": os.environ.get("API_RATE_LIMIT", "600 per minute"),
         "SUGGEST_RATE_LIMIT": os.environ.get("SUGGEST_RATE_LIMIT", "10 per hour;30 per day"),
+        "EXPORT_RATE_LIMIT": os.environ.get("EXPORT_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -14,25 +14,47 @@ import sqlalchemy as sa
 import sqlalchemy.orm as so
 
 from directory.curation.records import editor_fields, set_editor_values
-from directory.importer.fields import natural_key, normalise_phone, resolve_region
+from directory.importer.fields import CHECKED_FIELDS, clean_fields, natural_key
 from directory.models import Center, CenterModality, Modality
 
 TEXT_FIELDS = ("name", "alternate_names", "kind", "status", "address", "city",
-               "postal_code", "website", "email", "description")
+               "description")
 #: Fields an editor can set, as the form names them (coordinates as one unit: latitude).
-EDITABLE = (*TEXT_FIELDS, "region", "country", "phone", "latitude")
+EDITABLE = (*TEXT_FIELDS, *CHECKED_FIELDS, "latitude")
+
+
+class FieldError(ValueError):
+    """A value that the field validation refuses; ``errors`` maps field -> message."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(errors.values()))
+        self.errors = errors
+
+
+def check_form_fields(form) -> tuple[dict[str, str | None], dict[str, str]]:
+    """The form's country, region, postal code, phone, website and email through the one
+    validation every write path uses (:func:`directory.importer.fields.clean_fields`):
+    ``(clean values, errors)``; a refused value is an error here (the importer leaves it
+    empty with a warning instead), a value changed with a note (a ZIP's lost zero) is not."""
+    typed = {name: getattr(form, name).data for name in CHECKED_FIELDS}
+    clean, notes = clean_fields(typed)
+    errors = {name: note.removesuffix("; left empty") for name, note in notes.items()
+              if clean[name] is None}
+    return clean, errors
 
 
 def form_values(center: Center, form) -> dict:
-    """What the form asks each field to be (region and phone normalised like an import;
-    typed coordinates get precision ``manual``)."""
+    """What the form asks each field to be (country, region, postal code, phone, website and
+    email cleaned like an import; typed coordinates get precision ``manual``).
+
+    :raises FieldError: a value the field validation refuses (the form's own validation
+        reports the same errors first; this guards any other caller).
+    """
     wanted = {name: (getattr(form, name).data or "").strip() or None for name in TEXT_FIELDS}
-    country = (form.country.data or "").strip().upper() or None
-    wanted["country"] = country
-    region = (form.region.data or "").strip() or None
-    wanted["region"] = (resolve_region(region, country) or region) if region else None
-    phone = (form.phone.data or "").strip()
-    wanted["phone"] = (normalise_phone(phone, country)[0] or phone) if phone else None
+    clean, errors = check_form_fields(form)
+    if errors:
+        raise FieldError(errors)
+    wanted.update(clean)
     if form.clear_coordinates.data:
         wanted.update(latitude=None, longitude=None, geocode_precision="none")
     elif form.latitude.data is not None and (form.latitude.data != center.latitude or

@@ -90,6 +90,17 @@ def _name_rank(source: str) -> int:
     return NAME_ORDER.index(source) if source in NAME_ORDER else NAME_ORDER.index("*")
 
 
+def _contact(name: str, value: Any) -> Any:
+    """A website or email as the field validation cleans it (``None`` when it refuses it:
+    a ``javascript:`` link, an address that is not an email), whatever record holds it (an
+    old import, a restored records package); other fields unchanged."""
+    if name not in ("website", "email") or not value:
+        return value
+    from directory.importer.fields import normalise_email, safe_website  # (lazy, as below)
+
+    return safe_website(value) if name == "website" else normalise_email(value)[0]
+
+
 def _recent(record: RecordValues) -> tuple:
     """Sort key: most recent dataset first (on the same date an accepted suggestion, dated
     the day an editor reviewed it, first: a list's date is when it was published, so the
@@ -142,8 +153,8 @@ def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, 
                                 *_recent(r)))
     take(LOCATION, located[0] if located else None)
     recent = sorted(imported, key=_recent)
-    for name in MOST_RECENT:
-        take((name,), next((r for r in recent if r.values.get(name)), None))
+    for name in MOST_RECENT:  # (a website or email the validation refuses does not count)
+        take((name,), next((r for r in recent if _contact(name, r.values.get(name))), None))
     take(("status",), next((r for r in recent if r.values.get("status")), None))
     cancer = next((r for r in by_name if r.values.get("kind") == "cancer-center"), None)
     take(("kind",), cancer or next((r for r in by_name if r.values.get("kind")), None))
@@ -167,6 +178,8 @@ def resolve(records: Iterable[RecordValues]) -> tuple[dict[str, Any], dict[str, 
         values["kind"] = kind_from_name("hospital", values["name"] or "")  # imports this)
     values["status"] = values["status"] or "active"
     values["geocode_precision"] = values["geocode_precision"] or "none"
+    values["website"], values["email"] = (_contact(name, values[name])
+                                          for name in ("website", "email"))
     return values, origin
 
 

@@ -27,7 +27,7 @@ attributes             service -> modality term (``value``: ``reported``/``infer
 
 Identifiers are UUID 5 of stable keys (never database ids), so the same directory always
 exports the same package. CSV cells are neutralised against formula injection like every
-export (:func:`directory.exchange.template.neutralise`); the reader undoes it.
+export (:func:`directory.exchange.cells.neutralise`); :func:`read_package` undoes it.
 
 :func:`directory.exchange.hsds_read.read_package` turns a package (ours or another
 publisher's) back into CSV-template bytes for ``run_import(format="native")``.
@@ -44,7 +44,8 @@ from pathlib import Path
 
 import sqlalchemy.orm as so
 
-from directory.exchange.template import TEMPLATE_COLUMNS, csv_line, directory_centers
+from directory.exchange.cells import csv_line
+from directory.exchange.template import TEMPLATE_COLUMNS, directory_centers
 from directory.models import CENTER_KINDS, Center
 from directory.vocabulary import load_vocabulary
 

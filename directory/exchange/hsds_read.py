@@ -30,8 +30,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
 
+from directory.exchange.cells import unneutralise
 from directory.exchange.hsds import READ_COLUMNS, TAXONOMY_PREFIX, UNKNOWN, load_schema
-from directory.exchange.template import unneutralise
 from directory.importer.read import MAX_CELL
 from directory.importer.sniff import MAX_MEMBERS, MAX_RATIO, MAX_UNPACKED_BYTES, check_zip
 

@@ -24,6 +24,7 @@ import sqlalchemy.orm as so
 from directory.catalog import sync_vocabulary
 from directory.curation.records import CENTER_COLUMNS, dumps, resolve_center
 from directory.curation.resolve import OWN_SOURCES, RECORD_FIELDS
+from directory.exchange.cells import csv_line
 from directory.exchange.records_file import (
     CENTER_ONLY,
     CLAIMS_ONLY,
@@ -46,7 +47,6 @@ from directory.exchange.records_file import (
     read_records,
     stamp,
 )
-from directory.exchange.template import csv_line
 from directory.importer.write import lock_imports
 from directory.models import (
     Base,

@@ -22,8 +22,8 @@ A records export is a zip holding:
   ``verified_at`` when set; and ``fields`` (the shown fields, with ``field_sources``) when
   no imported record gives them: a center without records, or held by an editor's alone.
 
-Every cell goes through :func:`~directory.exchange.template.neutralise` (as in every CSV
-the app writes) and comes back through :func:`~directory.exchange.template.unneutralise`.
+Every cell goes through :func:`~directory.exchange.cells.neutralise` (as in every CSV
+the app writes) and comes back through :func:`~directory.exchange.cells.unneutralise`.
 A value that its plain cell would not give back identically (an empty string where empty
 means ``None``, a number where text belongs, text beginning with ``'=``) is written in the
 row's ``exact`` cell (JSON object, column -> value) and its own cell is left empty.
@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from directory.curation.resolve import RECORD_FIELDS
-from directory.exchange.template import neutralise, unneutralise
+from directory.exchange.cells import neutralise, unneutralise
 from directory.models import CENTER_KINDS, CENTER_STATUSES, GEOCODE_PRECISIONS, PROVENANCES
 
 FORMAT = "oncology-directory-records"

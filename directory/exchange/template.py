@@ -4,27 +4,34 @@ in the project's CSV template (round-trips through the importer).
 No Flask here: callers pass a session, a :class:`~directory.search.SearchQuery` and, where a
 row needs one, a function that serialises a center or builds its URL.
 
-Every CSV cell written by this module goes through :func:`neutralise`: text that begins
-with ``=``, ``+``, ``-``, ``@``, TAB or CR and is not a number gets a leading ``'`` so a
-spreadsheet shows it as text instead of running it as a formula (OWASP "CSV injection").
-Numbers such as ``-71.1066`` and E.164 phones such as ``+16175551234`` are left alone.
+Every CSV cell written by this module goes through
+:func:`~directory.exchange.cells.neutralise` (formula cells get a leading ``'``), like
+every CSV the app writes.
 """
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import io
 import json
-import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from typing import NamedTuple
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 
+from directory.exchange.cells import csv_line, neutralise, unneutralise  # noqa: F401 (re-exported)
 from directory.geo import KM_PER_MILE
-from directory.models import Center, CenterModality
-from directory.search import CenterHit, SearchQuery, find_centers
+from directory.models import (
+    Center,
+    CenterDesignation,
+    CenterModality,
+    Designation,
+    Modality,
+    Organization,
+)
+from directory.search import CenterHit, SearchQuery, load_hits, ordered_ids
 from directory.text import fold
 from directory.vocabulary import load_vocabulary
 
@@ -41,45 +48,44 @@ TEMPLATE_COLUMNS = (
 SEARCH_EXTRA_COLUMNS = ("inferred_modalities", "inferred_basis", "center_id", "url")
 # Documented maximum number of rows in a search export (config ``EXPORT_MAX_ROWS``).
 DEFAULT_EXPORT_MAX_ROWS = 10_000
-_CHUNK = 500
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-
-
-def neutralise(value) -> str:
-    """A CSV cell that a spreadsheet will not evaluate: ``None`` -> ``""``; text starting
-    with ``= + - @ TAB CR`` that is not a number gets a leading ``'``; the rest unchanged."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
-    if text.startswith(_FORMULA_START) and not _NUMBER.match(text):
-        return "'" + text
-    return text
-
-
-def unneutralise(text: str) -> str:
-    """Undo :func:`neutralise` on a cell read back from one of our exports."""
-    if len(text) > 1 and text[0] == "'" and text[1:].startswith(_FORMULA_START) \
-            and not _NUMBER.match(text[1:]):
-        return text[1:]
-    return text
-
-
-def csv_line(cells: Iterable) -> str:
-    """One CSV record (RFC 4180: comma, ``"`` quoting, CRLF) with neutralised cells."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow([neutralise(c) for c in cells])
-    return buffer.getvalue()
-
-
+_BATCH = 1000  # centers read per statement while an export streams
 def _number(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
 
-def _modality_slugs(claims: Iterable, provenance: str) -> list[str]:
-    position = {m.slug: i for i, m in enumerate(load_vocabulary().modalities)}
-    slugs = {cm.modality.slug for cm in claims if cm.provenance == provenance}
-    return sorted(slugs, key=lambda s: (position.get(s, len(position)), s))
+def _positions() -> tuple[dict[str, int], dict[str, int]]:
+    """Vocabulary order of the modality and designation slugs (cells list them in it)."""
+    vocabulary = load_vocabulary()
+    return ({m.slug: i for i, m in enumerate(vocabulary.modalities)},
+            {d.slug: i for i, d in enumerate(vocabulary.designations)})
+
+
+def _in_order(slugs: Iterable[str], position: dict[str, int]) -> str:
+    """``slugs`` once each, in vocabulary order (unknown ones last, by name), ``; ``-joined."""
+    return "; ".join(sorted(set(slugs), key=lambda s: (position.get(s, len(position)), s)))
+
+
+def _cells(c, external_id: str, reported: str, designations: str,
+           organization: str | None) -> list[str]:
+    """The template row of center-like ``c`` (an ORM center or a row with its columns)."""
+    return [
+        external_id, c.name, c.alternate_names or "", c.kind or "", c.address or "",
+        c.city or "", c.region or "", c.postal_code or "", c.country or "",
+        _number(c.latitude), _number(c.longitude), c.phone or "", c.website or "",
+        c.email or "", reported, designations, c.status or "", c.description or "",
+        organization or "",
+    ]
+
+
+class _Slug(NamedTuple):
+    slug: str
+
+
+class _Claim(NamedTuple):
+    """What :func:`inferred_basis` reads of a claim, from a plain row."""
+    modality: _Slug
+    provenance: str
+    evidence: str | None
 
 
 def inferred_basis(claims: Iterable) -> str:
@@ -98,28 +104,20 @@ def inferred_basis(claims: Iterable) -> str:
 
 
 def template_row(center: Center, external_id: str | None = None, *,
-                 claims: Iterable | None = None, held: Iterable | None = None) -> list[str]:
+                 positions: tuple[dict[str, int], dict[str, int]] | None = None) -> list[str]:
     """``center`` as a row of the CSV template (values not yet neutralised).
 
     ``modalities`` holds the *reported* claims only: inferred ones come back from
-    ``designations`` on import, so an export re-imports to the same claims. ``claims`` and
-    ``held`` (a search hit's rows) replace the center's own relationships when given.
+    ``designations`` on import, so an export re-imports to the same claims. ``positions``:
+    :func:`_positions`, when the caller writes many rows.
     """
-    claims = center.modalities if claims is None else claims
-    held = center.designations if held is None else held
-    position = {d.slug: i for i, d in enumerate(load_vocabulary().designations)}
-    designations = sorted({cd.designation.slug for cd in held},
-                          key=lambda s: (position.get(s, len(position)), s))
-    return [
-        external_id if external_id is not None else (center.external_id or ""),
-        center.name, center.alternate_names or "", center.kind or "", center.address or "",
-        center.city or "", center.region or "", center.postal_code or "",
-        center.country or "", _number(center.latitude), _number(center.longitude),
-        center.phone or "", center.website or "", center.email or "",
-        "; ".join(_modality_slugs(claims, "reported")), "; ".join(designations),
-        center.status or "", center.description or "",
-        center.organization.name if center.organization else "",
-    ]
+    modality_at, designation_at = positions or _positions()
+    return _cells(center, external_id if external_id is not None else (center.external_id or ""),
+                  _in_order((cm.modality.slug for cm in center.modalities
+                             if cm.provenance == "reported"), modality_at),
+                  _in_order((cd.designation.slug for cd in center.designations),
+                            designation_at),
+                  center.organization.name if center.organization else None)
 
 
 # -- the whole directory ---------------------------------------------------------------
@@ -152,12 +150,14 @@ def directory_centers(session: so.Session, *, include_closed: bool = True
     order does not depend on database ids and a re-imported export exports identically)."""
     stmt = sa.select(Center).options(
         so.selectinload(Center.modalities).joinedload(CenterModality.modality),
-        so.selectinload(Center.designations), so.joinedload(Center.organization))
+        so.selectinload(Center.designations).joinedload(CenterDesignation.designation),
+        so.joinedload(Center.organization))
     if not include_closed:
         stmt = stmt.where(Center.status != "closed")
     centers = list(session.scalars(stmt))
     ids = _export_ids(centers)
-    pairs = [(c, template_row(c, ids[c.id])) for c in centers]
+    positions = _positions()
+    pairs = [(c, template_row(c, ids[c.id], positions=positions)) for c in centers]
     pairs.sort(key=lambda pair: (fold(pair[1][1]), pair[1]))
     return pairs
 
@@ -190,11 +190,13 @@ def directory_csv_bytes(session: so.Session) -> bytes:
 @dataclasses.dataclass
 class SearchExport:
     """A capped search export: ``total`` matching centers, ``limit`` rows at most,
-    ``truncated`` when ``total > limit``; ``hits`` yields :class:`CenterHit` lazily."""
+    ``truncated`` when ``total > limit``; ``ids`` the rows to write, in search order, and
+    ``distances`` (id -> km) for a place search."""
 
     total: int
     limit: int
-    hits: Iterator[CenterHit]
+    ids: list[int]
+    distances: dict[int, float] | None = None
 
     @property
     def truncated(self) -> bool:
@@ -203,36 +205,28 @@ class SearchExport:
 
 def search_export(session: so.Session, query: SearchQuery,
                   limit: int = DEFAULT_EXPORT_MAX_ROWS) -> SearchExport:
-    """Every result of ``query`` (its ``page``/``per_page`` ignored), in search order, up to
-    ``limit``, fetched through :func:`find_centers` (the same search as the web page) while
-    ``hits`` is iterated: ``_CHUNK`` at a time, or all at once for a place search (which
-    orders all its candidates on every call). ``total`` is known before streaming."""
-    # The total now (the headers need it); the rows later, inside the streamed response:
-    # a streamed body runs in a new application context with a new session, so centers
-    # loaded here would be detached there (a lazy attribute would then fail mid-file).
-    total = find_centers(session, dataclasses.replace(query, page=1, per_page=1)).total
+    """Every result of ``query`` (its ``page``/``per_page`` ignored), in search order (the
+    same search as the web page: :func:`~directory.search.ordered_ids` with one page of
+    ``limit``), as ids: one ordered query, from the covering indexes. The rows are read
+    while the response streams, :data:`_BATCH` at a time (:func:`search_csv_lines`,
+    :func:`search_hits`); only ids cross into the streamed body, whose session may be
+    another one."""
+    ids, distances, total, _ = ordered_ids(
+        session, dataclasses.replace(query, page=1, per_page=max(limit, 1)))
+    return SearchExport(total, limit, ids[:limit], distances)
 
-    # A place search orders every candidate on each call (distances, best match): one call
-    # for the whole export, not one per chunk (a 10,000-row export near a place made 21
-    # full scans: 20 s). Other searches page through the covering indexes by chunk.
-    chunk = max(min(limit, total), 1) if query.near is not None else _CHUNK
 
-    def hits() -> Iterator[CenterHit]:
-        number, sent = 1, 0
-        while True:
-            page = find_centers(session, dataclasses.replace(query, page=number,
-                                                             per_page=chunk))
-            for hit in page.items:
-                if sent >= limit:
-                    return
-                yield hit
-                sent += 1
-            if not page.has_next or sent >= limit:
-                return
-            session.expunge_all()  # keep memory flat on big exports
-            number += 1
+def _batches(ids: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), _BATCH):
+        yield ids[start:start + _BATCH]
 
-    return SearchExport(total, limit, hits())
+
+def search_hits(session: so.Session, export: SearchExport) -> Iterator[CenterHit]:
+    """The export's centers as search hits (3 statements per :data:`_BATCH` centers), for
+    the NDJSON export (the API item shape); memory stays flat (each batch is let go)."""
+    for batch in _batches(export.ids):
+        yield from load_hits(session, batch, export.distances)
+        session.expunge_all()
 
 
 def search_csv_header(unit: str | None) -> list[str]:
@@ -242,28 +236,64 @@ def search_csv_header(unit: str | None) -> list[str]:
             *SEARCH_EXTRA_COLUMNS]
 
 
-def search_csv_lines(export: SearchExport, *, unit: str | None,
-                     url_of: Callable[[Center], str], bom: bool = True) -> Iterator[str]:
+_CSV_COLUMNS = (Center.id, Center.external_id, Center.name, Center.alternate_names,
+                Center.kind, Center.address, Center.city, Center.region, Center.postal_code,
+                Center.country, Center.latitude, Center.longitude, Center.phone,
+                Center.website, Center.email, Center.status, Center.description,
+                Organization.name.label("organization"))
+
+
+def search_csv_lines(session: so.Session, export: SearchExport, *, unit: str | None,
+                     url_of: Callable[[int], str], bom: bool = True) -> Iterator[str]:
     """The search as CSV text, one record at a time (UTF-8 BOM first so Excel reads
-    accents). ``unit`` (``km``/``mi``) adds a distance column; ``None`` for no place."""
+    accents). ``unit`` (``km``/``mi``) adds a distance column; ``None`` for no place;
+    ``url_of`` maps a center id to its page's URL. Plain rows, no ORM objects: 3
+    statements per :data:`_BATCH` centers (the centers with their organization's name, their
+    claims, their designations)."""
     yield ("\ufeff" if bom else "") + csv_line(search_csv_header(unit))
-    for hit in export.hits:
-        c = hit.center
-        row = template_row(c, claims=hit.modalities, held=hit.designations)
-        if unit:
-            d = hit.distance_km
-            if d is not None and unit == "mi":
-                d = d / KM_PER_MILE
-            row.append("" if d is None else f"{d:.2f}")
-        row += ["; ".join(_modality_slugs(hit.modalities, "inferred")),
-                inferred_basis(hit.modalities), str(c.id), url_of(c)]
-        yield csv_line(row)
+    modality_at, designation_at = _positions()
+    distances = export.distances or {}
+    for batch in _batches(export.ids):
+        rows = {r.id: r for r in session.execute(
+            sa.select(*_CSV_COLUMNS).outerjoin(Organization,
+                                               Organization.id == Center.organization_id)
+            .where(Center.id.in_(batch)))}
+        claims: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+        bases: dict[int, list[_Claim]] = defaultdict(list)
+        for center_id, slug, provenance, evidence in session.execute(
+                sa.select(CenterModality.center_id, Modality.slug, CenterModality.provenance,
+                          CenterModality.evidence)
+                .join(Modality, Modality.id == CenterModality.modality_id)
+                .where(CenterModality.center_id.in_(batch))):
+            claims[center_id][provenance != "reported"].append(slug)
+            bases[center_id].append(_Claim(_Slug(slug), provenance, evidence))
+        held: dict[int, list[str]] = defaultdict(list)
+        for center_id, slug in session.execute(
+                sa.select(CenterDesignation.center_id, Designation.slug)
+                .join(Designation, Designation.id == CenterDesignation.designation_id)
+                .where(CenterDesignation.center_id.in_(batch))):
+            held[center_id].append(slug)
+        for center_id in batch:
+            r = rows.get(center_id)
+            if r is None:  # deleted since the ids were read
+                continue
+            reported, inferred = claims.get(center_id, ((), ()))
+            row = _cells(r, r.external_id or "", _in_order(reported, modality_at),
+                         _in_order(held.get(center_id, ()), designation_at), r.organization)
+            if unit:
+                d = distances.get(center_id)
+                if d is not None and unit == "mi":
+                    d = d / KM_PER_MILE
+                row.append("" if d is None else f"{d:.2f}")
+            row += [_in_order(inferred, modality_at), inferred_basis(bases.get(center_id, ())),
+                    str(center_id), url_of(center_id)]
+            yield csv_line(row)
 
 
-def search_ndjson_lines(export: SearchExport,
+def search_ndjson_lines(hits: Iterable,
                         serialise: Callable[[CenterHit], dict]) -> Iterator[str]:
-    """The search as newline-delimited JSON: one object per center (the API item shape)."""
-    for hit in export.hits:
+    """The search as newline-delimited JSON: one object per hit (the API item shape)."""
+    for hit in hits:
         yield json.dumps(serialise(hit), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 

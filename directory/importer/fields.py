@@ -347,7 +347,10 @@ _HTTP = re.compile(r"^https?://", re.I)
 _BARE_DOMAIN = re.compile(r"^[\w.-]+\.[a-z]{2,}(:\d+)?(/|$)", re.I)
 # http(s)://host.name[/path] with no port, user, query or unusual character.
 _PLAIN_URL = re.compile(r"https?://[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+(/[A-Za-z0-9._~/%-]*)?", re.I)
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# local@domain: the local part in RFC 5322 "atext" (dots between), the domain in labels of
+# letters, digits and hyphens (any script); no spaces, quotes, <, >, brackets or commas.
+_EMAIL = re.compile(r"[\w!#$%&'*+/=?^`{|}~-]+(\.[\w!#$%&'*+/=?^`{|}~-]+)*"
+                    r"@[^\W_]([\w-]*[^\W_])?(\.[^\W_]([\w-]*[^\W_])?)*\.[^\W\d_]{2,}")
 
 
 def normalise_website(value: str) -> tuple[str | None, str | None]:
@@ -372,16 +375,81 @@ def normalise_website(value: str) -> tuple[str | None, str | None]:
 
 
 def normalise_email(value: str) -> tuple[str | None, str | None]:
-    """``(email, warning)``: ``value`` when it looks like an address (``name@host.tld``, no
-    spaces, at most 254 characters), else ``None`` and why."""
+    """``(email, warning)``: ``value`` (a ``mailto:`` prefix dropped) when it looks like an
+    address (``name@host.tld``, no spaces or markup, at most 254 characters), else ``None``
+    and why."""
     if not value:
         return None, None
-    if not _EMAIL.fullmatch(value):
+    address = value[7:] if value[:7].lower() == "mailto:" else value
+    if not _EMAIL.fullmatch(address):
         return None, f"email {value[:60]!r} is not an address; left empty"
-    if len(value) > MAX_LENGTHS["email"]:
-        return None, (f"email {value[:30]!r}... is {len(value)} characters long (max "
+    if len(address) > MAX_LENGTHS["email"]:
+        return None, (f"email {address[:30]!r}... is {len(address)} characters long (max "
                       f"{MAX_LENGTHS['email']}); left empty")
-    return value, None
+    return address, None
+
+
+def safe_website(url: str | None) -> str | None:
+    """``url`` as a link that is safe to show or follow (what :func:`normalise_website`
+    makes of it: http(s) only, a bare domain gets ``https://``), or ``None``: every place
+    that outputs a stored website (pages, API) goes through this, whatever wrote it."""
+    if not url:
+        return None
+    return normalise_website(url.strip())[0]
+
+
+#: The fields :func:`clean_fields` checks, in the order it checks them.
+CHECKED_FIELDS = ("country", "region", "postal_code", "phone", "website", "email")
+
+
+def clean_fields(values: dict[str, str | None], country: str | None = None
+                 ) -> tuple[dict[str, str | None], dict[str, str]]:
+    """The one field validation of every write path (importer, editor form, later ones).
+
+    ``values`` holds some of :data:`CHECKED_FIELDS` as typed; ``country`` is the row's ISO
+    code when ``values`` has none. Returns ``(clean, notes)``: ``clean`` has each given
+    field normalised (country ISO 3166-1, region ISO 3166-2 when known, postal code, phone
+    E.164, website http(s), email), ``None`` when refused; ``notes`` has a message per
+    field that was refused (``clean`` is then ``None``) or changed with a warning (a US ZIP
+    that lost its zeros). Values over :data:`MAX_LENGTHS` are refused too.
+    """
+    clean: dict[str, str | None] = {}
+    notes: dict[str, str] = {}
+    for name in CHECKED_FIELDS:
+        if name not in values:
+            continue
+        value = (values[name] or "").strip()
+        note = None
+        if not value:
+            clean[name] = None
+            continue
+        if name == "country":
+            country = resolve_country(value)
+            result = country
+            if country is None:
+                note = (f"unknown country {value!r} (use an ISO 3166 code or an English "
+                        f"name)")
+        elif name == "region":
+            result = resolve_region(value, country) or value
+            if len(result) > 120:
+                result, note = None, (f"region {value[:30]!r}... is {len(value)} characters "
+                                      f"long (max 120); left empty")
+        elif name == "postal_code":
+            result, note = normalise_postal_code(value, country)
+        elif name == "phone":
+            result, note = normalise_phone(value, country)
+        elif name == "website":
+            result, note = normalise_website(value)
+        else:
+            result, note = normalise_email(value)
+        limit = MAX_LENGTHS.get(name)
+        if result and limit and len(result) > limit:
+            result, note = None, (f"{name.replace('_', ' ')} {result[:30]!r}... is "
+                                  f"{len(result)} characters long (max {limit}); left empty")
+        clean[name] = result
+        if note:
+            notes[name] = note
+    return clean, notes
 
 
 MAX_MESSAGE = 300

@@ -53,22 +53,15 @@ class ImportResult:
 
     def rejected_csv(self) -> str:
         """The rejected rows as CSV: the file's own columns plus ``line`` and ``error``
-        (every reason for the row, joined with ``; ``). Cells are written back unchanged."""
-        import csv
-        import io
-
+        (every reason for the row, joined with ``; ``). Cells are written back as read,
+        formula cells neutralised (:func:`directory.exchange.cells.neutralise`; the
+        importer reads them back unchanged)."""
         reasons: dict[int, list[str]] = {}
         for issue in self.errors:
             where = f"{issue.column}: " if issue.column else ""
             reasons.setdefault(issue.line, []).append(where + issue.message)
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow([*self.header, "line", "error"])
-        for line in sorted(reasons):
-            cells = self.rejected_rows.get(line, [])
-            cells = cells + [""] * (len(self.header) - len(cells))
-            writer.writerow([*cells[:len(self.header)], line, "; ".join(reasons[line])])
-        return out.getvalue()
+        return rejected_rows_csv(self.header, {
+            line: (self.rejected_rows.get(line, []), reasons[line]) for line in reasons})
 
     @property
     def warnings(self) -> list[Issue]:
@@ -90,3 +83,14 @@ def record_run(session, result: ImportResult, user: str | None) -> int:
     session.add(run)
     session.flush()
     return run.id
+
+
+def rejected_rows_csv(header: list[str], rows: dict[int, tuple[list[str], list[str]]]) -> str:
+    """The rejected-rows download (preview and committed import): ``header`` plus ``line``
+    and ``error``; ``rows`` maps a line to ``(cells as read, reasons)``. Cells are padded or
+    cut to the header and neutralised (:func:`directory.exchange.cells.csv_line`)."""
+    from directory.exchange.cells import csv_text
+
+    return csv_text([[*header, "line", "error"]] + [
+        [*(cells + [""] * len(header))[:len(header)], line, "; ".join(reasons)]
+        for line, (cells, reasons) in sorted(rows.items())])

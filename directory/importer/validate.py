@@ -15,12 +15,9 @@ from directory.importer.fields import (
     STATUSES,
     _clean_values,
     _short,
+    clean_fields,
     kind_from_name,
     natural_key,
-    normalise_email,
-    normalise_phone,
-    normalise_postal_code,
-    normalise_website,
     parse_coordinate,
     recase,
     resolve_country,
@@ -32,6 +29,8 @@ from directory.inference import load_inferences
 from directory.models import CENTER_KINDS
 from directory.text import fold, nfc
 from directory.vocabulary import Vocabulary, split_terms
+
+_CONTACT = ("postal_code", "phone", "website", "email")
 
 
 @dataclass(frozen=True)
@@ -305,30 +304,20 @@ class Validator:
                 err(missing[0], f"{' and '.join(missing)} required when latitude and longitude "
                                 f"are not given")
 
-        postal_code, note = normalise_postal_code(values.get("postal_code", ""), country)
-        if note:
-            warn("postal_code", note)
-        phone, note = normalise_phone(values.get("phone", ""), country)
-        if note:
-            warn("phone", note)
-        website, note = normalise_website(values.get("website", ""))
-        if note:
-            warn("website", note)
-        email, note = normalise_email(values.get("email") or "")
-        if note:
-            warn("email", note)
+        # The same checks as every other write path (the editor form): fields.clean_fields.
+        contact, notes = clean_fields({k: values.get(k, "") for k in _CONTACT}, country)
+        for key, note in notes.items():
+            warn(key, note)
+        postal_code, phone, website, email = (contact[k] for k in _CONTACT)
         # Column sizes (PostgreSQL refuses longer values and the whole flush would fail).
         if city and len(city) > MAX_LENGTHS["city"]:
             err("city", f"city is {len(city)} characters long (max {MAX_LENGTHS['city']})")
         organization = values.get("organization") or None
-        short = {"postal_code": postal_code, "website": website, "email": email,
-                 "organization": organization}
-        for key, value in short.items():
-            if value and len(value) > MAX_LENGTHS[key]:
-                warn(key, f"{key.replace('_', ' ')} {value[:30]!r}... is {len(value)} "
-                          f"characters long (max {MAX_LENGTHS[key]}); left empty")
-                short[key] = None
-        postal_code, website, email, organization = short.values()
+        if organization and len(organization) > MAX_LENGTHS["organization"]:
+            warn("organization", f"organization {organization[:30]!r}... is "
+                                 f"{len(organization)} characters long (max "
+                                 f"{MAX_LENGTHS['organization']}); left empty")
+            organization = None
 
         status = "active"
         if values.get("status"):

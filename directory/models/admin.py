@@ -5,6 +5,7 @@ caches key on."""
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
@@ -61,9 +62,18 @@ class ImportIssue(Base):
 ROLES = ("admin", "editor")
 
 
+def new_session_token() -> str:
+    """A random 256-bit session token (64 hex digits)."""
+    return secrets.token_hex(32)
+
+
 class User(Base):
     """An admin account. ``role`` is ``admin`` (imports and users) or ``editor`` (centers).
-    ``password_hash`` is a werkzeug scrypt hash; the password itself is never stored."""
+    ``password_hash`` is a werkzeug scrypt hash; the password itself is never stored.
+
+    ``session_token`` is what a signed-in browser's session holds (Flask-Login's alternative
+    id, :meth:`get_id`), not the user id: :meth:`revoke_sessions` replaces it at sign-out,
+    password change and deactivation, so every session made before stops working."""
 
     __tablename__ = "app_user"
 
@@ -75,6 +85,12 @@ class User(Base):
     created_at: so.Mapped[dt.datetime] = so.mapped_column(sa.DateTime(timezone=True),
                                                           default=utcnow)
     last_login_at: so.Mapped[dt.datetime | None] = so.mapped_column(sa.DateTime(timezone=True))
+    session_token: so.Mapped[str] = so.mapped_column(sa.String(64), unique=True,
+                                                     default=new_session_token)
+
+    def revoke_sessions(self) -> None:
+        """End every session of this account (a new token; the caller commits)."""
+        self.session_token = new_session_token()
 
     # Flask-Login protocol
     @property
@@ -90,7 +106,10 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """The alternative id stored in the session: the current session token."""
+        if self.session_token is None:  # a new account not flushed yet
+            self.session_token = new_session_token()
+        return self.session_token
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

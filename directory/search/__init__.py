@@ -12,9 +12,11 @@ from directory.search.query import (
     data_version,
     find_centers,
     get_center,
+    load_hits,
     modality_totals,
     nearest_centers,
     nearest_match,
+    ordered_ids,
     region_codes,
 )
 from directory.search.results import (
@@ -30,6 +32,6 @@ from directory.search.results import (
 __all__ = [
     "PG_TSVECTOR", "SORTS", "CenterHit", "ClaimView", "HeldView", "SearchError", "SearchPage",
     "SearchQuery", "countries_with_treatments", "country_has_centers", "data_version",
-    "find_centers", "get_center", "modality_totals", "nearest_centers", "nearest_match",
-    "region_codes",
+    "find_centers", "get_center", "load_hits", "modality_totals", "nearest_centers",
+    "nearest_match", "ordered_ids", "region_codes",
 ]

@@ -242,8 +242,8 @@ def _box_condition(place: Place, radius_km: float):
     return sa.or_(*parts)
 
 
-def _load(session: so.Session, ids: list[int], distances: dict[int, float] | None = None
-          ) -> list[CenterHit]:
+def load_hits(session: so.Session, ids: list[int], distances: dict[int, float] | None = None
+               ) -> list[CenterHit]:
     """The hits for ``ids``, in that order (ids no longer in the database left out): each
     center with its organization, and its claims and designations as read-only rows (three
     statements, whatever the number of centers; plain rows cost a fraction of ORM
@@ -283,6 +283,19 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     :returns: :class:`SearchPage` with distances in km when ``query.near`` is set.
     :raises SearchError: for an unknown modality slug or ``sort=distance`` without ``near``.
     """
+    page_ids, distances, total, facets = ordered_ids(session, query)
+    return SearchPage(load_hits(session, page_ids, distances), total, query.page, query.per_page,
+                      facets)
+
+
+def ordered_ids(session: so.Session, query: SearchQuery
+                ) -> tuple[list[int], dict[int, float] | None, int, dict]:
+    """The ids of ``query``'s page in search order, without loading the centers:
+    ``(ids, {id: km} or None without a place, total, facets)``. Exports ask for one page
+    of ``EXPORT_MAX_ROWS`` and load the rows themselves.
+
+    :raises SearchError: as :func:`find_centers`.
+    """
     sort = query.effective_sort
     if sort == "distance" and query.near is None:
         raise SearchError("sort", "sort=distance needs a place in 'near'")
@@ -303,8 +316,7 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
         else:
             page_ids = session.scalars(sa.select(Center.id).where(*conds).order_by(
                 Center.name_folded, Center.id).limit(query.per_page).offset(offset)).all()
-        return SearchPage(_load(session, page_ids), total, query.page, query.per_page,
-                          facets)
+        return list(page_ids), None, total, facets
 
     # Radius search: bounding-box prefilter in SQL, exact geodesic distance in Python; the
     # facets come from the same rows, so the filter runs once.
@@ -335,10 +347,9 @@ def find_centers(session: so.Session, query: SearchQuery) -> SearchPage:
     first = heapq.nsmallest(end, keys) if end < len(kept) // 4 else sorted(keys)[:end]
     page_ids = [key[-1] for key in first[offset:end]]
     position = {cid: i for i, cid in enumerate(ids)} if page_ids else {}
-    items = _load(session, page_ids, {cid: km[position[cid]] for cid in page_ids})
     facets = _facets_from_counts(Counter(masks[i] for i in kept),
                                  Counter(countries[i] for i in kept))
-    return SearchPage(items, len(kept), query.page, query.per_page, facets)
+    return page_ids, {cid: km[position[cid]] for cid in page_ids}, len(kept), facets
 
 
 def _best_order(query: SearchQuery) -> tuple:

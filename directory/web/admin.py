@@ -23,7 +23,7 @@ from flask import (
     request,
     url_for,
 )
-from flask_login import current_user
+from flask_login import current_user, login_user
 
 from directory.curation.audit import history, record_changes, snapshot
 from directory.curation.merge import (
@@ -33,7 +33,7 @@ from directory.curation.merge import (
     unmerge_center,
 )
 from directory.curation.revert import revert_import
-from directory.extensions import db
+from directory.extensions import db, export_limit
 from directory.importer import FORMAT_NAMES
 from directory.importer.formats import CENTER_FORMATS, MAPPABLE_FIELDS, MODALITY_FORMATS
 from directory.jobs.imports import enqueue_job, unpack
@@ -229,8 +229,7 @@ def import_detail(run_id: int):
 @role_required("admin")
 def import_rejected_csv(run_id: int):
     """The rejected rows of a committed import, as CSV (original columns + line + error)."""
-    import csv
-    import io
+    from directory.importer.result import rejected_rows_csv
 
     run = db.get_or_404(ImportRun, run_id)
     header = json.loads(run.header) if run.header else []
@@ -241,14 +240,7 @@ def import_rejected_csv(run_id: int):
         cells = json.loads(issue.row_data) if issue.row_data else []
         where = f"{issue.column}: " if issue.column else ""
         rows.setdefault(issue.line, (cells, []))[1].append(where + issue.message)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*header, "line", "error"])
-    for line in sorted(rows):
-        cells, reasons = rows[line]
-        cells = (cells + [""] * len(header))[:len(header)]
-        writer.writerow([*cells, line, "; ".join(reasons)])
-    return _csv_download(out.getvalue(), f"rejected-{run.filename}")
+    return _csv_download(rejected_rows_csv(header, rows), f"rejected-{run.filename}")
 
 
 @bp.route("/imports/<id:run_id>/revert", methods=["POST"])
@@ -272,6 +264,7 @@ def import_revert(run_id: int):
 
 
 @bp.route("/export.csv")
+@export_limit
 @role_required("admin")
 def export_csv():
     """The whole directory in the project's CSV template (formula cells neutralised)."""
@@ -283,6 +276,7 @@ def export_csv():
 
 
 @bp.route("/export-hsds.zip")
+@export_limit
 @role_required("admin")
 def export_hsds():
     """The whole directory as an Open Referral HSDS 3.0 tabular package (zip)."""
@@ -463,7 +457,14 @@ def users():
             flash(str(exc), "error")
         else:
             db.session.commit()
-            flash(f"{'Created' if created else 'Updated'} {user.role} {user.email}.", "success")
+            if user.id == current_user.id:  # your own new password: stay signed in here
+                login_user(user)
+            message = f"{'Created' if created else 'Updated'} {user.role} {user.email}."
+            if not created:
+                message += " Its earlier sessions are signed out."
+            if not user.active:
+                message += " The account stays deactivated: use Reactivate to let it sign in."
+            flash(message, "success")
             return redirect(url_for("admin.users"))
     accounts = db.session.scalars(sa.select(User).order_by(User.email)).all()
     return render_template("admin/users.html", form=form, accounts=accounts,
@@ -480,8 +481,21 @@ def user_deactivate(user_id: int):
     if user.id == current_user.id:
         abort(400, description="You cannot deactivate your own account.")
     user.active = False
+    user.revoke_sessions()
     db.session.commit()
-    flash(f"{user.email} can no longer sign in.", "success")
+    flash(f"{user.email} can no longer sign in; its sessions are signed out.", "success")
     return redirect(url_for("admin.users"))
 
 
+@bp.route("/users/<id:user_id>/reactivate", methods=["POST"])
+@role_required("admin")
+def user_reactivate(user_id: int):
+    """Let a deactivated account sign in again (with its password; no old session revives:
+    deactivation replaced their token)."""
+    if not ConfirmForm().validate_on_submit():
+        abort(400, description="The form expired; reload the page and try again.")
+    user = db.get_or_404(User, user_id)
+    user.active = True
+    db.session.commit()
+    flash(f"{user.email} can sign in again.", "success")
+    return redirect(url_for("admin.users"))

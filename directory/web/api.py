@@ -18,7 +18,6 @@ module turns them into JSON, CSV or NDJSON. The contract is the OpenAPI document
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -40,14 +39,15 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from directory.curation.resolve import RECORD_FIELDS
 from directory.exchange import template as export
-from directory.extensions import db, limiter
+from directory.extensions import db, export_limit, limiter
 from directory.geo import KM_PER_MILE, Place
+from directory.importer.fields import normalise_email
 from directory.inference import load_inferences
 from directory.models import Center
 from directory.search import CenterHit, SearchError, SearchQuery, find_centers, get_center
 from directory.search.order import STATUS_UNKNOWN_SOURCES
 from directory.vocabulary import load_vocabulary
-from directory.web.display import ITEM_FIELDS, CenterProvenance, center_provenances
+from directory.web.display import ITEM_FIELDS, CenterProvenance, center_provenances, safe_url
 from directory.web.params import ParamError, get_geocoder, parse_search
 
 API_VERSION = "1.0.0"
@@ -73,7 +73,7 @@ def init_app(app) -> None:
          send_wildcard=True, max_age=86400,
          expose_headers=["Link", "X-Total-Count", "ETag", "X-Export-Limit",
                          "X-Export-Truncated"])
-    for code in (404, 405):
+    for code in (400, 404, 405):  # 400: a Host that is not in TRUSTED_HOSTS
         app.register_error_handler(code, _routing_error)
 
 
@@ -106,8 +106,8 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _routing_error(error: HTTPException):
-    """404/405 raised by the router: JSON under ``/api/``, else the site's HTML page (the
-    generic handler of :mod:`directory.web.errors`)."""
+    """404/405 raised by the router (and 400 for an untrusted host): JSON under ``/api/``,
+    else the site's HTML page (the generic handler of :mod:`directory.web.errors`)."""
     if request.path.startswith("/api/"):
         return _http_error(error)
     handler = current_app.error_handler_spec[None][None].get(HTTPException)
@@ -169,7 +169,7 @@ def center_item(hit: CenterHit, unit: str = "km",
     item = {"id": c.id, "name": c.name, "kind": c.kind, "address": c.address, "city": c.city,
             "region": c.region, "postal_code": c.postal_code, "country": c.country,
             "latitude": c.latitude, "longitude": c.longitude, "phone": c.phone,
-            "website": c.website, "status": c.status,
+            "website": safe_url(c.website), "status": c.status,
             "status_verified": c.source not in STATUS_UNKNOWN_SOURCES,
             "geocode_precision": c.geocode_precision}
     if hit.distance_km is not None:
@@ -234,8 +234,9 @@ def center_detail(c: Center) -> dict:
     item.update({
         "alternate_names": [n.strip() for n in (c.alternate_names or "").split(";")
                             if n.strip()],
-        "email": c.email, "description": c.description,
-        "organization": {"name": c.organization.name, "website": c.organization.website}
+        "email": normalise_email(c.email or "")[0], "description": c.description,
+        "organization": {"name": c.organization.name,
+                         "website": safe_url(c.organization.website)}
         if c.organization else None,
         "source": c.source, "external_id": c.external_id,
         "updated_at": _utc_iso(c.updated_at),
@@ -314,6 +315,7 @@ def _near(parsed) -> dict | None:
 
 
 @bp.get("/v1/centers")
+@export_limit
 def centers():
     """Search centers: the ``/centers`` parameters plus ``format`` (json, csv, ndjson).
 
@@ -362,14 +364,16 @@ def export_response(query: SearchQuery, unit: str, fmt: str,
     limit = current_app.config.get("EXPORT_MAX_ROWS", export.DEFAULT_EXPORT_MAX_ROWS)
     result = export.search_export(db.session, query, limit)
     if fmt == "csv":
+        # Every row's URL is this prefix and its id (one url_for, not one per row).
+        prefix = url_for("public.center", center_id=1, _external=True).removesuffix("1")
         lines = export.search_csv_lines(
-            result, unit=unit if query.near is not None else None,
-            url_of=lambda c: url_for("public.center", center_id=c.id, _external=True))
+            db.session, result, unit=unit if query.near is not None else None,
+            url_of=lambda center_id: f"{prefix}{center_id}")
         mimetype, filename = "text/csv", "centers.csv"
     else:
-        pairs = _with_provenance(result.hits) if provenance else \
-            ((hit, None) for hit in result.hits)
-        lines = export.search_ndjson_lines(dataclasses.replace(result, hits=pairs),
+        hits = export.search_hits(db.session, result)
+        pairs = _with_provenance(hits) if provenance else ((hit, None) for hit in hits)
+        lines = export.search_ndjson_lines(pairs,
                                            lambda pair: center_item(pair[0], unit, pair[1]))
         mimetype, filename = "application/x-ndjson", "centers.ndjson"
     headers = {"X-Total-Count": str(result.total), "X-Export-Limit": str(limit),

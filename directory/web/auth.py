@@ -35,12 +35,13 @@ def _dummy() -> str:
 
 
 @login_manager.user_loader
-def load_user(user_id: str) -> User | None:
-    """Flask-Login hook: the active user with this id, or ``None``."""
-    try:
-        user = db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
+def load_user(token: str) -> User | None:
+    """Flask-Login hook: the active user whose current session token is ``token`` (what
+    :meth:`User.get_id` put in the session), or ``None``: a session from before a sign-out,
+    password change or deactivation no longer matches (the browser is sent to sign in)."""
+    if not isinstance(token, str) or len(token) != 64:
         return None
+    user = db.session.scalar(sa.select(User).where(User.session_token == token))
     return user if user is not None and user.active else None
 
 
@@ -49,8 +50,13 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password, method="scrypt")
 
 
-def upsert_user(session, email: str, password: str, role: str) -> tuple[User, bool]:
+def upsert_user(session, email: str, password: str, role: str, *,
+                reactivate: bool = False) -> tuple[User, bool]:
     """Create the user ``email`` or update its password and role; returns ``(user, created)``.
+
+    Updating an account sets its password and ends its sessions (:meth:`User.revoke_sessions`).
+    A deactivated account stays deactivated unless ``reactivate`` (``flask create-admin``;
+    on the web, the explicit Reactivate button).
 
     :raises ValueError: for an invalid email or role.
     """
@@ -64,7 +70,11 @@ def upsert_user(session, email: str, password: str, role: str) -> tuple[User, bo
     if created:
         user = User(email=email)
         session.add(user)
-    user.password_hash, user.role, user.active = hash_password(password), role, True
+    else:  # a password set (changed or reset) ends every session made with the old one
+        user.revoke_sessions()
+    user.password_hash, user.role = hash_password(password), role
+    if created or reactivate:
+        user.active = True
     session.flush()
     return user, created
 
@@ -123,7 +133,10 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    """Sign out (POST, with the CSRF token)."""
+    """Sign out (POST, with the CSRF token): every session of the account ends, so a copy
+    of the session cookie saved before no longer signs anyone in."""
+    current_user.revoke_sessions()
+    db.session.commit()
     logout_user()
     flash("You are signed out.", "info")
     return redirect(url_for("auth.login"))

@@ -51,8 +51,24 @@ def to_unit(km: float | None, unit: str) -> float | None:
     return km / KM_PER_MILE if unit == "mi" else km
 
 
+def page_url() -> str:
+    """The current page's absolute URL, from ``PUBLIC_BASE_URL`` when set, else from the
+    request's (trusted: ``TRUSTED_HOSTS``) host: for share links and the print footer."""
+    from flask import current_app, request
+    from werkzeug.exceptions import SecurityError
+
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        try:
+            base = request.host_url.rstrip("/")
+        except SecurityError:  # the 400 page of an untrusted host: no host at all
+            base = ""
+    return base + request.script_root + request.full_path.rstrip("?")
+
+
 def inject_helpers():
-    return {"search_url": search_url, "to_unit": to_unit, "vocabulary": load_vocabulary(),
+    return {"search_url": search_url, "to_unit": to_unit, "page_url": page_url,
+            "vocabulary": load_vocabulary(),
             "guide_pages": load_guide(), "KIND_LABELS": KIND_LABELS,
             "NON_TREATING_KINDS": NON_TREATING_KINDS,
             "STATUS_UNKNOWN_SOURCES": STATUS_UNKNOWN_SOURCES}
@@ -91,10 +107,11 @@ def phone_display(e164: str | None, country: str | None = None) -> str:
 
 
 def safe_url(url: str | None) -> str | None:
-    """``url`` if it is http(s), else ``None`` (no ``javascript:`` links)."""
-    if url and url.lower().startswith(("http://", "https://")):
-        return url
-    return None
+    """``url`` as a safe http(s) link, else ``None`` (no ``javascript:`` links): the same
+    check as every write path (:func:`directory.importer.fields.safe_website`)."""
+    from directory.importer.fields import safe_website
+
+    return safe_website(url)
 
 
 MAX_COMPARE = 3
@@ -416,7 +433,8 @@ def center_provenance(center: Center, sources: Mapping[str, DataSource] | None =
 def register(app: Flask) -> None:
     """The filters (``country_name``, ``region_label``, ``phone_display``, ``safe_url``,
     ``date_label``, ``kind_label``, ``status_label``) and the template context
-    (``search_url``, ``to_unit``, the map helpers, ``center_provenance``) of every page."""
+    (``search_url``, ``to_unit``, ``page_url``, the map helpers, ``center_provenance``) of
+    every page."""
     for name in ("country_name", "region_label", "phone_display", "safe_url", "date_label",
                  "kind_label", "status_label"):
         app.add_template_filter(globals()[name], name)

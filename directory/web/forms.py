@@ -32,6 +32,10 @@ from wtforms.validators import (
 from wtforms.widgets import CheckboxInput, ListWidget
 
 UNITS = [SelectChoice("km", "km"), SelectChoice("mi", "miles")]
+#: Bounds of ``radius`` (in its unit) and ``page``: the form checks them and the OpenAPI
+#: document publishes the same numbers (:mod:`directory.web.openapi`).
+RADIUS_MIN, RADIUS_MAX = 0.1, 20000
+PAGE_MAX = 100000
 SORT_CHOICES = [SelectChoice("best", "Best match"), SelectChoice("distance", "Distance"),
                 SelectChoice("name", "Name"), SelectChoice("relevance", "Relevance")]
 SORT_VALUES = ("", *(c.value for c in SORT_CHOICES))  # "": the default order
@@ -58,8 +62,9 @@ class SearchForm(FlaskForm):
     near = StringField("Near (city, ZIP code or lat,lon)", validators=[Optional(),
                                                                        Length(max=200)])
     radius = FloatField("Within", validators=[Optional(), NumberRange(
-        min=0.1, max=20000,
-        message="radius must be between 0.1 and 20,000 (km or mi, as unit says)")])
+        min=RADIUS_MIN, max=RADIUS_MAX,
+        message=f"radius must be between {RADIUS_MIN} and {RADIUS_MAX:,} (km or mi, as unit "
+                f"says)")])
     unit = SelectField("Unit", choices=UNITS, default="km", validate_choice=False,
                        validators=[Optional(), AnyOf(["km", "mi"],
                                                      message="unit must be km or mi")])
@@ -74,7 +79,7 @@ class SearchForm(FlaskForm):
                            SORT_VALUES, message="sort must be best, distance, name or relevance")])
     kind = SelectMultipleField("Kind of center", choices=[], validate_choice=False)
     page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(
-        min=1, max=100000, message="page must be a whole number of at least 1")])
+        min=1, max=PAGE_MAX, message="page must be a whole number of at least 1")])
     per_page = IntegerField("Results per page", default=20, validators=[Optional()])
 
     def validate_unit(self, field):
@@ -153,6 +158,19 @@ class CenterForm(FlaskForm):
         if (field.data is None) != (self.longitude.data is None):
             raise ValidationError("Give both latitude and longitude, or neither.")
 
+    def validate(self, extra_validators=None) -> bool:
+        """The field validators, then country, region, postal code, phone, website and email
+        through the same validation as an import (a value it refuses is an error on its
+        field: ``javascript:`` links, addresses that are not emails, unknown countries)."""
+        from directory.curation.edit import check_form_fields
+
+        valid = super().validate(extra_validators)
+        for name, message in check_form_fields(self)[1].items():
+            field = getattr(self, name)
+            if not field.errors:
+                field.errors = [*field.errors, message]
+            valid = False
+        return valid
 
 class SuggestForm(FlaskForm):
     """"Suggest an update" of one center (no account; CSRF-protected). Only the fields'

@@ -3,7 +3,11 @@
 against the app with it, so a change to a response shape must change this file too.
 
 Shapes are JSON Schema 2020-12 (OpenAPI 3.1): ``["string", "null"]`` for optional values,
-``additionalProperties: false`` so undocumented fields fail the tests.
+``additionalProperties: false`` so undocumented fields fail the tests. Every enum and bound
+comes from the code that decides it (kinds, statuses, precisions and provenances from
+:mod:`directory.models`, modalities and designations from the vocabulary, units, sorts and
+the radius and page bounds from the search form), never typed here, so the document cannot
+fall behind the data.
 """
 
 from __future__ import annotations
@@ -11,9 +15,17 @@ from __future__ import annotations
 from functools import lru_cache
 
 from directory.curation.resolve import RECORD_FIELDS
-from directory.models import CENTER_KINDS, NON_TREATING_KINDS
+from directory.geo import KM_PER_MILE, PRECISIONS
+from directory.models import (
+    CENTER_KINDS,
+    CENTER_STATUSES,
+    GEOCODE_PRECISIONS,
+    NON_TREATING_KINDS,
+    PROVENANCES,
+)
 from directory.vocabulary import load_vocabulary
 from directory.web.display import ITEM_FIELDS
+from directory.web.forms import PAGE_MAX, RADIUS_MAX, RADIUS_MIN, SORT_CHOICES, UNITS
 
 NULL_STR = {"type": ["string", "null"]}
 NULL_NUM = {"type": ["number", "null"]}
@@ -39,7 +51,7 @@ def _schemas() -> dict:
     claim = _obj({
         "slug": {"type": "string", "enum": [m.slug for m in vocabulary.modalities]},
         "name": {"type": "string"},
-        "provenance": {"type": "string", "enum": ["reported", "inferred"],
+        "provenance": {"type": "string", "enum": list(PROVENANCES),
                        "description": "reported: a public source says the center delivers "
                                       "it; inferred: derived by a rule of the directory's "
                                       "inference table from a designation or from another "
@@ -123,12 +135,12 @@ def _schemas() -> dict:
                       "description": "WGS-84 degrees"},
         "phone": {"type": ["string", "null"], "description": "E.164 when it could be parsed"},
         "website": {"type": ["string", "null"]},
-        "status": {"type": "string", "enum": ["active", "temporarily-closed", "closed"]},
+        "status": {"type": "string", "enum": list(CENTER_STATUSES)},
         "status_verified": {"type": "boolean", "description":
                             "false when the center comes from a source that does not record "
                             "closures (Wikidata): its status is not verified"},
         "geocode_precision": {"type": "string",
-                              "enum": ["rooftop", "manual", "postal_code", "city", "none"],
+                              "enum": list(GEOCODE_PRECISIONS),
                               "description": "how the coordinates were found: postal_code "
                                              "and city mean approximate"},
         "distance_km": {"type": "number", "minimum": 0,
@@ -163,8 +175,8 @@ def _schemas() -> dict:
         "name": {"type": "string", "description": "display label"},
         "latitude": {"type": "number", "minimum": -90, "maximum": 90},
         "longitude": {"type": "number", "minimum": -180, "maximum": 180},
-        "precision": {"type": "string", "description": "coordinates, postal_code, city, "
-                                                       "region or country"},
+        "precision": {"type": "string", "enum": list(PRECISIONS),
+                      "description": "how exactly the place is known"},
         "country": NULL_STR, "region": NULL_STR,
     })
     near = _obj({**place["properties"], "query": {"type": "string"},
@@ -179,7 +191,7 @@ def _schemas() -> dict:
         "page": {"type": "integer", "minimum": 1},
         "per_page": {"type": "integer", "minimum": 1, "maximum": 100},
         "pages": {"type": "integer", "minimum": 0},
-        "distance_unit": {"type": "string", "enum": ["km", "mi"],
+        "distance_unit": {"type": "string", "enum": [u.value for u in UNITS],
                           "description": "unit of `radius` (and of `distance_mi` when mi)"},
         "radius": {"type": ["number", "null"],
                    "description": "radius applied, in `distance_unit`; null without a "
@@ -245,9 +257,11 @@ def _search_parameters() -> list[dict]:
                              "`42.36,-71.06`. A country becomes a country filter, a US state "
                              "a region filter. A place that cannot be found is a 400 with "
                              "`field: near`.", example="Boston, MA"),
-        _param("radius", {"type": "number", "exclusiveMinimum": 0, "maximum": 20000},
-               "Radius in `unit` (default 100 km / 60 mi with a place; at most 20,000 km)."),
-        _param("unit", {"type": "string", "enum": ["km", "mi"], "default": "km"},
+        _param("radius", {"type": "number", "minimum": RADIUS_MIN, "maximum": RADIUS_MAX},
+               f"Radius in `unit`, from {RADIUS_MIN} (default 100 km / 60 mi with a place; "
+               f"at most {RADIUS_MAX:,} km, so {RADIUS_MAX / KM_PER_MILE:,.0f} mi: a larger "
+               f"radius in miles is a 400 with `field: radius`)."),
+        _param("unit", {"type": "string", "enum": [u.value for u in UNITS], "default": "km"},
                "Unit of `radius` and of the extra `distance_mi` field."),
         _param("city", text, "City prefix (accent-insensitive)."),
         _param("region", text, "Region code or name: `MN`, `US-MN`, `Minnesota`."),
@@ -265,12 +279,12 @@ def _search_parameters() -> list[dict]:
                "Only centers of these kinds (repeat for OR). Default: every kind but "
                "those that do not treat adult cancer (" + ", ".join(NON_TREATING_KINDS)
                + "); `all`: every kind.", style="form", explode=True),
-        _param("sort", {"type": "string", "enum": ["best", "distance", "name", "relevance"]},
+        _param("sort", {"type": "string", "enum": [c.value for c in SORT_CHOICES]},
                "Default: best with `near`, relevance with `q`, else name. `best`: "
                "designated and cancer centers first, then centers reporting a cancer "
                "treatment, then the rest, each group by distance (by name without `near`). "
                "Name order breaks ties by id. `distance` needs `near`."),
-        _param("page", {"type": "integer", "minimum": 1, "maximum": 100000, "default": 1},
+        _param("page", {"type": "integer", "minimum": 1, "maximum": PAGE_MAX, "default": 1},
                "1-based page. A page past the end is an empty list, not an error."),
         _param("per_page", {"type": "integer", "minimum": 1, "default": 20},
                "Results per page; capped at 100 (the response's `warnings` says so)."),

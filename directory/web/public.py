@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
 from directory.curation.suggest import ROLE_PHRASES, accepted_updates
-from directory.extensions import db
+from directory.extensions import db, export_limit
 from directory.guide import load_guide
 from directory.inference import load_inferences
 from directory.models import Center, CenterModality, DataSource, SourceRecord
@@ -125,6 +125,7 @@ def empty_result_hints(parsed, page) -> list[tuple[str, str | None, str | None]]
 
 
 @bp.route("/centers.csv")
+@export_limit
 def centers_csv():
     """The current search (same parameters as ``/centers``) as a CSV download, streamed and
     capped at ``EXPORT_MAX_ROWS``; see :func:`directory.web.api.export_response`."""
