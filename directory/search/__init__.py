@@ -5,17 +5,19 @@
 full-text, relevance, radius by geodesic distance, facets) and loads single centers. No Flask.
 """
 
-from directory.search.query import (
-    PG_TSVECTOR,
+from directory.search.nearby import (
     countries_with_treatments,
     country_has_centers,
+    nearest_centers,
+    nearest_match,
+)
+from directory.search.query import (
+    PG_TSVECTOR,
     data_version,
     find_centers,
     get_center,
     load_hits,
     modality_totals,
-    nearest_centers,
-    nearest_match,
     ordered_ids,
     region_codes,
 )

@@ -1,7 +1,6 @@
 """Admin pages: the import workflow (upload -> preview -> confirm -> result), import
 history with rejected rows and revert, duplicates and merge, center editing with history,
-and accounts. Every POST carries a CSRF token; each view commits once at the end.
-"""
+and accounts. Every POST carries a CSRF token; each view commits once at the end."""
 
 from __future__ import annotations
 
