@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the application. ``config`` overrides any setting (e.g. in tests)."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"),
+    from directory.web.i18n import LocalizedFlask
+
+    app = LocalizedFlask(__name__, template_folder=str(ROOT / "templates"),
                 instance_path=os.environ.get("INSTANCE_PATH") or str(ROOT / "instance"),
                 instance_relative_config=True)
     from directory.config import default_config
@@ -30,6 +32,9 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.from_mapping(config)
     check_secret_key(app)
     register_extensions(app)
+    from directory.web import i18n
+
+    i18n.init_app(app)
     register_security_headers(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -166,10 +171,11 @@ def register_blueprints(app: Flask) -> None:
     from directory.web import api, display
     from directory.web.admin import bp as admin_bp
     from directory.web.auth import bp as auth_bp
+    from directory.web.i18n import register_localized
     from directory.web.public import bp as public_bp
 
     display.register(app)
-    app.register_blueprint(public_bp)
+    register_localized(app, public_bp)  # also /es/...: directory.web.i18n
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
     api.init_app(app)

@@ -14,6 +14,9 @@ Environment variables read here and nowhere else:
 - ``API_RATE_LIMIT``: requests per client address to ``/api`` (default ``600 per minute``).
 - ``MAP_TILE_URL``, ``MAP_TILE_ATTRIBUTION``: the map's tile server (default OpenStreetMap's;
   an empty URL draws markers without tiles).
+- ``LANGUAGES``: the public pages' languages, comma-separated, the default (unprefixed URLs)
+  first (default ``en,es``); each needs ``translations/<lang>`` and may have
+  ``seeds/guide/<lang>`` (see :mod:`directory.web.i18n`).
 """
 
 from __future__ import annotations
@@ -94,4 +97,6 @@ def default_config(instance_path: str) -> dict:
         "MAP_TILE_ATTRIBUTION": os.environ.get("MAP_TILE_ATTRIBUTION"),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "LANGUAGES": tuple(code.strip() for code in os.environ.get("LANGUAGES", "en,es")
+                           .split(",") if code.strip()),
     }

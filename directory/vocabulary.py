@@ -19,24 +19,37 @@ SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 @dataclass(frozen=True)
 class ModalitySpec:
-    """One vocabulary entry: slug, display name, parent slug, guide page, synonyms."""
+    """One vocabulary entry: slug, display name (English), parent slug, guide page,
+    synonyms (any language), and ``names`` in other languages (``{"es": "Radioterapia"}``,
+    from ``i18n.<lang>.name`` in ``seeds/modalities.toml``)."""
 
     slug: str
     name: str
     parent: str | None = None
     guide: str | None = None
     synonyms: tuple[str, ...] = ()
+    names: tuple[tuple[str, str], ...] = ()
+
+    def label(self, lang: str | None = None) -> str:
+        """The name in ``lang`` (a language code), the English name when it has none."""
+        return dict(self.names).get(lang or "", self.name)
 
 
 @dataclass(frozen=True)
 class DesignationSpec:
-    """A designation: slug, name, issuer, URL and the modality slugs it lets us infer."""
+    """A designation: slug, name, issuer, URL, the modality slugs it lets us infer, and
+    ``names`` in other languages (``i18n.<lang>.name`` in ``seeds/designations.toml``)."""
 
     slug: str
     name: str
     issuer: str | None = None
     url: str | None = None
     infers: tuple[str, ...] = ()
+    names: tuple[tuple[str, str], ...] = ()
+
+    def label(self, lang: str | None = None) -> str:
+        """The name in ``lang``, the English name when it has none."""
+        return dict(self.names).get(lang or "", self.name)
 
 
 @dataclass
@@ -49,7 +62,8 @@ class Vocabulary:
 
     def __post_init__(self) -> None:
         for spec in self.modalities:
-            for term in (spec.slug, spec.slug.replace("-", " "), spec.name, *spec.synonyms):
+            for term in (spec.slug, spec.slug.replace("-", " "), spec.name, *spec.synonyms,
+                         *(name for _, name in spec.names)):
                 self._terms.setdefault(fold(term), spec.slug)
 
     def by_slug(self, slug: str) -> ModalitySpec | None:
@@ -108,6 +122,19 @@ def split_terms(cell: str) -> list[str]:
     return out
 
 
+def _names(entry: dict) -> tuple[tuple[str, str], ...]:
+    """``(lang, name)`` of an entry's ``i18n.<lang>.name`` keys."""
+    return tuple((lang, t["name"]) for lang, t in sorted(entry.get("i18n", {}).items())
+                 if t.get("name"))
+
+
+def _translated(entry: dict, key: str) -> tuple[str, ...]:
+    """Every language's ``i18n.<lang>.<key>`` list, joined (synonyms match in any
+    language: a search for "radioterapia" works on the English pages too)."""
+    return tuple(term for _, t in sorted(entry.get("i18n", {}).items())
+                 for term in t.get(key, ()))
+
+
 @lru_cache(maxsize=4)
 def load_vocabulary(seeds_dir: Path = SEEDS_DIR) -> Vocabulary:
     """Read ``modalities.toml`` and ``designations.toml`` from ``seeds_dir``."""
@@ -116,9 +143,10 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR) -> Vocabulary:
     with open(seeds_dir / "designations.toml", "rb") as fh:
         raw_d = tomllib.load(fh)["designation"]
     modalities = [ModalitySpec(m["slug"], m["name"], m.get("parent"), m.get("guide"),
-                               tuple(m.get("synonyms", ()))) for m in raw_m]
+                               tuple(m.get("synonyms", ())) + _translated(m, "synonyms"),
+                               _names(m)) for m in raw_m]
     designations = [DesignationSpec(d["slug"], d["name"], d.get("issuer"), d.get("url"),
-                                    tuple(d.get("infers", ()))) for d in raw_d]
+                                    tuple(d.get("infers", ())), _names(d)) for d in raw_d]
     return Vocabulary(modalities, designations)
 
 
