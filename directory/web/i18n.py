@@ -24,7 +24,7 @@ import logging
 import os
 from pathlib import Path
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, request
 from flask_babel import Babel
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -58,12 +58,7 @@ def path_language(path: str, langs: tuple[str, ...]) -> str:
 def current_language() -> str:
     """The language of the current request (the default outside one)."""
     langs = languages()
-    if not request:
-        return langs[0]
-    lang = getattr(g, "_lang", None)
-    if lang is None:
-        lang = g._lang = path_language(request.path, langs)
-    return lang
+    return path_language(request.path, langs) if request else langs[0]
 
 
 def strip_prefix(path: str, langs: tuple[str, ...]) -> str:
@@ -146,6 +141,9 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def _first_visit():
+        from flask_babel import refresh
+
+        refresh()  # the locale is the request's (an app context may outlive one request)
         langs = languages()
         if (request.method != "GET" or COOKIE in request.cookies
                 or request.blueprint not in LOCALIZED or len(langs) < 2
@@ -224,6 +222,35 @@ def guide_language() -> Path:
     lang = current_language() if request else "en"
     folder = GUIDE_DIR / lang
     return folder if lang != languages()[0] and folder.is_dir() else GUIDE_DIR
+
+
+# -- the API: names may follow lang=, nothing else does ---------------------------------
+
+def api_language() -> str | None:
+    """``lang`` (a configured language code): modality and designation names in an item
+    follow it (``lang=es``: "Radioterapia"); slugs, codes and messages never change.
+
+    :raises ParamError: for a language the site does not have."""
+    from flask import current_app
+
+    lang = request.args.get("lang")
+    if lang is None or lang == "":
+        return None
+    if lang not in current_app.config["LANGUAGES"]:
+        choices = ", ".join(current_app.config["LANGUAGES"])
+        from directory.web.params import ParamError
+
+        raise ParamError("lang", f"lang must be one of {choices}")
+    return lang
+
+
+def vocabulary_label(row, lang: str | None, designation: bool = False) -> str:
+    """A modality's (or designation's) name in ``lang`` from the vocabulary."""
+    from directory.vocabulary import load_vocabulary
+
+    vocabulary = load_vocabulary()
+    spec = vocabulary.designation(row.slug) if designation else vocabulary.by_slug(row.slug)
+    return spec.label(lang) if spec is not None else row.name
 
 
 # -- formatting in the page's language (registered as Jinja filters) -------------------
@@ -317,9 +344,34 @@ _COUNTRY_CATALOGS: dict = {}
 
 
 def register_filters(app: Flask) -> None:
-    """``number``, ``distance``, ``radius_text``, ``modality_name``, ``designation_name``;
+    """``number``, ``distance``, ``radius_text``, ``modality_name``, ``designation_name``,
+    ``place_name``;
     ``country_name`` becomes the page's language's (see :func:`country_label`)."""
-    for func in (number, distance, radius_text, modality_name, designation_name):
+    for func in (number, distance, radius_text, modality_name, designation_name, place_name):
         app.add_template_filter(func, func.__name__)
     app.add_template_filter(country_label, "country_name")
     app.jinja_env.policies["ext.i18n.trimmed"] = True
+
+
+def place_name(place) -> str:
+    """A gazetteer place's label with its country named in the page's language
+    ("London, England, Reino Unido"; a country alone: "Alemania"). Place names themselves
+    are GeoNames' (English) names."""
+    name = getattr(place, "name", "") or ""
+    code = getattr(place, "country", None)
+    lang = current_language() if request else "en"
+    if not code or lang == "en" or code == "US":
+        return name
+    if getattr(place, "precision", None) == "country":
+        return country_label(code)
+    head, _, tail = name.rpartition(", ")
+    if head and tail == _english_country(code):
+        return f"{head}, {country_label(code)}"
+    return name
+
+
+def _english_country(code: str) -> str:
+    import pycountry
+
+    country = pycountry.countries.get(alpha_2=code)
+    return getattr(country, "common_name", None) or (country.name if country else code)
