@@ -241,3 +241,22 @@ def test_spanish_guide_pages_link_into_the_spanish_search(client, houston):
     index = client.get("/es/guide/").get_data(as_text=True)
     assert "El cáncer de pulmón en estadio 4" in index
     assert 'href="/es/guide/immunotherapy">Inmunoterapia</a>' in index
+
+
+def test_link_evidence_and_source_notes_read_in_spanish(app):
+    from directory.models import DataSource
+    from directory.web.i18n import link_reason, source_note
+
+    reason = ("same street address 1515 Holcombe Blvd and postal code 77030; name similarity "
+              "0.93; 40 m apart; something new")
+    with app.test_request_context("/es/centers/1"):
+        assert link_reason(reason) == ("misma dirección (1515 Holcombe Blvd) y mismo código "
+                                       "postal (77030); parecido del nombre 0,93; a 40 m; "
+                                       "something new")
+        assert source_note(DataSource(slug="cms-hgi", note="Every hospital.")).startswith(
+            "Todos los hospitales registrados en Medicare")
+        assert source_note(DataSource(slug="own-list", note="Our list.")) == "Our list."
+    with app.test_request_context("/centers/1"):
+        assert link_reason(reason) == reason
+        assert source_note(DataSource(slug="cms-hgi", note="Every hospital.")) == \
+            "Every hospital."

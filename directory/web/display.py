@@ -266,7 +266,11 @@ class RecordLink:
             return _("Values an editor of this directory set by hand.")
         if self.link_rule == "first":
             return _("This listing was first created from this record.")
-        return self.link_reason or _("Matched by the rule “%(rule)s”.", rule=self.link_rule)
+        if self.link_reason:
+            from directory.web.i18n import link_reason
+
+            return link_reason(self.link_reason)
+        return _("Matched by the rule “%(rule)s”.", rule=self.link_rule)
 
     def as_json(self) -> dict:
         """The API shape."""

@@ -22,10 +22,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+from functools import lru_cache
 from pathlib import Path
 
 from flask import Blueprint, Flask, request
 from flask_babel import Babel
+
+from directory.text import N_
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TRANSLATIONS = ROOT / "translations"
@@ -345,9 +349,10 @@ _COUNTRY_CATALOGS: dict = {}
 
 def register_filters(app: Flask) -> None:
     """``number``, ``distance``, ``radius_text``, ``modality_name``, ``designation_name``,
-    ``place_name``;
+    ``place_name``, ``source_note``;
     ``country_name`` becomes the page's language's (see :func:`country_label`)."""
-    for func in (number, distance, radius_text, modality_name, designation_name, place_name):
+    for func in (number, distance, radius_text, modality_name, designation_name, place_name,
+                 source_note):
         app.add_template_filter(func, func.__name__)
     app.add_template_filter(country_label, "country_name")
     app.jinja_env.policies["ext.i18n.trimmed"] = True
@@ -375,3 +380,74 @@ def _english_country(code: str) -> str:
 
     country = pycountry.countries.get(alpha_2=code)
     return getattr(country, "common_name", None) or (country.name if country else code)
+
+
+def source_note(source) -> str:
+    """A data source's note (:attr:`DataSource.note`) in the page's language, from
+    ``i18n.<lang>.note`` of its entry in ``seeds/sources.toml``; the stored note otherwise."""
+    lang = current_language() if request else "en"
+    note = getattr(source, "note", None) or ""
+    if lang == "en":
+        return note
+    return _source_notes().get((getattr(source, "slug", ""), lang), note)
+
+
+@lru_cache(maxsize=1)
+def _source_notes() -> dict[tuple[str, str], str]:
+    import tomllib
+
+    with open(ROOT / "seeds" / "sources.toml", "rb") as fh:
+        entries = tomllib.load(fh).get("source", [])
+    return {(e["slug"], lang): t["note"] for e in entries
+            for lang, t in e.get("i18n", {}).items() if t.get("note")}
+
+
+#: The evidence the linker writes (directory.curation.link, link_score, merge), one piece
+#: between "; " each, as a pattern and the sentence a page in another language shows.
+_REASONS = (
+    (re.compile(r"same street address (?P<address>.+?) and postal code (?P<code>.+)"),
+     N_("same street address %(address)s and postal code %(code)s")),
+    (re.compile(r"same street address (?P<address>.+?) and city (?P<city>.+)"),
+     N_("same street address %(address)s and city %(city)s")),
+    (re.compile(r"same street address (?P<address>.+)"), N_("same street address %(address)s")),
+    (re.compile(r"same postal code (?P<code>.+)"), N_("same postal code %(code)s")),
+    (re.compile(r"same city (?P<city>.+)"), N_("same city %(city)s")),
+    (re.compile(r"same street"), N_("same street")),
+    (re.compile(r"different street addresses"), N_("different street addresses")),
+    (re.compile(r"points close"), N_("points close together")),
+    (re.compile(r"name similarity (?P<score>[\d.]+)"), N_("name similarity %(score)s")),
+    (re.compile(r"(?P<metres>\d+) m apart \(centroid\)"),
+     N_("%(metres)s m apart (one is a ZIP code or city centre)")),
+    (re.compile(r"(?P<metres>\d+) m apart"), N_("%(metres)s m apart")),
+    (re.compile(r"linked by an editor"), N_("linked by an editor")),
+    (re.compile(r"merged by (?P<who>.+?) on (?P<date>\S+) \(was center (?P<id>\d+)\)"),
+     N_("merged by %(who)s on %(date)s (was center %(id)s)")),
+    (re.compile(r"not linked: would put two records of one source into one cluster"),
+     N_("not linked: it would join two records of one source")),
+    (re.compile(r"same (?P<kind>[\w-]+) (?P<value>\S+)"),
+     N_("same identifier (%(kind)s) %(value)s")),
+)
+
+
+def link_reason(reason: str | None) -> str:
+    """Why the linker joined a record to a center (its English evidence, ``"same street
+    address 1515 Holcombe Blvd and postal code 77030; name similarity 0.93; 40 m apart"``),
+    in the page's language: each known piece translated, numbers in the locale's form, an
+    unknown piece as written."""
+    from flask_babel import gettext
+
+    if not reason or (current_language() if request else "en") == "en":
+        return reason or ""
+    out = []
+    for piece in reason.split("; "):
+        for pattern, text in _REASONS:
+            match = pattern.fullmatch(piece.strip())
+            if match:
+                values = match.groupdict()
+                if "score" in values:
+                    values["score"] = number(float(values["score"]), 2)
+                out.append(gettext(text, **values))
+                break
+        else:
+            out.append(piece)
+    return "; ".join(out)
