@@ -245,7 +245,8 @@ def test_spanish_guide_pages_link_into_the_spanish_search(client, houston):
 
 def test_link_evidence_and_source_notes_read_in_spanish(app):
     from directory.models import DataSource
-    from directory.web.i18n import link_reason, source_note
+    from directory.web.i18n import source_note
+    from directory.web.i18n_data import description_text, evidence_text, link_reason
 
     reason = ("same street address 1515 Holcombe Blvd and postal code 77030; name similarity "
               "0.93; 40 m apart; something new")
@@ -256,6 +257,19 @@ def test_link_evidence_and_source_notes_read_in_spanish(app):
         assert source_note(DataSource(slug="cms-hgi", note="Every hospital.")).startswith(
             "Todos los hospitales registrados en Medicare")
         assert source_note(DataSource(slug="own-list", note="Our list.")) == "Our list."
+        assert description_text("Listed in Wikidata as a hospital (item Q1525831). Wikidata "
+                                "does not say whether a hospital is still open, or which "
+                                "treatments it gives.").startswith(
+            "Figura en Wikidata como hospital (elemento Q1525831).")
+        assert description_text("CMS hospital type: Acute Care Hospitals.") == \
+            "Tipo de hospital según CMS: Acute Care Hospitals."
+        assert description_text("Written by an editor.") == "Written by an editor."
+        assert evidence_text("inferred from designation: NCI-Designated Comprehensive Cancer "
+                             "Center; CMS quality measure OP-35 (outpatient chemotherapy), "
+                             "star rating 2025") == (
+            "deducido de la designación: Centro Oncológico Integral designado por el NCI; "
+            "indicador de calidad OP-35 de CMS (quimioterapia ambulatoria), calificación en "
+            "estrellas de 2025")
     with app.test_request_context("/centers/1"):
         assert link_reason(reason) == reason
         assert source_note(DataSource(slug="cms-hgi", note="Every hospital.")) == \

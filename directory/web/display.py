@@ -267,7 +267,7 @@ class RecordLink:
         if self.link_rule == "first":
             return _("This listing was first created from this record.")
         if self.link_reason:
-            from directory.web.i18n import link_reason
+            from directory.web.i18n_data import link_reason
 
             return link_reason(self.link_reason)
         return _("Matched by the rule “%(rule)s”.", rule=self.link_rule)
@@ -433,5 +433,8 @@ def register(app: Flask) -> None:
     app.context_processor(inject_helpers)
     app.context_processor(inject_map_helpers)
     from directory.web.i18n import register_filters
+    from directory.web.i18n_data import description_text, evidence_text
 
     register_filters(app)
+    app.add_template_filter(description_text, "description_text")
+    app.add_template_filter(evidence_text, "evidence_text")

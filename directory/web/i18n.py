@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from functools import lru_cache
 from pathlib import Path
 
 from flask import Blueprint, Flask, request
 from flask_babel import Babel
-
-from directory.text import N_
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 TRANSLATIONS = ROOT / "translations"
@@ -349,7 +346,8 @@ _COUNTRY_CATALOGS: dict = {}
 
 def register_filters(app: Flask) -> None:
     """``number``, ``distance``, ``radius_text``, ``modality_name``, ``designation_name``,
-    ``place_name``, ``source_note``;
+    ``place_name``, ``source_note`` (:mod:`directory.web.display` adds those of
+    :mod:`directory.web.i18n_data`);
     ``country_name`` becomes the page's language's (see :func:`country_label`)."""
     for func in (number, distance, radius_text, modality_name, designation_name, place_name,
                  source_note):
@@ -400,54 +398,3 @@ def _source_notes() -> dict[tuple[str, str], str]:
         entries = tomllib.load(fh).get("source", [])
     return {(e["slug"], lang): t["note"] for e in entries
             for lang, t in e.get("i18n", {}).items() if t.get("note")}
-
-
-#: The evidence the linker writes (directory.curation.link, link_score, merge), one piece
-#: between "; " each, as a pattern and the sentence a page in another language shows.
-_REASONS = (
-    (re.compile(r"same street address (?P<address>.+?) and postal code (?P<code>.+)"),
-     N_("same street address %(address)s and postal code %(code)s")),
-    (re.compile(r"same street address (?P<address>.+?) and city (?P<city>.+)"),
-     N_("same street address %(address)s and city %(city)s")),
-    (re.compile(r"same street address (?P<address>.+)"), N_("same street address %(address)s")),
-    (re.compile(r"same postal code (?P<code>.+)"), N_("same postal code %(code)s")),
-    (re.compile(r"same city (?P<city>.+)"), N_("same city %(city)s")),
-    (re.compile(r"same street"), N_("same street")),
-    (re.compile(r"different street addresses"), N_("different street addresses")),
-    (re.compile(r"points close"), N_("points close together")),
-    (re.compile(r"name similarity (?P<score>[\d.]+)"), N_("name similarity %(score)s")),
-    (re.compile(r"(?P<metres>\d+) m apart \(centroid\)"),
-     N_("%(metres)s m apart (one is a ZIP code or city centre)")),
-    (re.compile(r"(?P<metres>\d+) m apart"), N_("%(metres)s m apart")),
-    (re.compile(r"linked by an editor"), N_("linked by an editor")),
-    (re.compile(r"merged by (?P<who>.+?) on (?P<date>\S+) \(was center (?P<id>\d+)\)"),
-     N_("merged by %(who)s on %(date)s (was center %(id)s)")),
-    (re.compile(r"not linked: would put two records of one source into one cluster"),
-     N_("not linked: it would join two records of one source")),
-    (re.compile(r"same (?P<kind>[\w-]+) (?P<value>\S+)"),
-     N_("same identifier (%(kind)s) %(value)s")),
-)
-
-
-def link_reason(reason: str | None) -> str:
-    """Why the linker joined a record to a center (its English evidence, ``"same street
-    address 1515 Holcombe Blvd and postal code 77030; name similarity 0.93; 40 m apart"``),
-    in the page's language: each known piece translated, numbers in the locale's form, an
-    unknown piece as written."""
-    from flask_babel import gettext
-
-    if not reason or (current_language() if request else "en") == "en":
-        return reason or ""
-    out = []
-    for piece in reason.split("; "):
-        for pattern, text in _REASONS:
-            match = pattern.fullmatch(piece.strip())
-            if match:
-                values = match.groupdict()
-                if "score" in values:
-                    values["score"] = number(float(values["score"]), 2)
-                out.append(gettext(text, **values))
-                break
-        else:
-            out.append(piece)
-    return "; ".join(out)
