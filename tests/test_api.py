@@ -337,7 +337,7 @@ def test_openapi_document_is_valid_3_1(client):
     from directory.web.forms import SearchForm
 
     form_fields = {name for name, _ in SearchForm._unbound_fields}  # the /centers parameters
-    assert form_fields | {"format", "include"} == search_params
+    assert form_fields | {"format", "include", "lang"} == search_params
 
 
 def test_responses_match_the_documented_schemas(client, boston):

@@ -267,7 +267,7 @@ def test_link_evidence_and_source_notes_read_in_spanish(app):
         assert evidence_text("inferred from designation: NCI-Designated Comprehensive Cancer "
                              "Center; CMS quality measure OP-35 (outpatient chemotherapy), "
                              "star rating 2025") == (
-            "deducido de la designación: Centro Oncológico Integral designado por el NCI; "
+            "por la designación: Centro Oncológico Integral designado por el NCI; "
             "indicador de calidad OP-35 de CMS (quimioterapia ambulatoria), calificación en "
             "estrellas de 2025")
     with app.test_request_context("/centers/1"):
