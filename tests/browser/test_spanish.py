@@ -57,6 +57,7 @@ def test_spanish_flow_guide_search_center_compare_print(page, centers):
     expect(page.locator("main")).to_contain_text("Centros a menos de 100 km de Houston")
     first = page.locator(".result .distance").first.inner_text()
     assert re.search(r"\d,\d km", first), first  # "3,5 km"
+    expect(page.locator(".leaflet-control-zoom-in")).to_have_attribute("title", "Acercar")
     assert_spanish(page, english)
     # The shortlist's script speaks Spanish too.
     boxes = page.get_by_role("checkbox", name=re.compile("^Comparar"))

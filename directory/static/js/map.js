@@ -43,7 +43,10 @@
     var L = window.L;
     // min/maxZoom on the map itself: without a tile layer (MAP_TILE_URL empty) nothing else
     // sets them, and the cluster layer refuses a map without maxZoom.
-    var map = L.map(canvas, {scrollWheelZoom: false, minZoom: 1, maxZoom: 19});
+    var map = L.map(canvas, {scrollWheelZoom: false, minZoom: 1, maxZoom: 19,
+                             zoomControl: false});
+    L.control.zoom({zoomInTitle: t('zoomIn', 'Zoom in'),
+                    zoomOutTitle: t('zoomOut', 'Zoom out')}).addTo(map);
     var tiles = details.getAttribute('data-tiles');
     if (tiles) {
       L.tileLayer(tiles, {maxZoom: 19, attribution: details.getAttribute('data-attribution')})
