@@ -9,6 +9,7 @@ TEST_DATABASE_URL ?= postgresql://postgres@127.0.0.1:5432/test
 export TEST_DATABASE_URL
 
 .PHONY: run test test-sqlite test-postgres test-browser screenshots install install-test lint clean fuzz admin
+.PHONY: translations translations-extract translations-update
 
 # make run needs only the app's packages; make test adds the test extras (Playwright,
 # schemathesis, hypothesis...). Each stamp is redone when pyproject.toml changes.
@@ -28,7 +29,7 @@ install-test: $(VENV)/.installed-test
 ## make run: install, migrate the SQLite database, load the starter data if empty, serve.
 SECRET := @test -s instance/secret_key || $(PY) -c "from directory.config import write_secret_file; write_secret_file('instance')"
 
-run: install
+run: install translations
 	$(SECRET)
 	$(FLASK) db upgrade
 	$(FLASK) seed --if-empty
@@ -49,11 +50,11 @@ admin: install
 ## make test: the whole suite on SQLite, then on PostgreSQL (TEST_DATABASE_URL).
 test: test-sqlite test-postgres
 
-test-sqlite: install-test
+test-sqlite: install-test translations
 	@echo "== tests on SQLite =="
 	env -u TEST_DATABASE_URL $(PY) -m pytest
 
-test-postgres: install-test
+test-postgres: install-test translations
 	@if $(PY) -c "import os, psycopg; psycopg.connect(os.environ['TEST_DATABASE_URL'].replace('postgresql+psycopg://', 'postgresql://'), connect_timeout=3).close()" 2>/dev/null; then \
 	  echo "== tests on PostgreSQL ($(TEST_DATABASE_URL)) =="; \
 	  $(PY) -m pytest; \
@@ -62,6 +63,20 @@ test-postgres: install-test
 	else \
 	  echo ""; echo "*** SKIPPED: PostgreSQL pass (no server at $(TEST_DATABASE_URL)). Set TEST_DATABASE_URL to run it. ***"; echo ""; \
 	fi
+
+## Translations (README "Languages"): extract the marked strings into translations/messages.pot,
+## merge them into every translations/<lang>/LC_MESSAGES/messages.po, compile the .mo files
+## (not committed: make run, make test and the app's start compile a .po newer than its .mo).
+PYBABEL := $(VENV)/bin/pybabel
+translations-extract: install
+	$(PYBABEL) extract -F translations/babel.cfg -k _l -k N_ --no-location --sort-output \
+	  --project oncology-directory -o translations/messages.pot .
+
+translations-update: translations-extract
+	$(PYBABEL) update -i translations/messages.pot -d translations --no-wrap --no-fuzzy-matching
+
+translations: install
+	$(PYBABEL) compile -d translations --statistics
 
 ## make fuzz: the long fuzzing profile (hypothesis, 5 properties x 2,500 examples = 12,500 cases).
 fuzz: install-test

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from flask import Flask
 
+from directory.web.i18n import LocalizedFlask
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -20,8 +22,9 @@ UNTRUSTED_HOST = ("This site does not answer to the host name this request was s
 _UNTRUSTED = "directory.untrusted_host"
 
 
-class DirectoryFlask(Flask):
-    """Flask whose absolute URLs start with ``PUBLIC_BASE_URL`` when it is set (never with
+class DirectoryFlask(LocalizedFlask):
+    """Flask whose links keep a page's language (:class:`~directory.web.i18n.LocalizedFlask`)
+    and whose absolute URLs start with ``PUBLIC_BASE_URL`` when it is set (never with
     whatever ``Host`` a request sent; the host is also checked against ``TRUSTED_HOSTS``)."""
 
     def url_for(self, endpoint: str, /, *, _external: bool | None = None, **values) -> str:
@@ -81,6 +84,9 @@ def create_app(config: dict | None = None) -> Flask:
     check_secret_key(app)
     register_extensions(app)
     register_jobs(app)
+    from directory.web import i18n
+
+    i18n.init_app(app)
     register_security_headers(app)
     register_blueprints(app)
     register_error_handlers(app)
@@ -244,6 +250,7 @@ def register_blueprints(app: Flask) -> None:
     from directory.web import api, display, treatments
     from directory.web.admin import bp as admin_bp
     from directory.web.auth import bp as auth_bp
+    from directory.web.i18n import register_localized
     from directory.web.jobs import bp as jobs_bp
     from directory.web.public import bp as public_bp
     from directory.web.review import bp as review_bp
@@ -251,10 +258,10 @@ def register_blueprints(app: Flask) -> None:
 
     display.register(app)
     treatments.register(app)
-    app.register_blueprint(public_bp)
+    register_localized(app, public_bp)  # also /es/...: directory.web.i18n
     app.register_blueprint(auth_bp)
     app.register_blueprint(admin_bp)
-    app.register_blueprint(suggest_bp)
+    register_localized(app, suggest_bp)  # the public "suggest an update" form
     app.register_blueprint(review_bp)
     app.register_blueprint(jobs_bp)
     api.init_app(app)

@@ -31,6 +31,9 @@ Environment variables read here and nowhere else:
   ``.example.org`` also allows its subdomains); any other ``Host`` header gets a 400.
   Default: ``localhost``, ``127.0.0.1`` and the host of ``PUBLIC_BASE_URL``;
   ``*`` answers every host (only behind a proxy that checks the host itself).
+- ``LANGUAGES``: the public pages' languages, comma-separated, the default (unprefixed URLs)
+  first (default ``en,es``); each needs ``translations/<lang>`` and may have
+  ``seeds/guide/<lang>`` (see :mod:`directory.web.i18n`).
 """
 
 from __future__ import annotations
@@ -155,4 +158,6 @@ def default_config(instance_path: str) -> dict:
         "JOBS_WORKERS": int(os.environ.get("JOBS_WORKERS") or 1),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "LANGUAGES": tuple(code.strip() for code in os.environ.get("LANGUAGES", "en,es")
+                           .split(",") if code.strip()),
     }

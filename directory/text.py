@@ -13,6 +13,12 @@ _SPACES = re.compile(r"\s+")
 _PUNCT = re.compile(r"[^\w\s]", re.UNICODE)
 
 
+def N_(text: str) -> str:
+    """Mark ``text`` for translation without translating it (``pybabel extract -k N_``):
+    for labels defined below the web layer, which pages pass through ``gettext``."""
+    return text
+
+
 def nfc(value: str) -> str:
     """Return ``value`` in Unicode NFC with surrounding whitespace stripped and
     inner whitespace runs collapsed to one space."""

@@ -19,9 +19,10 @@ SEEDS_DIR = Path(__file__).resolve().parent.parent / "seeds"
 
 @dataclass(frozen=True)
 class ModalitySpec:
-    """One vocabulary entry: slug, display name, parent slug, guide page, synonyms, and
-    ``reported_only``: why it is never inferred (``None``: it may be; see
-    :mod:`directory.inference`)."""
+    """One vocabulary entry: slug, display name (English), parent slug, guide page,
+    synonyms (any language), ``reported_only``: why it is never inferred (``None``: it may
+    be; see :mod:`directory.inference`), and ``names`` in other languages (``{"es":
+    "Radioterapia"}``, from ``i18n.<lang>.name`` in ``seeds/modalities.toml``)."""
 
     slug: str
     name: str
@@ -29,17 +30,28 @@ class ModalitySpec:
     guide: str | None = None
     synonyms: tuple[str, ...] = ()
     reported_only: str | None = None
+    names: tuple[tuple[str, str], ...] = ()
+
+    def label(self, lang: str | None = None) -> str:
+        """The name in ``lang`` (a language code), the English name when it has none."""
+        return dict(self.names).get(lang or "", self.name)
 
 
 @dataclass(frozen=True)
 class DesignationSpec:
-    """A designation: slug, name, issuer, URL. What it lets us infer is a rule of
+    """A designation: slug, name, issuer, URL, and ``names`` in other languages
+    (``i18n.<lang>.name`` in ``seeds/designations.toml``). What it lets us infer is a rule of
     ``seeds/inferences.toml`` (:mod:`directory.inference`)."""
 
     slug: str
     name: str
     issuer: str | None = None
     url: str | None = None
+    names: tuple[tuple[str, str], ...] = ()
+
+    def label(self, lang: str | None = None) -> str:
+        """The name in ``lang``, the English name when it has none."""
+        return dict(self.names).get(lang or "", self.name)
 
 
 @dataclass
@@ -52,7 +64,8 @@ class Vocabulary:
 
     def __post_init__(self) -> None:
         for spec in self.modalities:
-            for term in (spec.slug, spec.slug.replace("-", " "), spec.name, *spec.synonyms):
+            for term in (spec.slug, spec.slug.replace("-", " "), spec.name, *spec.synonyms,
+                         *(name for _, name in spec.names)):
                 self._terms.setdefault(fold(term), spec.slug)
 
     def by_slug(self, slug: str) -> ModalitySpec | None:
@@ -111,6 +124,19 @@ def split_terms(cell: str) -> list[str]:
     return out
 
 
+def _names(entry: dict) -> tuple[tuple[str, str], ...]:
+    """``(lang, name)`` of an entry's ``i18n.<lang>.name`` keys."""
+    return tuple((lang, t["name"]) for lang, t in sorted(entry.get("i18n", {}).items())
+                 if t.get("name"))
+
+
+def _translated(entry: dict, key: str) -> tuple[str, ...]:
+    """Every language's ``i18n.<lang>.<key>`` list, joined (synonyms match in any
+    language: a search for "radioterapia" works on the English pages too)."""
+    return tuple(term for _, t in sorted(entry.get("i18n", {}).items())
+                 for term in t.get(key, ()))
+
+
 @lru_cache(maxsize=4)
 def load_vocabulary(seeds_dir: Path = SEEDS_DIR) -> Vocabulary:
     """Read ``modalities.toml`` and ``designations.toml`` from ``seeds_dir``."""
@@ -119,10 +145,10 @@ def load_vocabulary(seeds_dir: Path = SEEDS_DIR) -> Vocabulary:
     with open(seeds_dir / "designations.toml", "rb") as fh:
         raw_d = tomllib.load(fh)["designation"]
     modalities = [ModalitySpec(m["slug"], m["name"], m.get("parent"), m.get("guide"),
-                               tuple(m.get("synonyms", ())), m.get("reported_only"))
-                  for m in raw_m]
-    designations = [DesignationSpec(d["slug"], d["name"], d.get("issuer"), d.get("url"))
-                    for d in raw_d]
+                               tuple(m.get("synonyms", ())) + _translated(m, "synonyms"),
+                               m.get("reported_only"), _names(m)) for m in raw_m]
+    designations = [DesignationSpec(d["slug"], d["name"], d.get("issuer"), d.get("url"),
+                                    _names(d)) for d in raw_d]
     return Vocabulary(modalities, designations)
 
 

@@ -28,7 +28,7 @@ import time
 from directory.geo.place import GeocodingError
 from directory.text import fold
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3  # 3: country names in other languages
 
 #: Places at least this populous are also indexed in a small table used for short prefixes.
 _BIG_POPULATION = 100_000
@@ -87,6 +87,25 @@ def _is_valid(path: str | os.PathLike) -> bool:
     except sqlite3.Error:
         return False
     return bool(row) and row[0] == str(FORMAT_VERSION)
+
+
+def _country_translations() -> list:
+    """pycountry's ISO 3166-1 catalogs of the languages whose country names the importer
+    reads (:data:`directory.importer.fields.COUNTRY_NAME_LANGUAGES`): "near=Alemania"."""
+    import gettext
+
+    import pycountry
+
+    from directory.importer.fields import COUNTRY_NAME_LANGUAGES
+
+    out = []
+    for language in COUNTRY_NAME_LANGUAGES:
+        try:
+            out.append(gettext.translation("iso3166-1", pycountry.LOCALES_DIR,
+                                           languages=[language]))
+        except OSError:  # a pycountry without that catalog
+            continue
+    return out
 
 
 def build_gazetteer(path: str | os.PathLike) -> dict:
@@ -250,6 +269,7 @@ def _write(tmp: str) -> dict:
                 capitals[c["countrycode"]] = (pop, c)
     country_rows = []
     next_id = -100_000
+    translations = _country_translations()
     for country in pycountry.countries:
         cc = country.alpha_2
         gn = gn_countries.get(cc, {})
@@ -267,6 +287,8 @@ def _write(tmp: str) -> dict:
         mains = {f(display), f(country.name), f(getattr(country, "common_name", "") or "")}
         others = {f(getattr(country, "official_name", "") or "")}
         others.update(alias for alias, code in _COUNTRY_ALIASES.items() if code == cc)
+        others.update(f(t.gettext(name)) for t in translations  # Alemania, Allemagne
+                      for name in (country.name, getattr(country, "common_name", None)) if name)
         for n in sorted(x for x in mains if x):
             name_rows.append((n, pid, 1))
         for n in sorted(x for x in others - mains if x):

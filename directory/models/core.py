@@ -23,6 +23,7 @@ import sqlalchemy.orm as so
 from sqlalchemy.orm import DeclarativeBase
 
 from directory.geo.grid import GRID_CELL_SQL
+from directory.text import N_
 
 
 def utcnow() -> dt.datetime:
@@ -49,13 +50,15 @@ CENTER_KINDS = ("hospital", "cancer-center", "clinic", "childrens", "critical-ac
                 "other")
 #: The kinds as a patient reads them (``childrens`` is labelled pediatric).
 KIND_LABELS = {
-    "hospital": "General hospital", "cancer-center": "Cancer center", "clinic": "Clinic",
-    "childrens": "Children's hospital (pediatric)",
-    "critical-access": "Critical access hospital (small, rural)",
-    "military": "Military or veterans hospital", "psychiatric": "Psychiatric hospital",
-    "rehabilitation": "Rehabilitation hospital", "long-term-care": "Long-term care hospital",
-    "emergency": "Rural emergency hospital (no inpatient beds)",
-    "other": "Other or specialist hospital",
+    "hospital": N_("General hospital"), "cancer-center": N_("Cancer center"),
+    "clinic": N_("Clinic"),
+    "childrens": N_("Children's hospital (pediatric)"),
+    "critical-access": N_("Critical access hospital (small, rural)"),
+    "military": N_("Military or veterans hospital"), "psychiatric": N_("Psychiatric hospital"),
+    "rehabilitation": N_("Rehabilitation hospital"),
+    "long-term-care": N_("Long-term care hospital"),
+    "emergency": N_("Rural emergency hospital (no inpatient beds)"),
+    "other": N_("Other or specialist hospital"),
 }
 #: Kinds that do not deliver cancer treatment to adults: modality claims from lists keyed by
 #: id (for example CMS Provider of Services "under arrangement" flags) are not applied to

@@ -48,6 +48,8 @@ from directory.search import CenterHit, SearchError, SearchQuery, find_centers, 
 from directory.search.order import STATUS_UNKNOWN_SOURCES
 from directory.vocabulary import load_vocabulary
 from directory.web.display import ITEM_FIELDS, CenterProvenance, center_provenances, safe_url
+from directory.web.i18n import api_language
+from directory.web.i18n import vocabulary_label as _label
 from directory.web.params import ParamError, get_geocoder, parse_search
 
 API_VERSION = "1.0.0"
@@ -179,16 +181,18 @@ def center_item(hit: CenterHit, unit: str = "km",
     position = {m.slug: i for i, m in enumerate(load_vocabulary().modalities)}
     claims = sorted(hit.modalities, key=lambda cm: (position.get(cm.modality.slug, 999),
                                                   cm.provenance, cm.source))
-    item["modalities"] = [{"slug": cm.modality.slug, "name": cm.modality.name,
+    lang = api_language()
+    item["modalities"] = [{"slug": cm.modality.slug, "name": _label(cm.modality, lang),
                            "provenance": cm.provenance, "source": cm.source,
                            "verified_on": cm.verified_on.isoformat() if cm.verified_on
                            else None, "evidence": cm.evidence,
                            "inference": _inference(cm)} for cm in claims]
-    item["designations"] = [{"slug": cd.designation.slug, "name": cd.designation.name,
+    item["designations"] = [{"slug": cd.designation.slug,
+                             "name": _label(cd.designation, lang, designation=True),
                              "source": cd.source,
                              "as_of": cd.as_of.isoformat() if cd.as_of else None}
                             for cd in sorted(hit.designations, key=lambda d: d.designation.slug)]
-    item["url"] = url_for("public.center", center_id=c.id, _external=True)
+    item["url"] = url_for("public.center", center_id=c.id, _external=True, _lang=lang)
     if provenance is not None:
         item["field_sources"] = provenance.field_sources(ITEM_FIELDS)
         item["records"] = [r.as_json() for r in provenance.records]
@@ -423,7 +427,7 @@ def modalities():
     vocabulary = load_vocabulary()
 
     def node(spec) -> dict:
-        return {"slug": spec.slug, "name": spec.name, "parent": spec.parent,
+        return {"slug": spec.slug, "name": spec.label(api_language()), "parent": spec.parent,
                 "synonyms": list(spec.synonyms), "count": counts.get(spec.slug, 0),
                 "url": url_for("public.guide_page", slug=spec.guide, _external=True)
                 if spec.guide else None,

@@ -14,6 +14,7 @@ import datetime as dt
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app, render_template, request, url_for
+from flask_babel import gettext as _
 
 from directory.extensions import db
 from directory.geo import GeocodingError, InvalidQuery, geodesic_km
@@ -37,12 +38,12 @@ def parse_ids(args) -> list[int]:
             if not part:
                 continue
             if not part.isdigit() or len(part) > 12 or int(part) < 1:
-                raise ParamError("ids", f"ids must be center numbers separated by commas, "
-                                        f"not {part[:30]!r}")
+                raise ParamError("ids", _("ids must be center numbers separated by commas, "
+                                          "not %(value)s", value=repr(part[:30])))
             if int(part) not in ids:
                 ids.append(int(part))
     if len(ids) > MAX_IDS:
-        raise ParamError("ids", f"compare at most {MAX_COMPARE} centers")
+        raise ParamError("ids", _("compare at most %(n)s centers", n=MAX_COMPARE))
     return ids
 
 
@@ -103,15 +104,15 @@ def _compare_page(template: str):
     ids = parse_ids(request.args)
     notices = []
     if len(ids) > MAX_COMPARE:
-        notices.append(f"You can compare up to {MAX_COMPARE} centers at a time; showing the "
-                       f"first {MAX_COMPARE}.")
+        notices.append(_("You can compare up to %(n)s centers at a time; showing the first "
+                         "%(n)s.", n=MAX_COMPARE))
         ids = ids[:MAX_COMPARE]
     unit = request.args.get("unit", "km")
     if unit not in ("km", "mi"):
-        raise ParamError("unit", "unit must be km or mi")
+        raise ParamError("unit", _("unit must be km or mi"))
     near = (request.args.get("near") or "").strip()
     if len(near) > current_app.config["SEARCH_MAX_TEXT"]:
-        raise ParamError("near", "near is too long")
+        raise ParamError("near", _("near is too long"))
     found = {c.id: c for c in db.session.scalars(sa.select(Center).where(Center.id.in_(ids))
              .options(so.selectinload(Center.modalities).joinedload(CenterModality.modality),
                       so.selectinload(Center.designations),
@@ -119,8 +120,8 @@ def _compare_page(template: str):
     centers = [found[i] for i in ids if i in found]
     missing = [i for i in ids if i not in found]
     if missing:
-        notices.append("No center has the number " + ", ".join(map(str, missing))
-                       + "; it may have been removed or merged.")
+        notices.append(_("No center has the number %(ids)s; it may have been removed or "
+                         "merged.", ids=", ".join(map(str, missing))))
     place = None
     if near:
         try:
@@ -128,8 +129,8 @@ def _compare_page(template: str):
         except InvalidQuery as exc:
             raise ParamError("near", str(exc)) from exc
         except GeocodingError:
-            notices.append(f"We could not find a place called “{near}”, so distances are "
-                           f"not shown.")
+            notices.append(_("We could not find a place called “%(place)s”, so distances are "
+                             "not shown.", place=near))
     distances = {}
     if place is not None:
         for c in centers:

@@ -15,6 +15,8 @@ from urllib.parse import urlencode
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import Flask, current_app, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
 
 from directory.curation.resolve import EDITOR, RECORD_FIELDS
 from directory.curation.suggest import SUGGESTION
@@ -22,6 +24,7 @@ from directory.geo import KM_PER_MILE
 from directory.guide import load_guide
 from directory.models import KIND_LABELS, NON_TREATING_KINDS, Center, DataSource, SourceRecord
 from directory.search.order import STATUS_UNKNOWN_SOURCES
+from directory.text import N_
 from directory.vocabulary import load_vocabulary
 
 #: The shown fields of a list item that ``field_sources`` covers (a detail covers every
@@ -67,9 +70,11 @@ def page_url() -> str:
 
 
 def inject_helpers():
+    from directory.web.i18n import guide_language
+
     return {"search_url": search_url, "to_unit": to_unit, "page_url": page_url,
             "vocabulary": load_vocabulary(),
-            "guide_pages": load_guide(), "KIND_LABELS": KIND_LABELS,
+            "guide_pages": load_guide(guide_language()), "KIND_LABELS": KIND_LABELS,
             "NON_TREATING_KINDS": NON_TREATING_KINDS,
             "STATUS_UNKNOWN_SOURCES": STATUS_UNKNOWN_SOURCES}
 
@@ -149,7 +154,9 @@ def map_point(center: Center, distance_km: float | None = None, unit: str = "km"
              "approx": center.geocode_precision if center.geocode_precision in APPROXIMATE
              else None}
     if distance_km is not None:
-        point["distance"] = f"{to_unit(distance_km, unit):.1f} {'mi' if unit == 'mi' else 'km'}"
+        from directory.web.i18n import distance
+
+        point["distance"] = distance(distance_km, unit)
     return point
 
 
@@ -161,20 +168,21 @@ def inject_map_helpers():
 # -- provenance: where each shown field came from --------------------------------------
 
 #: What people read for :attr:`Center.status` (kinds: :data:`directory.models.KIND_LABELS`).
-STATUS_LABELS = {"active": "Open", "temporarily-closed": "Temporarily closed",
-                 "closed": "Closed"}
-_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December")
+STATUS_LABELS = {"active": N_("Open"), "temporarily-closed": N_("Temporarily closed"),
+                 "closed": N_("Closed")}
 
 
 def kind_label(kind: str | None) -> str:
-    """``"cancer-center"`` -> ``"Cancer center"``; unknown kinds as given."""
-    return KIND_LABELS.get(kind or "", (kind or "").replace("-", " "))
+    """``"cancer-center"`` -> ``"Cancer center"`` (in the page's language); unknown kinds
+    as given."""
+    return _(KIND_LABELS[kind]) if kind in KIND_LABELS else (kind or "").replace("-", " ")
 
 
 def status_label(status: str | None) -> str:
-    """``"temporarily-closed"`` -> ``"Temporarily closed"``; unknown ones as given."""
-    return STATUS_LABELS.get(status or "", (status or "").replace("-", " "))
+    """``"temporarily-closed"`` -> ``"Temporarily closed"`` (in the page's language);
+    unknown ones as given."""
+    return _(STATUS_LABELS[status]) if status in STATUS_LABELS \
+        else (status or "").replace("-", " ")
 
 
 def _as_date(text: str | None) -> dt.date | None:
@@ -194,12 +202,20 @@ def date_label(value: str | dt.date | None) -> str:
     """A dataset date for people: the first of a month reads as the month (``"May 2023"``:
     datasets are published monthly or yearly, and a month or year given alone is stored as
     its first day), any other day as ISO (``"2024-11-06"``). ``"2014-11"`` and ``"2025"``
-    (a source's ``as_of``) read as ``"November 2014"`` and ``"2025"``; other text as given."""
+    (a source's ``as_of``) read as ``"November 2014"`` and ``"2025"``; other text as given.
+    On a page in another language, Babel's forms: ``"mayo de 2023"``, ``"6 nov 2024"``."""
     if value is None or value == "":
         return ""
     if isinstance(value, dt.date):
-        return f"{_MONTHS[value.month - 1]} {value.year}" if value.day == 1 \
-            else value.isoformat()
+        from babel.dates import format_date, format_skeleton
+
+        locale = get_locale()
+        if locale is None or locale.language == "en":
+            locale = "en"
+        if value.day == 1:
+            return format_skeleton("yMMMM", value, locale=locale)
+        return value.isoformat() if locale == "en" else format_date(value, "medium",
+                                                                     locale=locale)
     text = str(value).strip()
     if len(text) == 4 and text.isdigit():
         return text
@@ -232,10 +248,12 @@ class Origin:
         """``"Source: HIFLD hospitals, May 2023"`` (``..., date not known`` without a date),
         or ``"Set by an editor, 2026-12-06"``."""
         if self.by_editor:
-            return "Set by an editor" + (f", {self.date}" if self.date else "")
+            return _("Set by an editor, %(date)s", date=self.date) if self.date \
+                else _("Set by an editor")
         if self.source == SUGGESTION and self.date_text:
             return self.date_text  # "Reported by someone at the center, reviewed on ..."
-        return f"Source: {self.source_name}, " + (self.date_text or "date not known")
+        return _("Source: %(source)s, %(date)s", source=self.source_name,
+                 date=self.date_text or _("date not known"))
 
     def as_json(self) -> dict[str, str | None]:
         """The API shape: ``{"source", "external_id", "date"}``."""
@@ -265,10 +283,14 @@ class RecordLink:
         """Why the record belongs to the center, in words: the rule ``first`` and
         ``editor`` are explained; any other rule gives its recorded reason."""
         if self.by_editor or self.link_rule == EDITOR:
-            return "Values an editor of this directory set by hand."
+            return _("Values an editor of this directory set by hand.")
         if self.link_rule == "first":
-            return "This listing was first created from this record."
-        return self.link_reason or f"Matched by the rule “{self.link_rule}”."
+            return _("This listing was first created from this record.")
+        if self.link_reason:
+            from directory.web.i18n_data import link_reason
+
+            return link_reason(self.link_reason)
+        return _("Matched by the rule “%(rule)s”.", rule=self.link_rule)
 
     def as_json(self) -> dict:
         """The API shape."""
@@ -440,3 +462,9 @@ def register(app: Flask) -> None:
         app.add_template_filter(globals()[name], name)
     app.context_processor(inject_helpers)
     app.context_processor(inject_map_helpers)
+    from directory.web.i18n import register_filters
+    from directory.web.i18n_data import description_text, evidence_text
+
+    register_filters(app)
+    app.add_template_filter(description_text, "description_text")
+    app.add_template_filter(evidence_text, "evidence_text")

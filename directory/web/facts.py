@@ -12,27 +12,29 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 import sqlalchemy.orm as so
+from flask_babel import gettext as _
 
 from directory.models import DataSource, SourceRecord
+from directory.text import N_
 
 #: What people read for each fact a format keeps (``fact_<name>`` columns).
 FACT_LABELS = {
-    "hospital_type": "Hospital type", "ownership": "Ownership",
-    "emergency_services": "Emergency services", "overall_rating": "Overall star rating",
-    "beds": "Beds", "trauma": "Trauma center level", "owner": "Owner",
+    "hospital_type": N_("Hospital type"), "ownership": N_("Ownership"),
+    "emergency_services": N_("Emergency services"), "overall_rating": N_("Overall star rating"),
+    "beds": N_("Beds"), "trauma": N_("Trauma center level"), "owner": N_("Owner"),
 }
 #: CMS Care Compare footnote codes of the overall star rating, in our words.
 CMS_RATING_FOOTNOTES = {
-    "5": "CMS had no results for this hospital in this reporting period.",
-    "16": "The hospital reported too few quality measures for CMS to calculate a rating.",
-    "17": "The rating counts the hospital's inpatient data only.",
-    "19": "CMS rates only hospitals in its inpatient and outpatient quality reporting "
-          "programs, and this hospital is not in them.",
-    "22": "CMS does not rate Department of Defense hospitals.",
-    "23": "The hospital told CMS that the claims data behind its results hold errors.",
+    "5": N_("CMS had no results for this hospital in this reporting period."),
+    "16": N_("The hospital reported too few quality measures for CMS to calculate a rating."),
+    "17": N_("The rating counts the hospital's inpatient data only."),
+    "19": N_("CMS rates only hospitals in its inpatient and outpatient quality reporting "
+             "programs, and this hospital is not in them."),
+    "22": N_("CMS does not rate Department of Defense hospitals."),
+    "23": N_("The hospital told CMS that the claims data behind its results hold errors."),
 }
-_NO_RATING_NOTE = ("A missing rating says nothing, good or bad, about the hospital's cancer "
-                   "care.")
+_NO_RATING_NOTE = N_("A missing rating says nothing, good or bad, about the hospital's "
+                     "cancer care.")
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,11 @@ def _rating(facts: Mapping[str, str]) -> str | None:
     if not rating:
         return None
     if rating.isdigit():
-        return f"{rating} of 5 stars (CMS's summary of quality measures; 5 is best)"
+        return _("%(rating)s of 5 stars (CMS's summary of quality measures; 5 is best)",
+                 rating=rating)
     codes = [c.strip() for c in facts.get("overall_rating_footnote", "").split(",")]
-    why = " ".join(CMS_RATING_FOOTNOTES[c] for c in codes if c in CMS_RATING_FOOTNOTES)
-    return f"Not available. {why} {_NO_RATING_NOTE}".replace("  ", " ")
+    why = " ".join(_(CMS_RATING_FOOTNOTES[c]) for c in codes if c in CMS_RATING_FOOTNOTES)
+    return f"{_('Not available.')} {why} {_(_NO_RATING_NOTE)}".replace("  ", " ")
 
 
 def worded(facts: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -64,7 +67,7 @@ def worded(facts: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     for name, label in FACT_LABELS.items():
         text = _rating(facts) if name == "overall_rating" else facts.get(name)
         if text:
-            items.append((label, text))
+            items.append((_(label), text))
     return tuple(items)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
@@ -31,13 +32,14 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget
 
-UNITS = [SelectChoice("km", "km"), SelectChoice("mi", "miles")]
+UNITS = [SelectChoice("km", "km"), SelectChoice("mi", _l("miles"))]
 #: Bounds of ``radius`` (in its unit) and ``page``: the form checks them and the OpenAPI
 #: document publishes the same numbers (:mod:`directory.web.openapi`).
 RADIUS_MIN, RADIUS_MAX = 0.1, 20000
 PAGE_MAX = 100000
-SORT_CHOICES = [SelectChoice("best", "Best match"), SelectChoice("distance", "Distance"),
-                SelectChoice("name", "Name"), SelectChoice("relevance", "Relevance")]
+SORT_CHOICES = [SelectChoice("best", _l("Best match")),
+                SelectChoice("distance", _l("Distance")), SelectChoice("name", _l("Name")),
+                SelectChoice("relevance", _l("Relevance"))]
 SORT_VALUES = ("", *(c.value for c in SORT_CHOICES))  # "": the default order
 
 
@@ -55,40 +57,39 @@ class SearchForm(FlaskForm):
     def set_vocabulary_choices(self, vocabulary) -> None:
         """Fill the modality and designation choices from the vocabulary."""
         self.modality.choices = [SelectChoice(m.slug, m.name) for m in vocabulary.modalities]
-        self.designation.choices = [SelectChoice("", "Any")] + [
+        self.designation.choices = [SelectChoice("", _l("Any"))] + [
             SelectChoice(d.slug, d.name) for d in vocabulary.designations]
 
-    q = StringField("Center name", validators=[Optional(), Length(max=200)])
-    near = StringField("Near (city, ZIP code or lat,lon)", validators=[Optional(),
+    q = StringField(_l("Center name"), validators=[Optional(), Length(max=200)])
+    near = StringField(_l("Near (city, ZIP code or lat,lon)"), validators=[Optional(),
                                                                        Length(max=200)])
-    radius = FloatField("Within", validators=[Optional(), NumberRange(
+    radius = FloatField(_l("Within"), validators=[Optional(), NumberRange(
         min=RADIUS_MIN, max=RADIUS_MAX,
-        message=f"radius must be between {RADIUS_MIN} and {RADIUS_MAX:,} (km or mi, as unit "
-                f"says)")])
-    unit = SelectField("Unit", choices=UNITS, default="km", validate_choice=False,
+        message=_l("radius must be between 0.1 and 20,000 (km or mi, as unit says)"))])
+    unit = SelectField(_l("Unit"), choices=UNITS, default="km", validate_choice=False,
                        validators=[Optional(), AnyOf(["km", "mi"],
-                                                     message="unit must be km or mi")])
-    city = StringField("City", validators=[Optional(), Length(max=200)])
-    region = StringField("State / region", validators=[Optional(), Length(max=200)])
-    country = StringField("Country", validators=[Optional(), Length(max=100)])
-    modality = SelectMultipleField("Treatment", choices=[], validate_choice=False)
-    designation = SelectField("Designation", choices=[], validate_choice=False,
+                                                     message=_l("unit must be km or mi"))])
+    city = StringField(_l("City"), validators=[Optional(), Length(max=200)])
+    region = StringField(_l("State / region"), validators=[Optional(), Length(max=200)])
+    country = StringField(_l("Country"), validators=[Optional(), Length(max=100)])
+    modality = SelectMultipleField(_l("Treatment"), choices=[], validate_choice=False)
+    designation = SelectField(_l("Designation"), choices=[], validate_choice=False,
                               validators=[Optional()])
-    sort = SelectField("Sort by", choices=SORT_CHOICES, validate_choice=False,
-                       validators=[Optional(), AnyOf(
-                           SORT_VALUES, message="sort must be best, distance, name or relevance")])
-    kind = SelectMultipleField("Kind of center", choices=[], validate_choice=False)
-    page = IntegerField("Page", default=1, validators=[Optional(), NumberRange(
-        min=1, max=PAGE_MAX, message="page must be a whole number of at least 1")])
-    per_page = IntegerField("Results per page", default=20, validators=[Optional()])
+    sort = SelectField(_l("Sort by"), choices=SORT_CHOICES, validate_choice=False,
+                       validators=[Optional(), AnyOf(SORT_VALUES, message=_l(
+                           "sort must be best, distance, name or relevance"))])
+    kind = SelectMultipleField(_l("Kind of center"), choices=[], validate_choice=False)
+    page = IntegerField(_l("Page"), default=1, validators=[Optional(), NumberRange(
+        min=1, max=PAGE_MAX, message=_l("page must be a whole number of at least 1"))])
+    per_page = IntegerField(_l("Results per page"), default=20, validators=[Optional()])
 
     def validate_unit(self, field):
         if field.raw_data and field.raw_data[0] not in {"km", "mi"}:
-            raise ValidationError("unit must be 'km' or 'mi'")
+            raise ValidationError(_l("unit must be 'km' or 'mi'"))
 
     def validate_sort(self, field):
         if field.raw_data and field.raw_data[0] not in SORT_VALUES:
-            raise ValidationError("sort must be one of: best, distance, name, relevance")
+            raise ValidationError(_l("sort must be one of: best, distance, name, relevance"))
 
 
 class LoginForm(FlaskForm):

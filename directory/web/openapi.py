@@ -247,6 +247,13 @@ def _param(name: str, schema: dict, description: str, **extra) -> dict:
             "description": description, **extra}
 
 
+def _lang_parameter() -> dict:
+    return _param("lang", {"type": "string", "enum": ["en", "es"]},
+                  "Names of modalities and designations in this language (`es`: "
+                  "Radioterapia); `url` then points to that language's page. Slugs, codes "
+                  "and error messages do not change.")
+
+
 def _search_parameters() -> list[dict]:
     vocabulary = load_vocabulary()
     text = {"type": "string", "maxLength": 200}
@@ -292,6 +299,7 @@ def _search_parameters() -> list[dict]:
                           "default": "json"},
                "`csv` or `ndjson`: every result (page and per_page ignored), streamed, at "
                "most 10,000 rows (`EXPORT_MAX_ROWS`); see `X-Export-Truncated`."),
+        _lang_parameter(),
         _param("include", {"type": "string", "enum": ["provenance"]},
                "`provenance`: every item also says where each field came from "
                "(`field_sources`) and lists the center's source records (`records`), as "
@@ -367,14 +375,15 @@ def openapi_document(server_url: str = "/api/v1") -> dict:
                 "operationId": "getCenter", "summary": "One center",
                 "parameters": [{"name": "center_id", "in": "path", "required": True,
                                 "schema": {"type": "integer", "minimum": 1,
-                                           "maximum": 2**31 - 1}}],
+                                           "maximum": 2**31 - 1}}, _lang_parameter()],
                 "responses": {"200": _json("CenterDetail", "the center"),
                               "404": {"$ref": "#/components/responses/NotFound"},
-                              **LIMITED}}},
+                              **ERRORS}}},
             "/modalities": {"get": {
                 "operationId": "listModalities", "summary": "The modality tree, with counts",
+                "parameters": [_lang_parameter()],
                 "responses": {"200": _json("ModalityTree", "roots with their children"),
-                              **LIMITED}}},
+                              **ERRORS}}},
             "/places": {"get": {
                 "operationId": "suggestPlaces", "summary": "Place autocomplete",
                 "description": "Up to 10 places whose name starts with `q` (offline "

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from flask import current_app
+from flask_babel import gettext as _
 from werkzeug.datastructures import MultiDict
 
 from directory.geo import KM_PER_MILE, GeocodingError, InvalidQuery, PlaceNotFound, Resolution
@@ -87,34 +88,37 @@ def parse_search(args: MultiDict) -> ParsedSearch:
     config = current_app.config
     for key, values in args.lists():
         if key in ("modality", "kind") and len(values) > MAX_REPEATS:
-            raise ParamError(key, f"{key} may be given at most {MAX_REPEATS} times")
+            raise ParamError(key, _("%(key)s may be given at most %(n)s times", key=key,
+                                        n=MAX_REPEATS))
         if key in SINGLE_VALUED and len(values) > 1:
-            raise ParamError(key, f"{key} may be given only once")
+            raise ParamError(key, _("%(key)s may be given only once", key=key))
         if key in (*SINGLE_VALUED, "modality", "kind") and any(_CONTROL & set(v) for v in values):
-            raise ParamError(key, f"{key} contains control characters")
+            raise ParamError(key, _("%(key)s contains control characters", key=key))
     form = SearchForm(formdata=args, meta={"csrf": False})
     vocabulary = load_vocabulary()
     form.set_vocabulary_choices(vocabulary)
     if not form.validate():
         field, errors = next(iter(form.errors.items()))
-        message = errors[0] if isinstance(errors, list) else str(errors)
-        if field in {"page", "per_page", "radius"} and "Not a valid" in message:
-            message = f"{field} must be a number"
+        message = str(errors[0] if isinstance(errors, list) else errors)
+        if field in {"page", "per_page", "radius"} and getattr(form, field).data is None:
+            message = _("%(field)s must be a number", field=field)  # not WTForms' wording
         raise ParamError(field, message)
     max_text = config["SEARCH_MAX_TEXT"]
     for name in ("q", "near", "city", "region"):
         value = getattr(form, name).data
         if value and len(value) > max_text:
-            raise ParamError(name, f"{name} is longer than {max_text} characters")
+            raise ParamError(name, _("%(name)s is longer than %(n)s characters", name=name,
+                                         n=max_text))
     size = sum(len(key) + len(value) + 2 for key, values in args.lists() for value in values)
     if size > MAX_QUERY_CHARS:  # every link of the page repeats the query: keep it small
-        raise ParamError("query", f"the query string is {size:,} characters long; at most "
-                                  f"{MAX_QUERY_CHARS:,} are accepted")
+        raise ParamError("query", _("the query string is %(size)s characters long; at most "
+                                    "%(max)s are accepted", size=format(size, ","),
+                                    max=format(MAX_QUERY_CHARS, ",")))
     per_page = form.per_page.data if form.per_page.data is not None else \
         config["SEARCH_PER_PAGE_DEFAULT"]
     if not 1 <= per_page <= config["SEARCH_PER_PAGE_MAX"]:
-        raise ParamError("per_page", f"per_page must be between 1 and "
-                                     f"{config['SEARCH_PER_PAGE_MAX']}")
+        raise ParamError("per_page", _("per_page must be between 1 and %(max)s",
+                                       max=config["SEARCH_PER_PAGE_MAX"]))
     page = form.page.data or 1
     unit = form.unit.data or "km"
     modalities = []
@@ -123,13 +127,14 @@ def parse_search(args: MultiDict) -> ParsedSearch:
             continue  # "Any treatment" in the form sends an empty value
         slug = vocabulary.resolve(term)
         if slug is None:
-            raise ParamError("modality", f"unknown modality {term[:60]!r}")
+            raise ParamError("modality", _("unknown modality %(value)s", value=repr(term[:60])))
         if slug not in modalities:
             modalities.append(slug)
     form.modality.data = modalities
     designation = form.designation.data or None
     if designation and vocabulary.designation(designation) is None:
-        raise ParamError("designation", f"unknown designation {designation[:60]!r}")
+        raise ParamError("designation", _("unknown designation %(value)s",
+                                            value=repr(designation[:60])))
     kinds, all_kinds = [], False
     for term in form.kind.data or []:
         term = term.strip().casefold()
@@ -138,29 +143,31 @@ def parse_search(args: MultiDict) -> ParsedSearch:
         if term == "all":
             all_kinds = True
         elif term not in CENTER_KINDS:
-            raise ParamError("kind", f"unknown kind {term[:60]!r}: use all or one of "
-                                     f"{', '.join(CENTER_KINDS)}")
+            raise ParamError("kind", _("unknown kind %(value)s: use all or one of %(kinds)s",
+                                       value=repr(term[:60]), kinds=", ".join(CENTER_KINDS)))
         elif term not in kinds:
             kinds.append(term)
     if all_kinds and kinds:
-        raise ParamError("kind", "kind=all already includes every kind; give either all or "
-                                 "the kinds you want")
+        raise ParamError("kind", _("kind=all already includes every kind; give either all or "
+                                   "the kinds you want"))
     country = None
     if form.country.data and form.country.data.strip():
         country = resolve_country(form.country.data)
         if country is None:
-            raise ParamError("country", f"unknown country {form.country.data[:60]!r}")
+            raise ParamError("country", _("unknown country %(value)s",
+                                            value=repr(form.country.data[:60])))
     region = (form.region.data or "").strip() or None
     radius = form.radius.data
     radius_km = radius * KM_PER_MILE if (radius is not None and unit == "mi") else radius
     if radius_km is not None and radius_km > config["SEARCH_MAX_RADIUS_KM"]:
         limit = config["SEARCH_MAX_RADIUS_KM"]
-        raise ParamError("radius", f"radius is larger than the Earth allows: at most "
-                                   f"{limit:,.0f} km ({limit / KM_PER_MILE:,.0f} mi)")
+        raise ParamError("radius", _("radius is larger than the Earth allows: at most "
+                                     "%(km)s km (%(mi)s mi)", km=format(limit, ",.0f"),
+                                     mi=format(limit / KM_PER_MILE, ",.0f")))
     near_text = (form.near.data or "").strip()
     sort = form.sort.data or None
     if sort == "distance" and not near_text:
-        raise ParamError("sort", "sort=distance needs a place in 'near'")
+        raise ParamError("sort", _("sort=distance needs a place in 'near'"))
     resolution, place, place_error, suggestions = None, None, None, []
     if near_text:
         try:
@@ -170,12 +177,15 @@ def parse_search(args: MultiDict) -> ParsedSearch:
         except PlaceNotFound:
             similar = getattr(get_geocoder(), "similar", None)
             suggestions = similar(near_text) if similar else []
-            place_error = (f"We could not find a place called “{near_text}”. " + (
-                f"Did you mean {' or '.join(p.name for p in suggestions[:3])}?"
-                if suggestions else "Check the spelling, or try a nearby city, a US ZIP "
-                                    "code, or latitude,longitude."))
+            place_error = _("We could not find a place called “%(place)s”.",
+                            place=near_text) + " " + (
+                _("Did you mean %(places)s?", places=_(" or ").join(
+                    p.name for p in suggestions[:3]))
+                if suggestions else _("Check the spelling, or try a nearby city, a US ZIP "
+                                      "code, or latitude,longitude."))
         except GeocodingError as exc:  # pragma: no cover - online geocoder failures
-            place_error = f"The place could not be looked up right now ({exc})."
+            place_error = _("The place could not be looked up right now (%(reason)s).",
+                            reason=exc)
     if resolution is not None:
         place = resolution.place
         if place.precision == "country":
@@ -205,6 +215,6 @@ def parse_search(args: MultiDict) -> ParsedSearch:
                             all_kinds=all_kinds)
     notices = []
     if form.radius.data is not None and not near_text:
-        notices.append("The distance only applies with a place in “Near”; it was ignored.")
+        notices.append(_("The distance only applies with a place in “Near”; it was ignored."))
     return ParsedSearch(form, query, resolution, unit, radius if place else None, place_error,
                         notices, suggestions)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from directory.curation.suggest import ROLE_PHRASES, accepted_updates
 from directory.extensions import db, export_limit
@@ -23,8 +24,10 @@ from directory.search import (
 )
 from directory.vocabulary import load_vocabulary
 from directory.web import compare as _compare
-from directory.web.display import center_provenance, country_name, search_url, to_unit
+from directory.web.display import center_provenance, search_url
 from directory.web.facts import center_facts
+from directory.web.i18n import country_label as country_name
+from directory.web.i18n import distance, guide_language, modality_name, number, radius_text
 from directory.web.params import parse_search
 from directory.web.suggest import reported_text
 
@@ -72,7 +75,8 @@ def empty_result_hints(parsed, page) -> list[tuple[str, str | None, str | None]]
     if page is None:
         return hints
     if page.total and page.page > page.pages:
-        hints.append((f"There are only {page.pages} page(s) of results.", "Go to the last page",
+        hints.append((_("There are only %(pages)s page(s) of results.", pages=number(page.pages)),
+                      _("Go to the last page"),
                       search_url(request.args, page=str(page.pages))))
     if page.total:
         return hints
@@ -83,43 +87,48 @@ def empty_result_hints(parsed, page) -> list[tuple[str, str | None, str | None]]
             continue
         spec = vocabulary.by_slug(slug)
         parent = vocabulary.by_slug(spec.parent) if spec.parent else None
-        message = (f"None of the public sources we use says which centers offer "
-                   f"{spec.name.lower()} yet, so no center is listed for it. Many centers do "
-                   f"offer it: ask them.")
+        message = _("None of the public sources we use says which centers offer %(treatment)s "
+                    "yet, so no center is listed for it. Many centers do offer it: ask them.",
+                    treatment=modality_name(spec).lower())
         if parent is not None:
-            hints.append((message, f"Search for {parent.name.lower()} instead",
+            hints.append((message, _("Search for %(treatment)s instead",
+                                     treatment=modality_name(parent).lower()),
                           search_url(request.args, modality=[
                               parent.slug if m == slug else m
                               for m in parsed.query.modalities])))
         else:
-            hints.append((message, "Search without this treatment",
+            hints.append((message, _("Search without this treatment"),
                           search_url(request.args, modality=[
                               m for m in parsed.query.modalities if m != slug] or None)))
     place = parsed.resolution.place if parsed.resolution else None
     country = parsed.query.country or (place.country if place else None)
     if country and not country_has_centers(db.session, country):
-        hints.append((f"The directory has no centers in {country_name(country)} yet. It holds "
-                      f"hospitals of the US, the UK, 29 European countries (Eurostat) and "
-                      f"over 190 countries from Wikidata.", None, None))
+        hints.append((_("The directory has no centers in %(country)s yet. It holds hospitals of "
+                        "the US, the UK, 29 European countries (Eurostat) and over 190 "
+                        "countries from Wikidata.", country=country_name(country)), None, None))
     if country and country_has_centers(db.session, country) and parsed.query.modalities \
             and all(totals.get(m) for m in parsed.query.modalities):
         covered = countries_with_treatments(db.session)
         if country not in covered:
-            names = ", ".join(country_name(c) for c in covered[:6]) or "no country"
-            names = "the " + names if covered[:1] == ["US"] and len(covered) == 1 else names
-            hints.append((f"No source we use reports which treatments centers in "
-                          f"{country_name(country)} give: treatment information comes only "
-                          f"from lists of centers in {names}. The hospitals here may well "
-                          f"offer it; call them to ask.", "Show the hospitals without the "
-                          "treatment filter", search_url(request.args, modality=None)))
+            names = ", ".join(country_name(c) for c in covered[:6]) or _("no country")
+            if covered[:1] == ["US"] and len(covered) == 1:
+                names = _("the %(country)s", country=names)
+            hints.append((_("No source we use reports which treatments centers in %(country)s "
+                            "give: treatment information comes only from lists of centers in "
+                            "%(names)s. The hospitals here may well offer it; call them to "
+                            "ask.", country=country_name(country), names=names),
+                          _("Show the hospitals without the treatment filter"),
+                          search_url(request.args, modality=None)))
     if parsed.query.near is not None and all(totals.get(m) for m in parsed.query.modalities):
         hit = nearest_match(db.session, parsed.query)
         if hit is not None:
             c = hit.center
             where = ", ".join(p for p in (c.city, country_name(c.country)) if p)
-            hints.append((f"Nothing within {parsed.radius:g} {parsed.unit}. The nearest match "
-                          f"is {c.name} ({where}), {to_unit(hit.distance_km, parsed.unit):,.0f} "
-                          f"{parsed.unit} away:", c.name,
+            hints.append((_("Nothing within %(radius)s. The nearest match is %(name)s "
+                            "(%(where)s), %(distance)s away:",
+                            radius=radius_text(parsed.radius) + " " + parsed.unit, name=c.name,
+                            where=where, distance=distance(hit.distance_km, parsed.unit, 0)),
+                          c.name,
                           url_for("public.center", center_id=c.id)))
     return hints
 
@@ -146,7 +155,7 @@ def center(center_id: int):
         target = merged_into(db.session, center_id)
         if target is not None:  # a merged center's URL keeps working
             return redirect(url_for("public.center", center_id=target), 301)
-        abort(404, description=f"There is no center with id {center_id}.")
+        abort(404, description=_("There is no center with id %(id)s.", id=center_id))
     sources = {s.slug: s for s in db.session.scalars(sa.select(DataSource))}
     claims = sorted(c.modalities, key=lambda cm: (cm.modality.position, cm.provenance,
                                                   cm.source))
@@ -165,7 +174,7 @@ def center(center_id: int):
 @bp.route("/guide/")
 def guide_index():
     """The guide's table of contents and introduction."""
-    pages = load_guide()
+    pages = load_guide(guide_language())
     return render_template("public/guide_index.html", intro=pages.get("index"),
                            pages=[p for p in pages.values() if p.slug != "index"])
 
@@ -173,10 +182,10 @@ def guide_index():
 @bp.route("/guide/<slug>")
 def guide_page(slug: str):
     """One guide page, linking to centers that offer its modality."""
-    pages = load_guide()
+    pages = load_guide(guide_language())
     page = pages.get(slug)
     if page is None or slug == "index":
-        abort(404, description="There is no guide page with that name.")
+        abort(404, description=_("There is no guide page with that name."))
     vocabulary = load_vocabulary()
     related = [vocabulary.by_slug(s) for s in page.related if vocabulary.by_slug(s)]
     modality = vocabulary.by_slug(page.modality) if page.modality else None

@@ -37,6 +37,13 @@ def pages(base: str, api_get) -> list[tuple[str, str]]:
     center_id = anderson["items"][0]["id"] if anderson["items"] else ids[0]
     shots.append(("center", f"/centers/{center_id}"))
     shots.append(("compare", f"/compare?ids={','.join(ids)}&near=Houston%2C+TX"))
+    shots += [  # the Spanish pages (issue 16)
+        ("es-home", "/es/"),
+        ("es-search-houston", "/es/centers?near=Houston&modality=radioterapia"),
+        ("es-guide-radiation", "/es/guide/radiation-therapy"),
+        ("es-center", f"/es/centers/{center_id}"),
+        ("es-compare", f"/es/compare?ids={','.join(ids)}&near=Houston"),
+    ]
     return [(name, base + path) for name, path in shots]
 
 

@@ -3,6 +3,17 @@
    text field, so the form submits whatever was typed when this script is missing. */
 (function () {
   'use strict';
+  // Strings in the page's language: <script type="application/json" id="i18n-strings">
+  // (templates/base.html); English if it is missing.
+  var T = (function () {
+    try { return JSON.parse(document.getElementById('i18n-strings').textContent) || {}; }
+    catch (e) { return {}; }
+  }());
+  function t(key, fallback, values) {
+    var text = T[key] || fallback;
+    Object.keys(values || {}).forEach(function (k) { text = text.split('{' + k + '}').join(values[k]); });
+    return text;
+  }
   var MIN_CHARS = 2;
   var DELAY_MS = 150;
 
@@ -17,7 +28,7 @@
     list.id = input.id + '-suggestions';
     list.className = 'ac-list';
     list.setAttribute('role', 'listbox');
-    list.setAttribute('aria-label', 'Suggested places');
+    list.setAttribute('aria-label', t('suggested', 'Suggested places'));
     list.hidden = true;
     wrap.appendChild(list);
     var status = document.createElement('div');
@@ -59,7 +70,7 @@
       if (i < 0 || i >= items.length) { return; }
       input.value = items[i].name;
       close();
-      status.textContent = items[i].name + ' chosen';
+      status.textContent = t('chosen', '{place} chosen', {place: items[i].name});
     }
 
     function render() {
@@ -78,8 +89,9 @@
       if (items.length) {
         list.hidden = false;
         input.setAttribute('aria-expanded', 'true');
-        status.textContent = items.length + (items.length === 1 ? ' place' : ' places') +
-          ' found; use the arrow keys to choose';
+        status.textContent = items.length === 1
+          ? t('placeOne', '1 place found; use the arrow keys to choose')
+          : t('placeMany', '{n} places found; use the arrow keys to choose', {n: items.length});
       } else {
         close();
         status.textContent = '';

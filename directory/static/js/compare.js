@@ -3,6 +3,17 @@
    still submit the ticked centers of the current page to /compare. */
 (function () {
   'use strict';
+  // Strings in the page's language: <script type="application/json" id="i18n-strings">
+  // (templates/base.html); English if it is missing.
+  var T = (function () {
+    try { return JSON.parse(document.getElementById('i18n-strings').textContent) || {}; }
+    catch (e) { return {}; }
+  }());
+  function t(key, fallback, values) {
+    var text = T[key] || fallback;
+    Object.keys(values || {}).forEach(function (k) { text = text.split('{' + k + '}').join(values[k]); });
+    return text;
+  }
   var KEY = 'compare-shortlist';
 
   function load() {
@@ -39,11 +50,13 @@
         box.closest('.compare-pick').classList.toggle('is-disabled', box.disabled);
       }
       if (!shortlist.length) {
-        status.textContent = 'Tick up to ' + max + ' centers to compare them side by side.';
+        status.textContent = t('compareEmpty',
+          'Tick up to {max} centers to compare them side by side.', {max: max});
       } else {
-        status.textContent = shortlist.length + ' of ' + max + ' chosen: ' +
+        status.textContent = t('compareChosen', '{n} of {max} chosen:',
+          {n: shortlist.length, max: max}) + ' ' +
           shortlist.map(function (x) { return x.name; }).join('; ') +
-          (full ? '. Untick one to choose another.' : '.');
+          (full ? '. ' + t('compareFull', 'Untick one to choose another.') : '.');
       }
       form.hidden = false;
       form.classList.toggle('has-picks', shortlist.length > 0);

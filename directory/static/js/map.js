@@ -3,6 +3,17 @@
    attributes on <details data-map>. The list on the page holds everything the map shows. */
 (function () {
   'use strict';
+  // Strings in the page's language: <script type="application/json" id="i18n-strings">
+  // (templates/base.html); English if it is missing.
+  var T = (function () {
+    try { return JSON.parse(document.getElementById('i18n-strings').textContent) || {}; }
+    catch (e) { return {}; }
+  }());
+  function t(key, fallback, values) {
+    var text = T[key] || fallback;
+    Object.keys(values || {}).forEach(function (k) { text = text.split('{' + k + '}').join(values[k]); });
+    return text;
+  }
 
   function el(tag, cls, text) {
     var node = document.createElement(tag);
@@ -21,8 +32,9 @@
     if (p.place) { box.appendChild(el('p', null, p.place)); }
     if (p.distance) { box.appendChild(el('p', null, (p.approx ? '≈ ' : '') + p.distance)); }
     if (p.approx) {
-      box.appendChild(el('p', 'map-approx', 'Approximate position: centre of the ' +
-        (p.approx === 'postal_code' ? 'ZIP code' : 'city') + '.'));
+      box.appendChild(el('p', 'map-approx', p.approx === 'postal_code'
+        ? t('approxZip', 'Approximate position: centre of the ZIP code.')
+        : t('approxCity', 'Approximate position: centre of the city.')));
     }
     return box;
   }
@@ -31,7 +43,10 @@
     var L = window.L;
     // min/maxZoom on the map itself: without a tile layer (MAP_TILE_URL empty) nothing else
     // sets them, and the cluster layer refuses a map without maxZoom.
-    var map = L.map(canvas, {scrollWheelZoom: false, minZoom: 1, maxZoom: 19});
+    var map = L.map(canvas, {scrollWheelZoom: false, minZoom: 1, maxZoom: 19,
+                             zoomControl: false});
+    L.control.zoom({zoomInTitle: t('zoomIn', 'Zoom in'),
+                    zoomOutTitle: t('zoomOut', 'Zoom out')}).addTo(map);
     var tiles = details.getAttribute('data-tiles');
     if (tiles) {
       L.tileLayer(tiles, {maxZoom: 19, attribution: details.getAttribute('data-attribution')})
@@ -44,7 +59,7 @@
         var n = cluster.getChildCount();
         var size = n < 10 ? 'small' : (n < 50 ? 'medium' : 'large');
         return L.divIcon({
-          html: '<div><span>' + n + '<span class="visually-hidden"> centers; zoom in</span></span></div>',
+          html: '<div><span>' + n + '<span class="visually-hidden"> ' + t('cluster', 'centers; zoom in') + '</span></span></div>',
           className: 'marker-cluster marker-cluster-' + size,
           iconSize: L.point(40, 40)
         });
@@ -56,7 +71,7 @@
       var marker = L.marker([p.lat, p.lon], {
         icon: L.divIcon({className: cls, html: '', iconSize: [22, 22], iconAnchor: [11, 11],
                          popupAnchor: [0, -10]}),
-        title: p.name + (p.approx ? ' (approximate position)' : ''),
+        title: p.name + (p.approx ? ' ' + t('approxTitle', '(approximate position)') : ''),
         keyboard: true,
         riseOnHover: true
       });
