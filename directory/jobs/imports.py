@@ -38,7 +38,8 @@ STAGES = {"preview": (("queued", 0.0), ("reading", 0.0), ("checking", 0.85),
                       ("matching", 0.10), ("writing", 0.45))}
 STAGE_LABELS = {"queued": "Waiting for a job worker", "reading": "Reading the file",
                 "checking": "Checking rows", "matching": "Placing and matching centers "
-                "with the directory", "writing": "Writing to the directory"}
+                "with the directory", "writing": "Writing to the directory",
+                "done": "Finished", "failed": "Stopped"}
 
 
 def progress_key(token: str) -> str:
@@ -259,7 +260,8 @@ def read_progress(huey, job: ImportJob) -> dict:
         except Exception:  # noqa: BLE001 - shown as "no progress reported"
             state = None
     now = time.time()
-    stage = "queued" if job.status == "queued" else (state or {}).get("stage", "reading")
+    stage = job.status if job.status in ("queued", "done", "failed") else \
+        (state or {}).get("stage", "reading")
     done, total = (state or {}).get("done", 0), (state or {}).get("total") or job.rows
     percent = None
     if job.status == "done":
@@ -276,6 +278,8 @@ def read_progress(huey, job: ImportJob) -> dict:
     elapsed = round(now - state["started"]) if state else None
     if job.status == "queued":
         summary = "Waiting in the queue."
+    elif job.status in ("done", "failed"):
+        summary = job.message or ("Finished." if job.status == "done" else "Stopped.")
     elif percent is None:
         summary = "Working."
     else:
