@@ -249,3 +249,31 @@ def test_the_consumer_queues_again_jobs_it_left_running(queued_app):
     with queued.app_context():
         token = db.session.scalar(sa.select(ImportJob.token))
     assert _wait(client, token)["status"] == "done"
+
+
+def test_flask_run_consumes_in_a_thread(app, database_url, geocoder, tmp_path):
+    """``make run`` (``flask run``: JOBS_CONSUMER=thread) needs no second process: the
+    first request starts a consumer thread, and an upload's preview finishes."""
+    threaded = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                           "GAZETTEER_PATH": str(GAZETTEER_PATH), "SECRET_KEY": "test",
+                           "WTF_CSRF_ENABLED": False, "JOBS_IMMEDIATE": False,
+                           "JOBS_CONSUMER": "thread",
+                           "JOBS_QUEUE_NAME": f"thread-{time.monotonic_ns()}",
+                           "JOBS_SQLITE_PATH": str(tmp_path / "jobs.sqlite")})
+    threaded.extensions["geocoder"] = geocoder
+    jobs = threaded.extensions["jobs"]
+    client = threaded.test_client()
+    try:
+        with threaded.app_context():
+            _login(client)
+        assert jobs.consumer is not None  # started by the first request
+        token = re.search(r"/admin/jobs/([\w-]+)$",
+                          _upload(client).headers["Location"]).group(1)
+        state = _wait(client, token)
+        assert state["status"] == "done"
+        assert "<strong>1500</strong> added" in client.get(state["next"]).get_data(
+            as_text=True)
+    finally:
+        if jobs.consumer is not None:
+            jobs.consumer[0].stop(graceful=True)
+        jobs.huey.flush()
