@@ -183,7 +183,7 @@ def queued_app(request, app, database_url, geocoder, tmp_path):
     huey.storage.close() if hasattr(huey.storage, "close") else None
 
 
-def _wait(client, token, timeout=60):
+def _wait(client, token, timeout=240):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = client.get(f"/admin/jobs/{token}.json").get_json()
