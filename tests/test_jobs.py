@@ -277,3 +277,22 @@ def test_flask_run_consumes_in_a_thread(app, database_url, geocoder, tmp_path):
         if jobs.consumer is not None:
             jobs.consumer[0].stop(graceful=True)
         jobs.huey.flush()
+
+
+def test_an_unreachable_queue_is_a_message_not_a_500(app, database_url, geocoder):
+    down = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                       "GAZETTEER_PATH": str(GAZETTEER_PATH), "SECRET_KEY": "test",
+                       "WTF_CSRF_ENABLED": False, "JOBS_IMMEDIATE": False,
+                       "JOBS_CONSUMER": "external", "REDIS_URL": "redis://127.0.0.1:9/0"})
+    client = down.test_client()
+    with down.app_context():
+        _login(client)
+    response = _upload(client)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"], follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "The job queue cannot be reached" in text
+    assert "Run the preview again" in text
+    with down.app_context():
+        assert db.session.scalar(sa.select(ImportJob.status)) == "failed"
+        assert _count(Center) == 0

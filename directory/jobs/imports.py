@@ -338,7 +338,13 @@ def enqueue_job(kind: str, pending: PendingImport, user: str) -> ImportJob:
     db.session.add(job)
     db.session.commit()
     job_id = job.id
-    current_app.extensions["jobs"].enqueue("import", job_id)
+    try:
+        current_app.extensions["jobs"].enqueue("import", job_id)
+    except Exception as exc:  # noqa: BLE001 - the queue's storage is down: say so
+        log.exception("could not queue import job %s", job_id)
+        db.session.rollback()
+        _finish(job_id, "failed", f"The job queue cannot be reached ({type(exc).__name__}); "
+                                  f"nothing was written. Try again in a moment.")
     db.session.expire_all()
     return db.session.get(ImportJob, job_id)
 
