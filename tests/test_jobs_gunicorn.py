@@ -5,8 +5,9 @@ with CSRF tokens, follows the preview job, confirms, kills a web worker while th
 runs, and the rows are written once. Before jobs, the confirm was killed by the worker
 timeout and nothing was written.
 
-Slow (about a minute and a half on a busy 2-CPU machine): marked ``slow``; ``make test``
-runs it."""
+Slow: marked ``slow`` (``make test`` runs it). It took 225 s on SQLite on a 2-CPU machine
+shared with other jobs (load average 8-11); the import itself is the pipeline's time, which
+the jobs do not change."""
 
 from __future__ import annotations
 
@@ -154,7 +155,7 @@ def test_a_200k_row_upload_completes_under_gunicorn(app, database_url, tmp_path)
         assert "/admin/jobs/" in job_url
         page = web.get(job_url).text
         assert "<progress" in page and 'http-equiv="refresh"' in page
-        state = wait_for(web, job_url + ".json", 300)
+        state = wait_for(web, job_url + ".json", 1200)
         assert state["status"] == "done", state
         preview = web.get(server.url + state["next"]).text
         assert f"<strong>{ROWS}</strong> added" in preview, preview[:3000]
@@ -170,7 +171,7 @@ def test_a_200k_row_upload_completes_under_gunicorn(app, database_url, tmp_path)
             os.kill(workers[0], signal.SIGKILL)
             return True
 
-        state = wait_for(web, job_url + ".json", 400, during=kill_a_web_worker)
+        state = wait_for(web, job_url + ".json", 1800, during=kill_a_web_worker)
         assert state["status"] == "done", state
         assert state["next"] == f"/admin/imports/{state['run_id']}"
         detail = web.get(server.url + state["next"]).text
