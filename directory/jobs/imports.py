@@ -277,7 +277,11 @@ def read_progress(huey, job: ImportJob) -> dict:
         or (state is not None and now - state["at"] > STALE))
     elapsed = round(now - state["started"]) if state else None
     if job.status == "queued":
-        summary = "Waiting in the queue."
+        ahead = db.session.scalar(sa.select(sa.func.count(ImportJob.id)).where(
+            ImportJob.id < job.id, ImportJob.status.in_(("queued", "running"))))
+        summary = "Waiting in the queue." if not ahead else (
+            f"Waiting in the queue: {ahead} import job{'s' if ahead > 1 else ''} ahead "
+            f"of this one.")
     elif job.status in ("done", "failed"):
         summary = job.message or ("Finished." if job.status == "done" else "Stopped.")
     elif percent is None:
