@@ -111,8 +111,8 @@ bench: install
 	$(SECRET)
 	$(PY) bench/run.py --profile $(if $(FULL),full,quick)
 
-## make load: gunicorn (4 workers) on SQLite and PostgreSQL, locust 50 users for 60 s on
-## 127.0.0.1 while a 10,000-row import commits. Results: bench/results/load.md.
+## make load: gunicorn (4 workers, directory.gunicorn_conf) on SQLite and PostgreSQL, locust 50 users for 60 s on
+## 127.0.0.1 while a 200,000-row import uploaded through the web writes. Results: bench/results/load.md.
 .PHONY: load faults
 load: install
 	$(PY) -m pip install --quiet -e '.[bench]'

@@ -363,7 +363,6 @@ def jobs_command(workers: int | None, watch_parent: bool) -> None:
     from directory.jobs import consume
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    ensure_schema(click.echo)
     consume(current_app._get_current_object(),
             workers or current_app.config["JOBS_WORKERS"], watch_parent=watch_parent,
             echo=click.echo)

@@ -183,7 +183,7 @@ def queued_app(request, app, database_url, geocoder, tmp_path):
     huey.storage.close() if hasattr(huey.storage, "close") else None
 
 
-def _wait(client, token, timeout=60):
+def _wait(client, token, timeout=240):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = client.get(f"/admin/jobs/{token}.json").get_json()
@@ -249,3 +249,50 @@ def test_the_consumer_queues_again_jobs_it_left_running(queued_app):
     with queued.app_context():
         token = db.session.scalar(sa.select(ImportJob.token))
     assert _wait(client, token)["status"] == "done"
+
+
+def test_flask_run_consumes_in_a_thread(app, database_url, geocoder, tmp_path):
+    """``make run`` (``flask run``: JOBS_CONSUMER=thread) needs no second process: the
+    first request starts a consumer thread, and an upload's preview finishes."""
+    threaded = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                           "GAZETTEER_PATH": str(GAZETTEER_PATH), "SECRET_KEY": "test",
+                           "WTF_CSRF_ENABLED": False, "JOBS_IMMEDIATE": False,
+                           "JOBS_CONSUMER": "thread",
+                           "JOBS_QUEUE_NAME": f"thread-{time.monotonic_ns()}",
+                           "JOBS_SQLITE_PATH": str(tmp_path / "jobs.sqlite")})
+    threaded.extensions["geocoder"] = geocoder
+    jobs = threaded.extensions["jobs"]
+    client = threaded.test_client()
+    try:
+        with threaded.app_context():
+            _login(client)
+        assert jobs.consumer is not None  # started by the first request
+        token = re.search(r"/admin/jobs/([\w-]+)$",
+                          _upload(client).headers["Location"]).group(1)
+        state = _wait(client, token)
+        assert state["status"] == "done"
+        assert "<strong>1500</strong> added" in client.get(state["next"]).get_data(
+            as_text=True)
+    finally:
+        if jobs.consumer is not None:
+            jobs.consumer[0].stop(graceful=True)
+        jobs.huey.flush()
+
+
+def test_an_unreachable_queue_is_a_message_not_a_500(app, database_url, geocoder):
+    down = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                       "GAZETTEER_PATH": str(GAZETTEER_PATH), "SECRET_KEY": "test",
+                       "WTF_CSRF_ENABLED": False, "JOBS_IMMEDIATE": False,
+                       "JOBS_CONSUMER": "external", "REDIS_URL": "redis://127.0.0.1:9/0"})
+    client = down.test_client()
+    with down.app_context():
+        _login(client)
+    response = _upload(client)
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"], follow_redirects=True)
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "The job queue cannot be reached" in text
+    assert "Run the preview again" in text
+    with down.app_context():
+        assert db.session.scalar(sa.select(ImportJob.status)) == "failed"
+        assert _count(Center) == 0

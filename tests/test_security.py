@@ -61,7 +61,7 @@ def test_every_admin_post_without_a_token_is_400(csrf_admin, make_center):
     posts = ["/admin/logout", "/admin/imports/new", "/admin/imports/1/revert",
              "/admin/duplicates/merge", f"/admin/centers/{center.id}/edit", "/admin/users",
              "/admin/users/1/deactivate", "/admin/users/1/reactivate",
-             "/admin/imports/preview/x"]
+             "/admin/imports/preview/x", "/admin/jobs/x/retry"]
     for url in posts:
         response = csrf_admin.post(url, data={"name": "x"})
         assert response.status_code == 400, url

@@ -43,7 +43,7 @@ class Jobs:
         self.app = app
         self._huey = None
         self._pid = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # start_thread_consumer -> huey
         self.tasks = {}
         self.consumer = None
 

@@ -38,7 +38,8 @@ STAGES = {"preview": (("queued", 0.0), ("reading", 0.0), ("checking", 0.85),
                       ("matching", 0.10), ("writing", 0.45))}
 STAGE_LABELS = {"queued": "Waiting for a job worker", "reading": "Reading the file",
                 "checking": "Checking rows", "matching": "Placing and matching centers "
-                "with the directory", "writing": "Writing to the directory"}
+                "with the directory", "writing": "Writing to the directory",
+                "done": "Finished", "failed": "Stopped"}
 
 
 def progress_key(token: str) -> str:
@@ -261,7 +262,8 @@ def read_progress(huey, job: ImportJob) -> dict:
         except Exception:  # noqa: BLE001 - shown as "no progress reported"
             state = None
     now = time.time()
-    stage = "queued" if job.status == "queued" else (state or {}).get("stage", "reading")
+    stage = job.status if job.status in ("queued", "done", "failed") else \
+        (state or {}).get("stage", "reading")
     done, total = (state or {}).get("done", 0), (state or {}).get("total") or job.rows
     percent = None
     if job.status == "done":
@@ -277,7 +279,13 @@ def read_progress(huey, job: ImportJob) -> dict:
         or (state is not None and now - state["at"] > STALE))
     elapsed = round(now - state["started"]) if state else None
     if job.status == "queued":
-        summary = "Waiting in the queue."
+        ahead = db.session.scalar(sa.select(sa.func.count(ImportJob.id)).where(
+            ImportJob.id < job.id, ImportJob.status.in_(("queued", "running"))))
+        summary = "Waiting in the queue." if not ahead else (
+            f"Waiting in the queue: {ahead} import job{'s' if ahead > 1 else ''} ahead "
+            f"of this one.")
+    elif job.status in ("done", "failed"):
+        summary = job.message or ("Finished." if job.status == "done" else "Stopped.")
     elif percent is None:
         summary = "Working."
     else:
@@ -336,7 +344,13 @@ def enqueue_job(kind: str, pending: PendingImport, user: str) -> ImportJob:
     db.session.add(job)
     db.session.commit()
     job_id = job.id
-    current_app.extensions["jobs"].enqueue("import", job_id)
+    try:
+        current_app.extensions["jobs"].enqueue("import", job_id)
+    except Exception as exc:  # noqa: BLE001 - the queue's storage is down: say so
+        log.exception("could not queue import job %s", job_id)
+        db.session.rollback()
+        _finish(job_id, "failed", f"The job queue cannot be reached ({type(exc).__name__}); "
+                                  f"nothing was written. Try again in a moment.")
     db.session.expire_all()
     return db.session.get(ImportJob, job_id)
 

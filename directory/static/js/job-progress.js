@@ -1,11 +1,9 @@
 // The import job page: poll the job's JSON status and update the progress bar in place
-// (the page's meta refresh does the same without JavaScript; it is cancelled here).
+// (without JavaScript, the page's <noscript> meta refresh reloads it instead).
 (function () {
   "use strict";
   var box = document.getElementById("job");
   if (!box) return;
-  var refresh = document.querySelector('meta[http-equiv="refresh"]');
-  if (refresh) refresh.parentNode.removeChild(refresh);
   var url = box.getAttribute("data-status-url");
   var interval = parseInt(box.getAttribute("data-interval"), 10) || 2000;
   var bar = document.getElementById("job-bar");
