@@ -25,7 +25,7 @@ REJECTED = (b"name,city,country,website,notes\n"
             b",Boston,US,\"=HYPERLINK(\"\"http://example.invalid\"\")\",@SUM(1;1)\n"
             b"Good Clinic,Boston,US,,\n")
 # Every endpoint known to write CSV; a new one must neutralise too (the walk finds it).
-CSV_ENDPOINTS = {"public.centers_csv", "api.centers", "admin.export_csv", "admin.export_hsds",
+CSV_ENDPOINTS = {"public.centers_csv", "public_l.centers_csv", "api.centers", "admin.export_csv", "admin.export_hsds",
                  "admin.preview_rejected_csv", "admin.import_rejected_csv"}
 
 
@@ -64,7 +64,8 @@ def world(app, client, import_file):
 
     center_id = db.session.scalar(db.select(Center.id).limit(1))
     return {"center_id": center_id, "run_id": run_id, "token": pending,
-            "review_id": 1, "user_id": user.id, "slug": "treatments"}
+            "review_id": 1, "user_id": user.id, "slug": "treatments", "lang": "es",
+            "suggestion_id": 1}
 
 
 def test_every_csv_the_app_writes_is_neutralised(app, client, world):
