@@ -152,7 +152,15 @@ def _table(zf: zipfile.ZipFile, member: str, table: str, budget: _Budget
         i = index.get(name)
         if i is None:
             return lambda cells: None
-        return lambda cells: unneutralise(cells[i][:MAX_CELL]) if i < len(cells) else ""
+
+        def cell(cells: list[str]) -> str:
+            if i >= len(cells):
+                return ""
+            value = cells[i]
+            if len(value) > MAX_CELL:
+                value = value[:MAX_CELL]
+            return unneutralise(value) if value[:1] == "'" else value
+        return cell
 
     def counted() -> Iterator[list[str]]:
         for cells in rows:
@@ -200,6 +208,7 @@ def _read(zf: zipfile.ZipFile) -> bytes:
                            + "): an HSDS package lists its centers there; the zip holds "
                            + ", ".join(sorted(names)[:10]))
     budget = _Budget()
+    _count_locations(zf, members["location"])  # a package over the limit fails at once
 
     def table(name: str):
         if name not in members:
@@ -252,6 +261,20 @@ def _read(zf: zipfile.ZipFile) -> bytes:
                 budget.keep(location(cells), value(cells))
     return _template(table, orgs, services, attributes, at_location, addresses, phones,
                      emails)
+
+
+def _count_locations(zf: zipfile.ZipFile, member: str) -> None:
+    """Raise :class:`PackageError` when the locations table has more than
+    :data:`MAX_LOCATIONS` rows (a first pass that only parses the CSV)."""
+    get, rows = _table(zf, member, "location", _Budget())
+    kind = get("location_type")
+    count = 0
+    for cells in rows:
+        count += kind(cells) in (None, "physical", "")
+        if count > MAX_LOCATIONS:
+            raise PackageError(f"the package holds more than {MAX_LOCATIONS:,} locations; an "
+                               f"HSDS package is imported up to {MAX_LOCATIONS:,} locations "
+                               f"(centers) and {MAX_ROWS:,} rows in all tables: split it")
 
 
 def _addresses(table, budget: _Budget) -> dict[str, tuple]:
