@@ -166,11 +166,12 @@ def test_template_export_round_trips(directory, import_file):
 
 
 def test_template_export_keeps_ids_unique_across_sources(make_center, import_file):
-    # (Points in the US: a US row's coordinates off West Africa are not used on re-import.)
-    make_center("Same Id A", 41.0, -75.0, external_id="X1", source="one")
-    make_center("Same Id B", 42.0, -76.0, external_id="X1", source="two")
-    make_center("Twin", 43.0, -77.0, source="one")
-    make_center("Twin", 43.1, -77.1, source="two")
+    # (Points in the US, with a city: a US row's coordinates off West Africa are not used
+    # on re-import, and a row without a city is given the one its point is in.)
+    make_center("Same Id A", 41.0, -75.0, external_id="X1", source="one", city="Testville")
+    make_center("Same Id B", 42.0, -76.0, external_id="X1", source="two", city="Testville")
+    make_center("Twin", 43.0, -77.0, source="one", city="Testville")
+    make_center("Twin", 43.1, -77.1, source="two", city="Testville")
     first = directory_csv_bytes(db.session)
     ids = sorted(r["external_id"] for r in read_csv(first))
     assert {"one:X1", "two:X1"} < set(ids)
