@@ -331,12 +331,15 @@ def test_coordinates_in_another_country_than_the_row(import_file):
     finer to place it by, so no coordinates); a point near the border stays."""
     data = (b"name,country,latitude,longitude\n"
             b"Sign Lost,US,39.7392,104.9903\n"
-            b"El Paso Border Clinic,US,31.7587,-106.4869\n")
+            b"El Paso Border Clinic,US,31.7587,-106.4869\n"
+            b"Poste de Sante,SN,-13.6907727,16.0039161\n")
     result = import_file(data, filename="c.csv")
     centers = {c.name: c for c in db.session.scalars(sa.select(Center))}
     assert centers["Sign Lost"].latitude is None
     assert any(i.line == 2 and "not in US" in i.message for i in result.warnings)
     assert centers["El Paso Border Clinic"].latitude == 31.7587
+    assert centers["Poste de Sante"].latitude is None  # in Angola; swapped, in Senegal
+    assert any(i.line == 4 and "swapped" in i.message for i in result.warnings)
 
 
 def test_same_named_city_elsewhere_keeps_the_coordinates(import_file):

@@ -321,6 +321,9 @@ def _country_issues(record: CenterRecord, geocoder, keep: bool) -> list[Issue]:
     point = _point_text(record)
     where = (f"in {there.name}, not in {record.country}" if there is not None else
              f"not in {record.country} (no town of it within {COUNTRY_KM:.0f} km)")
+    if -90 <= record.longitude <= 90 and country_near(grid, record.longitude,
+                                                      record.latitude, countries):
+        where += " (swapped, they would be: check the order of latitude and longitude)"
     if keep:
         return [Issue(record.line, column, "warning",
                       f"coordinates {point} are {where}; kept, as confirmed for this import")]
