@@ -145,6 +145,10 @@ def hsds_zips(draw):
     data = buffer.getvalue()
     if draw(st.integers(0, 14)) == 0:
         data = data[:draw(st.integers(0, len(data)))]
+    elif draw(st.integers(0, 14)) == 0 and len(data) > 40:  # damaged compressed bytes
+        start = draw(st.integers(30, len(data) - 10))
+        data = data[:start] + bytes(b ^ 0xFF for b in data[start:start + 8]) + \
+            data[start + 8:]
     return data
 
 

@@ -99,6 +99,16 @@ def test_broken_hsds_packages_are_a_400_page(client, app, case):
     assert BROKEN_PACKAGES[case][1] in html.unescape(response.get_data(as_text=True))
 
 
+def test_damaged_hsds_zip_is_a_file_error(app, geocoder):
+    """A member whose compressed bytes are damaged (zlib.error) or cut short."""
+    data = bytearray(zip_of({"locations.csv": "id,name\n" + "l1,A\n" * 5000}))
+    for i in range(60, 90):
+        data[i] ^= 0xFF
+    with pytest.raises(FileError, match="the zip cannot be read"):
+        run_import(db.session, bytes(data), filename="p.zip", geocoder=geocoder)
+    db.session.rollback()
+
+
 def test_hsds_package_over_the_row_limit_is_refused_naming_it(app, geocoder, monkeypatch):
     """A generated package one location over the cap (the cap lowered for the test; the
     real one is 200,000): refused while reading, the limit named."""

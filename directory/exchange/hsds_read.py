@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
@@ -187,9 +188,15 @@ def read_package(data: bytes) -> bytes:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         try:
             check_zip(zf, "an HSDS package")
-        except ValueError as exc:
+            return _read(zf)
+        except PackageError:
+            raise
+        except ValueError as exc:  # the zip checks' FileError
             raise PackageError(str(exc)) from exc
-        return _read(zf)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
+                NotImplementedError) as exc:  # a damaged or encrypted member
+            raise PackageError(f"the zip cannot be read ({type(exc).__name__}: "
+                               f"{str(exc)[:120]})") from exc
 
 
 def _read(zf: zipfile.ZipFile) -> bytes:
