@@ -226,7 +226,7 @@ def test_column_mapping_can_be_changed_in_the_preview(admin):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"", "empty"), (b"\r\n", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "PNG image"),
+    (b"", "empty"), (b"\r\n", "empty"), (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "a PNG image"),
     (b"a,b\x00,c\n1,2,3\n", "binary"), ((CASES / "05b_missing_required_header.csv"),
                                         "missing required column(s): name"),
 ])

@@ -99,6 +99,16 @@ def test_broken_hsds_packages_are_a_400_page(client, app, case):
     assert BROKEN_PACKAGES[case][1] in html.unescape(response.get_data(as_text=True))
 
 
+def test_damaged_hsds_zip_is_a_file_error(app, geocoder):
+    """A member whose compressed bytes are damaged (zlib.error) or cut short."""
+    data = bytearray(zip_of({"locations.csv": "id,name\n" + "l1,A\n" * 5000}))
+    for i in range(60, 90):
+        data[i] ^= 0xFF
+    with pytest.raises(FileError, match="the zip cannot be read"):
+        run_import(db.session, bytes(data), filename="p.zip", geocoder=geocoder)
+    db.session.rollback()
+
+
 def test_hsds_package_over_the_row_limit_is_refused_naming_it(app, geocoder, monkeypatch):
     """A generated package one location over the cap (the cap lowered for the test; the
     real one is 200,000): refused while reading, the limit named."""
@@ -331,12 +341,15 @@ def test_coordinates_in_another_country_than_the_row(import_file):
     finer to place it by, so no coordinates); a point near the border stays."""
     data = (b"name,country,latitude,longitude\n"
             b"Sign Lost,US,39.7392,104.9903\n"
-            b"El Paso Border Clinic,US,31.7587,-106.4869\n")
+            b"El Paso Border Clinic,US,31.7587,-106.4869\n"
+            b"Poste de Sante,SN,-13.6907727,16.0039161\n")
     result = import_file(data, filename="c.csv")
     centers = {c.name: c for c in db.session.scalars(sa.select(Center))}
     assert centers["Sign Lost"].latitude is None
     assert any(i.line == 2 and "not in US" in i.message for i in result.warnings)
     assert centers["El Paso Border Clinic"].latitude == 31.7587
+    assert centers["Poste de Sante"].latitude is None  # in Angola; swapped, in Senegal
+    assert any(i.line == 4 and "swapped" in i.message for i in result.warnings)
 
 
 def test_same_named_city_elsewhere_keeps_the_coordinates(import_file):

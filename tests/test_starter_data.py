@@ -32,7 +32,10 @@ def test_seed_loads_over_5000_centers_with_coordinates(seeded):
         located = db.session.scalar(sa.select(sa.func.count(Center.id))
                                     .where(Center.latitude.is_not(None)))
     assert total >= 5000
-    assert located / total >= 0.99
+    # 98 %, not 99 % since issue 15: 828 Wikidata health posts of Senegal have their
+    # latitude and longitude swapped at the source (they were placed in Angola); a row's
+    # coordinates in another country than its own are no longer used.
+    assert located / total >= 0.98
     assert re.search(r"chemotherapy\s+cms-pos-2026\s+reported\s+\d+", output)
     assert re.search(r"radiation-therapy\s+nci\s+inferred\s+\d+", output)
     assert re.search(r"immunotherapy\s+cms-oqr-2025-2026\s+inferred\s+\d{4}", output)

@@ -26,6 +26,7 @@ import csv
 import io
 import json
 import zipfile
+import zlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import PurePosixPath
@@ -152,7 +153,15 @@ def _table(zf: zipfile.ZipFile, member: str, table: str, budget: _Budget
         i = index.get(name)
         if i is None:
             return lambda cells: None
-        return lambda cells: unneutralise(cells[i][:MAX_CELL]) if i < len(cells) else ""
+
+        def cell(cells: list[str]) -> str:
+            if i >= len(cells):
+                return ""
+            value = cells[i]
+            if len(value) > MAX_CELL:
+                value = value[:MAX_CELL]
+            return unneutralise(value) if value[:1] == "'" else value
+        return cell
 
     def counted() -> Iterator[list[str]]:
         for cells in rows:
@@ -179,9 +188,15 @@ def read_package(data: bytes) -> bytes:
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         try:
             check_zip(zf, "an HSDS package")
-        except ValueError as exc:
+            return _read(zf)
+        except PackageError:
+            raise
+        except ValueError as exc:  # the zip checks' FileError
             raise PackageError(str(exc)) from exc
-        return _read(zf)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
+                NotImplementedError) as exc:  # a damaged or encrypted member
+            raise PackageError(f"the zip cannot be read ({type(exc).__name__}: "
+                               f"{str(exc)[:120]})") from exc
 
 
 def _read(zf: zipfile.ZipFile) -> bytes:
@@ -200,6 +215,7 @@ def _read(zf: zipfile.ZipFile) -> bytes:
                            + "): an HSDS package lists its centers there; the zip holds "
                            + ", ".join(sorted(names)[:10]))
     budget = _Budget()
+    _count_locations(zf, members["location"])  # a package over the limit fails at once
 
     def table(name: str):
         if name not in members:
@@ -252,6 +268,20 @@ def _read(zf: zipfile.ZipFile) -> bytes:
                 budget.keep(location(cells), value(cells))
     return _template(table, orgs, services, attributes, at_location, addresses, phones,
                      emails)
+
+
+def _count_locations(zf: zipfile.ZipFile, member: str) -> None:
+    """Raise :class:`PackageError` when the locations table has more than
+    :data:`MAX_LOCATIONS` rows (a first pass that only parses the CSV)."""
+    get, rows = _table(zf, member, "location", _Budget())
+    kind = get("location_type")
+    count = 0
+    for cells in rows:
+        count += kind(cells) in (None, "physical", "")
+        if count > MAX_LOCATIONS:
+            raise PackageError(f"the package holds more than {MAX_LOCATIONS:,} locations; an "
+                               f"HSDS package is imported up to {MAX_LOCATIONS:,} locations "
+                               f"(centers) and {MAX_ROWS:,} rows in all tables: split it")
 
 
 def _addresses(table, budget: _Budget) -> dict[str, tuple]:

@@ -6,7 +6,7 @@ network). The places are the gazetteer's GeoNames cities (population >= 500); se
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Protocol
 
 #: How far :func:`place_of_point` looks for a populated place (km).
@@ -78,17 +78,58 @@ def _best_place(grid: PlaceGrid, latitude: float, longitude: float,
     return best or nearest
 
 
-def country_near(grid: PlaceGrid, latitude: float, longitude: float, country: str,
-                 km: float = REVERSE_MAX_KM) -> bool:
-    """Whether a populated place of ``country`` (ISO 3166-1 alpha-2) lies within ``km``
-    km of the point (equirectangular distance, as :func:`place_of_point`): a point near a
+def country_near(grid: PlaceGrid, latitude: float, longitude: float,
+                 countries: Collection[str], km: float = REVERSE_MAX_KM) -> bool:
+    """Whether a populated place of one of ``countries`` (ISO 3166-1 alpha-2) lies within
+    ``km`` km of the point (equirectangular distance, as :func:`place_of_point`): a point near a
     border belongs to either side, so the most populous place near it (which may be across
     the border, as Ciudad Juárez is for El Paso) does not decide its country alone."""
     scale = max(math.cos(math.radians(latitude)), 0.05)
     for place in grid.around(latitude, longitude, km):
-        if getattr(place, "country", None) != country:
+        if getattr(place, "country", None) not in countries:
             continue
         dlon = (place.lon - longitude + 180) % 360 - 180
         if _KM_PER_DEGREE * math.hypot(place.lat - latitude, dlon * scale) <= km:
             return True
     return False
+
+
+def place_named_near(grid: PlaceGrid, latitude: float, longitude: float, name: str,
+                     km: float) -> _Located | None:
+    """A populated place within ``km`` km of the point whose folded name is ``name``
+    folded or starts with it as a word ("Newcastle" finds Newcastle-under-Lyme, "Walton"
+    Walton on the Hill), or ``None``: whether a row's city can be the place its
+    coordinates are in, when the city's name is shared by places elsewhere."""
+    from directory.text import fold
+
+    wanted = fold(name)
+    if not wanted:
+        return None
+    scale = max(math.cos(math.radians(latitude)), 0.05)
+    for place in grid.around(latitude, longitude, km):
+        folded = fold(getattr(place, "name", "") or "")
+        if folded != wanted and not (folded.startswith(wanted)
+                                     and not folded[len(wanted)].isalnum()):
+            continue
+        dlon = (place.lon - longitude + 180) % 360 - 180
+        if _KM_PER_DEGREE * math.hypot(place.lat - latitude, dlon * scale) <= km:
+            return place
+    return None
+
+
+def homonyms(grid: PlaceGrid, name: str, countries: Collection[str]) -> int:
+    """How many populated places of ``countries`` bear ``name`` (folded): more than one,
+    and a row naming it may mean any (France has dozens of Saint-Denis). The index of
+    names is built on first use (~1 s) and kept on the grid."""
+    from directory.text import fold
+
+    index = grid.__dict__.get("_names")
+    if index is None:
+        index = {}
+        for cell in grid.cells.values():
+            for place in cell:
+                key = (fold(getattr(place, "name", "") or ""), getattr(place, "country", None))
+                index[key] = index.get(key, 0) + 1
+        grid._names = index
+    wanted = fold(name)
+    return sum(index.get((wanted, country), 0) for country in countries)

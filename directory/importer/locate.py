@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from directory.importer.validate import CenterRecord, Issue
-from directory.text import fold
 
 # Rejects coordinates further than this from the geocoded city/ZIP when swapping them fits.
 SWAP_TOLERANCE_KM = 250.0
@@ -26,13 +25,37 @@ SWAP_TOLERANCE_KM = 250.0
 #: sign (Denver at 39.74, 104.99 is in China, 10,700 km off), swapped or zeroed values
 #: (0,0 is in the Gulf of Guinea), a digit or decimal point out of place. Closer offsets
 #: are as likely a large municipality as an error, so they are left alone. A same-named
-#: city elsewhere (Springfield without a state) is not taken for a contradiction: the
-#: coordinates are kept when the place they are in bears the row's city name.
+#: city elsewhere (Springfield without a state) is not taken for a contradiction (see
+#: :data:`CITY_NAME_KM`).
 MAX_KM = {"postal_code": 100.0, "city": 200.0}
+#: Coordinates beyond :data:`MAX_KM` are still the row's when a populated place named as
+#: its city ("Newcastle": Newcastle-under-Lyme) lies within this many km of them: the city
+#: lookup took a same-named place elsewhere (the most populous), or the ZIP code is the
+#: wrong one. 30 km: a hospital is rarely further from the town it names, while the
+#: faults above move the point hundreds of km.
+CITY_NAME_KM = 30.0
 #: A row with only a country: coordinates with no populated place (GeoNames, >= 500
 #: people) within 50 km count as outside it when none of its places is within this many
 #: km either (islands and coasts are rarely further from a town of their country).
 COUNTRY_KM = 300.0
+#: Territories with their own ISO 3166-1 code that are also subdivisions of a country in
+#: ISO 3166-2 (Puerto Rico is US-PR, Réunion FR-RE, Åland FI-01): GeoNames places a town
+#: of Réunion in RE while Eurostat's row for it says FR; both are right.
+SOVEREIGN = {
+    **dict.fromkeys(("PR", "GU", "VI", "AS", "MP", "UM"), "US"),
+    **dict.fromkeys(("GP", "MQ", "GF", "RE", "YT", "PM", "BL", "MF", "WF", "PF", "NC", "TF"),
+                    "FR"),
+    **dict.fromkeys(("GI", "SH", "BM", "FK", "KY", "VG", "TC", "MS", "AI", "GG", "JE", "IM",
+                     "PN", "IO", "GS"), "GB"),
+    **dict.fromkeys(("AW", "CW", "SX", "BQ"), "NL"), **dict.fromkeys(("GL", "FO"), "DK"),
+    **dict.fromkeys(("CX", "CC", "NF", "HM"), "AU"), **dict.fromkeys(("CK", "NU", "TK"), "NZ"),
+    **dict.fromkeys(("HK", "MO"), "CN"), "AX": "FI", "SJ": "NO", "BV": "NO",
+}
+
+
+def _same_country(a: str | None, b: str | None) -> bool:
+    """Whether ISO 3166-1 codes ``a`` and ``b`` name one country (see :data:`SOVEREIGN`)."""
+    return a is not None and b is not None and SOVEREIGN.get(a, a) == SOVEREIGN.get(b, b)
 
 
 class MemoGeocoder:
@@ -228,15 +251,22 @@ def _consistency_issues(record: CenterRecord, found: tuple, off: float,
                       f"coordinates inconsistent with {where or record.city}; possibly "
                       f"swapped (latitude and longitude); not imported")]
     offline = _offline(geocoder)
-    there = offline.nearest_place(record.latitude, record.longitude) if offline else None
-    if there is not None and record.city and there.country == record.country and \
-            fold(there.city or "") == fold(record.city):
+    named = None
+    if offline is not None and record.city:
+        from directory.geo.reverse import place_named_near
+
+        named = place_named_near(offline._grid(), record.latitude, record.longitude,
+                                 record.city, CITY_NAME_KM)
+    if named is not None:  # the coordinates are in a place of the row's city's name
         if precision != "postal_code":
             return []
         return [Issue(record.line, record.columns.get("postal_code", "postal_code"),
                       "warning", f"ZIP code {record.postal_code} is {off:,.0f} km from the "
-                                 f"row's coordinates, which are in {there.name}; the "
-                                 f"coordinates are used: check the ZIP code")]
+                                 f"row's coordinates, which are in {named.name} "
+                                 f"({named.country}); the coordinates are used: check the "
+                                 f"ZIP code")]
+    if precision == "city" and _ambiguous_city(record, offline):
+        return _country_issues(record, geocoder, keep)  # which one the row means: unknown
     what = "ZIP code" if precision == "postal_code" else "city"
     point = _point_text(record)
     if keep:
@@ -249,6 +279,23 @@ def _consistency_issues(record: CenterRecord, found: tuple, off: float,
                   f"coordinates {point} are {off:,.0f} km from {place.name} (the row's "
                   f"{what}): not used; placed at the {what}'s centre instead (to keep them, "
                   f"confirm the file's coordinates in the preview)")]
+
+
+def _ambiguous_city(record: CenterRecord, offline) -> bool:
+    """Whether the row's city names more than one populated place of its country: the
+    lookup took the most populous, and the row may mean another (France has dozens of
+    Saint-Denis; some too small for the gazetteer)."""
+    if offline is None:
+        return False
+    from directory.geo.reverse import homonyms
+
+    return homonyms(offline._grid(), record.city, _countries(record.country)) > 1
+
+
+def _countries(country: str) -> set[str]:
+    """``country`` and the territories that are part of it (see :data:`SOVEREIGN`)."""
+    sovereign = SOVEREIGN.get(country, country)
+    return {country, sovereign} | {c for c, s in SOVEREIGN.items() if s == sovereign}
 
 
 def _country_issues(record: CenterRecord, geocoder, keep: bool) -> list[Issue]:
@@ -265,14 +312,18 @@ def _country_issues(record: CenterRecord, geocoder, keep: bool) -> list[Issue]:
 
     there = offline.nearest_place(record.latitude, record.longitude)
     grid, point = offline._grid(), (record.latitude, record.longitude)
-    if (there is not None and there.country == record.country) or country_near(
-            grid, *point, record.country) or (there is None and country_near(
-            grid, *point, record.country, COUNTRY_KM)):
+    countries = _countries(record.country)
+    if (there is not None and _same_country(there.country, record.country)) or \
+            country_near(grid, *point, countries) or \
+            (there is None and country_near(grid, *point, countries, COUNTRY_KM)):
         return []  # in the country, near its border, or off its coast: cannot tell
     column = record.columns.get("latitude", "latitude")
     point = _point_text(record)
     where = (f"in {there.name}, not in {record.country}" if there is not None else
              f"not in {record.country} (no town of it within {COUNTRY_KM:.0f} km)")
+    if -90 <= record.longitude <= 90 and country_near(grid, record.longitude,
+                                                      record.latitude, countries):
+        where += " (swapped, they would be: check the order of latitude and longitude)"
     if keep:
         return [Issue(record.line, column, "warning",
                       f"coordinates {point} are {where}; kept, as confirmed for this import")]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 
 import filetype
 
@@ -146,7 +147,11 @@ def _zip_kind(data: bytes) -> str:
                 _refuse("a PowerPoint presentation (.pptx)")
             _refuse("an Office document that is not a workbook")
         if "mimetype" in names:
-            mimetype = zf.open("mimetype").read(200).decode("ascii", "replace").strip()
+            try:
+                mimetype = zf.open("mimetype").read(200).decode("ascii", "replace").strip()
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, RuntimeError,
+                    NotImplementedError):
+                mimetype = "damaged"
             if mimetype == "application/vnd.oasis.opendocument.spreadsheet":
                 _refuse("an OpenDocument spreadsheet (.ods)",
                         "save it as an Excel Workbook (.xlsx) (LibreOffice: File > Save As "
