@@ -26,8 +26,9 @@ def centers(make_center):
 
 
 def _every_get_url(app, center_id):
-    args = {"center_id": center_id, "run_id": 1, "token": "x", "review_id": 1, "user_id": 1,
-            "slug": "treatments", "filename": "app.css"}
+    args = {"center_id": center_id, "lang": "es", "suggestion_id": 1, "run_id": 1,
+            "token": "x", "review_id": 1, "user_id": 1, "slug": "treatments",
+            "filename": "app.css"}
     for rule in app.url_map.iter_rules():
         if "GET" in rule.methods:
             yield rule.build({k: args[k] for k in rule.arguments}, append_unknown=False)[1]

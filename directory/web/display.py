@@ -54,25 +54,35 @@ def to_unit(km: float | None, unit: str) -> float | None:
     return km / KM_PER_MILE if unit == "mi" else km
 
 
-def page_url() -> str:
-    """The current page's absolute URL, from ``PUBLIC_BASE_URL`` when set, else from the
-    request's (trusted: ``TRUSTED_HOSTS``) host: for share links and the print footer."""
+def site_root() -> str:
+    """The site's scheme and host, ``PUBLIC_BASE_URL`` when set, else the request's
+    (trusted: ``TRUSTED_HOSTS``) host; ``""`` on the 400 page of an untrusted host, whose
+    name is never written back."""
     from flask import current_app, request
     from werkzeug.exceptions import SecurityError
 
     base = current_app.config.get("PUBLIC_BASE_URL")
-    if not base:
-        try:
-            base = request.host_url.rstrip("/")
-        except SecurityError:  # the 400 page of an untrusted host: no host at all
-            base = ""
-    return base + request.script_root + request.full_path.rstrip("?")
+    if base:
+        return base
+    try:
+        return request.host_url.rstrip("/")
+    except SecurityError:
+        return ""
+
+
+def page_url() -> str:
+    """The current page's absolute URL (:func:`site_root`): for share links, the print
+    footer and the ``hreflang`` alternates."""
+    from flask import request
+
+    return site_root() + request.script_root + request.full_path.rstrip("?")
 
 
 def inject_helpers():
     from directory.web.i18n import guide_language
 
     return {"search_url": search_url, "to_unit": to_unit, "page_url": page_url,
+            "site_root": site_root,
             "vocabulary": load_vocabulary(),
             "guide_pages": load_guide(guide_language()), "KIND_LABELS": KIND_LABELS,
             "NON_TREATING_KINDS": NON_TREATING_KINDS,
