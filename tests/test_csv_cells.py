@@ -25,8 +25,9 @@ REJECTED = (b"name,city,country,website,notes\n"
             b",Boston,US,\"=HYPERLINK(\"\"http://example.invalid\"\")\",@SUM(1;1)\n"
             b"Good Clinic,Boston,US,,\n")
 # Every endpoint known to write CSV; a new one must neutralise too (the walk finds it).
-CSV_ENDPOINTS = {"public.centers_csv", "public_l.centers_csv", "api.centers", "admin.export_csv", "admin.export_hsds",
-                 "admin.preview_rejected_csv", "admin.import_rejected_csv"}
+CSV_ENDPOINTS = {"public.centers_csv", "public_l.centers_csv", "api.centers",
+                 "admin.export_csv", "admin.export_hsds", "admin.preview_rejected_csv",
+                 "admin.import_rejected_csv"}
 
 
 def _upload(client, data: bytes) -> str:
