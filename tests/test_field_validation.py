@@ -128,3 +128,19 @@ def test_a_record_with_an_unsafe_value_never_shows(app):
     assert origin["website"] is old and origin["email"] is old
     values, _ = resolve([new])
     assert values["website"] is None and values["email"] is None
+
+
+@pytest.mark.parametrize("zip_code", ["ABCDE-XYZ", "1", "💥"])
+def test_the_editor_form_refuses_a_postal_code_that_is_no_us_zip(editor, make_center, zip_code):
+    # A file's row keeps such a code with a warning; a person typing it gets the error.
+    center = make_center("Lakeside Hospital", 42.3, -71.1, city="Boston", postal_code="02115")
+    response = editor.post(f"/admin/centers/{center.id}/edit",
+                           data={**BASE, "postal_code": zip_code})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and "not a valid US ZIP code" in page, page[:300]
+    db.session.expire_all()
+    assert db.session.get(Center, center.id).postal_code == "02115"
+    ok = editor.post(f"/admin/centers/{center.id}/edit", data={**BASE, "postal_code": "2116"})
+    assert ok.status_code == 302                               # a lost zero is repaired
+    db.session.expire_all()
+    assert db.session.get(Center, center.id).postal_code == "02116"

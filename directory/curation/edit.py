@@ -37,7 +37,7 @@ def check_form_fields(form) -> tuple[dict[str, str | None], dict[str, str]]:
     ``(clean values, errors)``; a refused value is an error here (the importer leaves it
     empty with a warning instead), a value changed with a note (a ZIP's lost zero) is not."""
     typed = {name: getattr(form, name).data for name in CHECKED_FIELDS}
-    clean, notes = clean_fields(typed)
+    clean, notes = clean_fields(typed, strict=True)
     errors = {name: note.removesuffix("; left empty") for name, note in notes.items()
               if clean[name] is None}
     return clean, errors

@@ -402,8 +402,8 @@ def safe_website(url: str | None) -> str | None:
 CHECKED_FIELDS = ("country", "region", "postal_code", "phone", "website", "email")
 
 
-def clean_fields(values: dict[str, str | None], country: str | None = None
-                 ) -> tuple[dict[str, str | None], dict[str, str]]:
+def clean_fields(values: dict[str, str | None], country: str | None = None, *,
+                 strict: bool = False) -> tuple[dict[str, str | None], dict[str, str]]:
     """The one field validation of every write path (importer, editor form, later ones).
 
     ``values`` holds some of :data:`CHECKED_FIELDS` as typed; ``country`` is the row's ISO
@@ -411,7 +411,9 @@ def clean_fields(values: dict[str, str | None], country: str | None = None
     field normalised (country ISO 3166-1, region ISO 3166-2 when known, postal code, phone
     E.164, website http(s), email), ``None`` when refused; ``notes`` has a message per
     field that was refused (``clean`` is then ``None``) or changed with a warning (a US ZIP
-    that lost its zeros). Values over :data:`MAX_LENGTHS` are refused too.
+    that lost its zeros). Values over :data:`MAX_LENGTHS` are refused too. ``strict`` (a
+    form a person filled in) also refuses a postal code that is not one of its country's
+    (a US ZIP), which a file's row keeps with a warning.
     """
     clean: dict[str, str | None] = {}
     notes: dict[str, str] = {}
@@ -436,6 +438,8 @@ def clean_fields(values: dict[str, str | None], country: str | None = None
                                       f"long (max 120); left empty")
         elif name == "postal_code":
             result, note = normalise_postal_code(value, country)
+            if strict and country == "US" and result and not _US_ZIP.match(result):
+                result = None  # a person typed it: refused, not kept with a warning
         elif name == "phone":
             result, note = normalise_phone(value, country)
         elif name == "website":
