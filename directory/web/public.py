@@ -27,7 +27,14 @@ from directory.web import compare as _compare
 from directory.web.display import center_provenance, search_url
 from directory.web.facts import center_facts
 from directory.web.i18n import country_label as country_name
-from directory.web.i18n import distance, guide_language, modality_name, number, radius_text
+from directory.web.i18n import (
+    current_language,
+    distance,
+    guide_language,
+    modality_name,
+    number,
+    radius_text,
+)
 from directory.web.params import parse_search
 from directory.web.suggest import reported_text, role_phrase
 
@@ -204,6 +211,7 @@ def about():
     claim_counts = dict(db.session.execute(sa.select(CenterModality.source, sa.func.count())
                                            .group_by(CenterModality.source)).all())
     return render_template("public/about.html", sources=sources, counts=counts,
-                           claim_counts=claim_counts, inference_rules=load_inferences().rules)
+                           claim_counts=claim_counts, inference_rules=[
+                               r.localized(current_language()) for r in load_inferences().rules])
 
 
