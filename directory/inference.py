@@ -12,6 +12,7 @@ never a ``reported_only`` modality (surgery, SBRT, proton therapy, brachytherapy
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,17 @@ class Fact:
     statement: str
     source: str
     url: str
+    #: ``((lang, statement), ...)``: the statement in other languages.
+    statements: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleText:
+    """A rule's words in another language (``i18n.<lang>`` of its entry)."""
+
+    name: str
+    basis: str
+    reasoning: str
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,22 @@ class InferenceRule:
     designation: str | None = None
     reported: str | None = None
     formats: tuple[str, ...] = ()
+    #: ``((lang, RuleText), ...)``: name, basis and reasoning in other languages.
+    translations: tuple[tuple[str, RuleText], ...] = ()
+
+    def localized(self, lang: str | None) -> InferenceRule:
+        """This rule with its name, basis, reasoning and facts' statements in ``lang`` (those
+        the table gives; the English ones otherwise). ``basis`` then is no longer what
+        stored claims carry: match claims with the English rule."""
+        text = dict(self.translations).get(lang) if lang else None
+        facts = tuple(dataclasses.replace(f, statement=dict(f.statements).get(lang)
+                                          or f.statement) for f in self.facts) if lang \
+            else self.facts
+        if text is None:
+            return dataclasses.replace(self, facts=facts)
+        return dataclasses.replace(self, name=text.name or self.name,
+                                   basis=text.basis or self.basis,
+                                   reasoning=text.reasoning or self.reasoning, facts=facts)
 
     @property
     def anchor(self) -> str:
@@ -77,6 +105,12 @@ class InferenceTable:
         """The rule whose basis is ``evidence`` (a stored inferred claim's), or ``None``."""
         return next((r for r in self.rules if evidence and r.basis == evidence), None)
 
+    def basis_in(self, evidence: str | None, lang: str | None) -> str | None:
+        """A stored claim's English basis as the rule words it in ``lang`` (``None`` when
+        no rule has this basis; the English basis when the rule has no ``lang`` text)."""
+        rule = self.by_basis(evidence)
+        return rule.localized(lang).basis if rule is not None else None
+
 
 def _rule(raw: dict) -> InferenceRule:
     when = raw.get("when") or {}
@@ -85,9 +119,15 @@ def _rule(raw: dict) -> InferenceRule:
         infers=tuple(raw.get("infers", ())), basis=str(raw.get("basis", "")),
         reasoning=" ".join(str(raw.get("reasoning", "")).split()),
         facts=tuple(Fact(str(f.get("statement", "")), str(f.get("source", "")),
-                         str(f.get("url", ""))) for f in raw.get("fact", ())),
+                         str(f.get("url", "")),
+                         tuple((lang, str(t["statement"])) for lang, t in
+                               (f.get("i18n") or {}).items() if t.get("statement")))
+                    for f in raw.get("fact", ())),
         designation=when.get("designation"), reported=when.get("reported"),
-        formats=tuple(when.get("formats", ())))
+        formats=tuple(when.get("formats", ())),
+        translations=tuple((lang, RuleText(str(t.get("name", "")), str(t.get("basis", "")),
+                                           " ".join(str(t.get("reasoning", "")).split())))
+                           for lang, t in (raw.get("i18n") or {}).items()))
 
 
 def check_rules(rules: tuple[InferenceRule, ...], vocabulary: Vocabulary,
@@ -140,6 +180,11 @@ def check_rules(rules: tuple[InferenceRule, ...], vocabulary: Vocabulary,
         if rule.basis in bases:
             problems.append(f"{name}: another rule has the same basis")
         bases.add(rule.basis)
+        for lang, text in rule.translations:
+            if not (text.name and text.basis and text.reasoning):
+                problems.append(f"{name}: i18n.{lang} needs a name, a basis and reasoning")
+            if len(text.basis) > 300:
+                problems.append(f"{name}: the {lang} basis is longer than 300 characters")
         if not rule.reasoning:
             problems.append(f"{name}: no reasoning for the About page")
         if not rule.facts:

@@ -51,19 +51,27 @@ def check_questions(general, by_modality: dict, modality_slugs: list[str]) -> li
     return problems
 
 
-@lru_cache(maxsize=4)
-def load_questions(seeds_dir: Path = SEEDS_DIR) -> Questions:
-    """The checked questions of ``seeds_dir/questions.toml``.
+@lru_cache(maxsize=8)
+def load_questions(seeds_dir: Path = SEEDS_DIR, lang: str | None = None) -> Questions:
+    """The checked questions of ``seeds_dir/questions.toml`` in English, or in ``lang`` (its
+    ``i18n.<lang>.general`` and each modality's ``i18n.<lang>.questions``; a language the
+    file does not have, or a modality without them, gets the English ones).
 
     :raises QuestionsError: for the problems :func:`check_questions` finds.
     """
     with open(seeds_dir / "questions.toml", "rb") as fh:
         raw = tomllib.load(fh)
     slugs = [m.slug for m in load_vocabulary(seeds_dir).modalities]
-    general = tuple(raw.get("general", ()))
-    by_modality = {slug: tuple(entry.get("questions", ()))
+
+    def localized(entry: dict, key: str) -> tuple[str, ...]:
+        own = ((entry.get("i18n") or {}).get(lang) or {}).get(key) if lang else None
+        return tuple(own or entry.get(key, ()))
+
+    general = localized(raw, "general")
+    by_modality = {slug: localized(entry, "questions")
                    for slug, entry in raw.get("modality", {}).items()}
     problems = check_questions(general, by_modality, slugs)
     if problems:
-        raise QuestionsError("seeds/questions.toml: " + "; ".join(problems))
+        where = f" ({lang})" if lang else ""
+        raise QuestionsError(f"seeds/questions.toml{where}: " + "; ".join(problems))
     return Questions(general, {slug: by_modality[slug] for slug in slugs})

@@ -19,6 +19,22 @@ def N_(text: str) -> str:
     return text
 
 
+class Message(str):
+    """A sentence for people, in English, that keeps its catalog ``template`` (marked with
+    :func:`N_`) and ``params``, so a page can show it in its language
+    (``gettext(m.template, **m.params)``; numbers in ``params`` are ints, written ``1,000``
+    here)."""
+
+    template: str
+    params: dict
+
+    def __new__(cls, template: str, **params):
+        english = {k: f"{v:,}" if isinstance(v, int) else v for k, v in params.items()}
+        self = super().__new__(cls, template % english if params else template)
+        self.template, self.params = template, params
+        return self
+
+
 def nfc(value: str) -> str:
     """Return ``value`` in Unicode NFC with surrounding whitespace stripped and
     inner whitespace runs collapsed to one space."""

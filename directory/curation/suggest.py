@@ -56,27 +56,35 @@ from directory.models import (
     SuggestionItem,
     utcnow,
 )
+from directory.text import N_, Message
 
-#: Who is suggesting, as people read it ("reported by ...").
-ROLE_PHRASES = {"center": "someone at the center", "patient": "a patient or family member",
-                "other": "someone else"}
-#: What a status item says, as people read it.
-STATUS_PHRASES = {"closed": "has closed for good", "temporarily-closed": "is temporarily closed",
-                  "active": "is open"}
+#: Who is suggesting, as people read it ("reported by ..."; pages pass it through gettext).
+ROLE_PHRASES = {"center": N_("someone at the center"),
+                "patient": N_("a patient or family member"), "other": N_("someone else")}
+#: What a status item says, as people read it ("The center ...").
+STATUS_PHRASES = {"closed": N_("has closed for good"),
+                  "temporarily-closed": N_("is temporarily closed"), "active": N_("is open")}
+#: A status item as one sentence (pages pass it through gettext).
+STATUS_SENTENCES = {"closed": N_("The center has closed for good"),
+                    "temporarily-closed": N_("The center is temporarily closed"),
+                    "active": N_("The center is open")}
 #: Length limits of a suggestion's text (characters).
 MAX_VALUE = 300
 MAX_ADDRESS = 500
 MAX_COMMENT = 1000
 MAX_LINK = 500
+_TOO_LONG = N_("This is %(length)s characters long; the most is %(max)s.")
 _MARKUP = re.compile(r"<\s*[A-Za-z/!?]|&#?\w+;")
 
 
 class SuggestionError(ValueError):
-    """A value that cannot be taken: ``field`` (the form's name for it) and why."""
+    """A value that cannot be taken: ``field`` (the form's name for it) and why (a
+    :class:`Message`)."""
 
     def __init__(self, field: str, message: str):
         super().__init__(message)
-        self.field, self.message = field, message
+        self.field = field
+        self.message = message if isinstance(message, Message) else Message(message)
 
 
 @dataclass(frozen=True)
@@ -96,14 +104,12 @@ def plain_text(value: str | None, field: str, max_length: int,
 
     :raises SuggestionError: (``field``, why) for a value too long or with markup."""
     if value is not None and len(value) > max_length * 4:  # before any work on it
-        raise SuggestionError(field, f"This is {len(value):,} characters long; the most is "
-                                     f"{max_length:,}.")
+        raise SuggestionError(field, Message(_TOO_LONG, length=len(value), max=max_length))
     text = clean_text(value, clean_as or field)
     if len(text) > max_length:
-        raise SuggestionError(field, f"This is {len(text):,} characters long; the most is "
-                                     f"{max_length:,}.")
+        raise SuggestionError(field, Message(_TOO_LONG, length=len(text), max=max_length))
     if _MARKUP.search(text):
-        raise SuggestionError(field, "Write plain text only, without HTML or other markup.")
+        raise SuggestionError(field, N_("Write plain text only, without HTML or other markup."))
     return text
 
 
@@ -115,9 +121,11 @@ def check_phone(value: str | None, country: str | None, field: str = "phone") ->
         return None
     phone, problem = normalise_phone(text, country)
     if phone is None:
-        raise SuggestionError(field, "This is not a phone number we can read"
-                              + (f" ({problem})." if problem else ".")
-                              + " Write it with the country code, e.g. +1 713 555 0100.")
+        raise SuggestionError(field, N_(
+            "This is not a phone number we can read (it is not a possible number). Write it "
+            "with the country code, e.g. +1 713 555 0100.") if "not a possible" in (problem or "")
+            else N_("This is not a phone number we can read. Write it with the country code, "
+                    "e.g. +1 713 555 0100."))
     return phone
 
 
@@ -129,11 +137,11 @@ def check_url(value: str | None, field: str) -> str | None:
         return None
     url, problem = normalise_website(text)
     if url is None:
-        raise SuggestionError(field, "This is not a web address (it should start with "
-                                     "https://).")
+        raise SuggestionError(field, N_("This is not a web address (it should start with "
+                                        "https://)."))
     if len(url) > MAX_LENGTHS["website"]:
-        raise SuggestionError(field, f"Web addresses can be at most {MAX_LENGTHS['website']} "
-                                     f"characters long.")
+        raise SuggestionError(field, Message(N_("Web addresses can be at most %(max)s "
+                                                "characters long."), max=MAX_LENGTHS["website"]))
     return url
 
 
@@ -144,7 +152,7 @@ def check_email(value: str | None, field: str = "email") -> str | None:
         return None
     email, problem = normalise_email(text)
     if email is None:
-        raise SuggestionError(field, "This is not an email address (name@example.org).")
+        raise SuggestionError(field, N_("This is not an email address (name@example.org)."))
     return email
 
 
@@ -161,7 +169,7 @@ def check_address(values: Mapping[str, str | None], country: str | None,
     if not (street or city or postal):
         return None
     if not city:
-        raise SuggestionError(prefix + "city", "Give the city with the address.")
+        raise SuggestionError(prefix + "city", N_("Give the city with the address."))
     postal_code, _ = normalise_postal_code(postal, country)
     return json.dumps({"address": street or None, "city": city,
                        "postal_code": postal_code}, sort_keys=True, ensure_ascii=False)
@@ -204,28 +212,30 @@ def proposed_items(data: Mapping, country: str | None, modality_slugs: Iterable[
         items.append(Proposed("address", address, links["address"]))
     status = (data.get("status") or "").strip()
     if status and status not in STATUS_PHRASES:
-        errors.append(("status", "Choose one of the listed answers."))
+        errors.append(("status", Message(N_("Choose one of the listed answers."))))
     elif status:
         items.append(Proposed("status", status, links["status"]))
     offers, stopped = list(data.get("offers") or []), list(data.get("no_longer_offers") or [])
     for field, chosen in (("offers", offers), ("no_longer_offers", stopped)):
         if any(slug not in slugs for slug in chosen):
-            errors.append((field, "Choose treatments from the list."))
+            errors.append((field, Message(N_("Choose treatments from the list."))))
     both = set(offers) & set(stopped)
     if both:
-        errors.append(("no_longer_offers", "A treatment cannot be both offered and no "
-                                           "longer offered."))
+        errors.append(("no_longer_offers", Message(N_("A treatment cannot be both offered and "
+                                                      "no longer offered."))))
     if not errors:
         items += [Proposed("offers", s, links["treatments"]) for s in dict.fromkeys(offers)]
         items += [Proposed("no-longer-offers", s, links["treatments"])
                   for s in dict.fromkeys(stopped)]
     for group, link in links.items():
         if link and not any(i.link == link for i in items):
-            errors.append((f"{group}_link", "This link goes with a change: fill in the "
-                                            "change it supports, or leave the link empty."))
+            errors.append((f"{group}_link", Message(N_(
+                "This link goes with a change: fill in the change it supports, or leave the "
+                "link empty."))))
     if not items and not errors:
-        errors.append(("", "Tell us at least one thing to update: a treatment, the phone "
-                           "number, the website, the address or whether the center is open."))
+        errors.append(("", Message(N_(
+            "Tell us at least one thing to update: a treatment, the phone number, the "
+            "website, the address or whether the center is open."))))
     return items, errors
 
 
@@ -254,7 +264,8 @@ def create_suggestion(session: so.Session, center: Center, items: list[Proposed]
 
 
 def provenance_phrase(suggestion: Suggestion) -> str:
-    """``"Reported by someone at the center, reviewed on 2026-12-14"``."""
+    """``"Reported by someone at the center, reviewed on 2026-12-14"`` (stored in English as
+    a record's link reason; :func:`directory.web.i18n_data.link_reason` translates it)."""
     who = ROLE_PHRASES.get(suggestion.reporter_role, "a visitor")
     when = suggestion.reviewed_on.isoformat() if suggestion.reviewed_on else "not yet"
     return f"Reported by {who}, reviewed on {when}"
@@ -403,7 +414,8 @@ def withdraw_suggestion(session: so.Session, suggestion: Suggestion) -> None:
     """The visitor takes back an open suggestion; audited. Flushes.
     :raises SuggestionError: when an editor already decided it."""
     if suggestion.status != "open":
-        raise SuggestionError("", f"This suggestion was already {suggestion.status}.")
+        raise SuggestionError("", N_("An editor has already decided on this suggestion, so it "
+                                     "can no longer be withdrawn."))
     suggestion.status, suggestion.decided_at = "withdrawn", utcnow()
     _audit(session, suggestion.center_id, suggestion.center_name, "withdraw",
            f"suggestion #{suggestion.id} withdrawn by the person who sent it", None)

@@ -359,7 +359,9 @@ class CenterProvenance:
         if source == SUGGESTION and date_text is None:  # who reported it, when reviewed
             record = next((r for r in self.records if r.source == SUGGESTION
                            and r.external_id == external_id), None)
-            date_text = (record.link_reason or "").rstrip(".") if record else None
+            from directory.web.i18n_data import link_reason
+
+            date_text = link_reason(record.link_reason).rstrip(".") if record else None
         return Origin(source, self.source_name(source), external_id, date,
                       date_text if date_text is not None else
                       (date if source == EDITOR else date_label(date)))

@@ -181,35 +181,35 @@ class SuggestForm(FlaskForm):
     hidden from people, a form that fills it in is refused. Treatment choices come from the
     vocabulary (set by the view)."""
 
-    role = RadioField("Who is suggesting this?", choices=[
-        SelectChoice("center", "I work at this center"),
-        SelectChoice("patient", "I am a patient or a family member"),
-        SelectChoice("other", "Other (for example a nurse navigator or social worker)")],
-        validators=[InputRequired("Say who you are: it tells the editors how to weigh the "
-                                  "update.")], validate_choice=True)
-    offers = SelectMultipleField("Treatments the center offers", choices=[],
+    role = RadioField(_l("Who is suggesting this?"), choices=[
+        SelectChoice("center", _l("I work at this center")),
+        SelectChoice("patient", _l("I am a patient or a family member")),
+        SelectChoice("other", _l("Other (for example a nurse navigator or social worker)"))],
+        validators=[InputRequired(_l("Say who you are: it tells the editors how to "
+                                     "weigh the update."))], validate_choice=True)
+    offers = SelectMultipleField(_l("Treatments the center offers"), choices=[],
                                  validate_choice=False, option_widget=CheckboxInput(),
                                  widget=ListWidget(prefix_label=False))
-    no_longer_offers = SelectMultipleField("Treatments the center no longer offers",
+    no_longer_offers = SelectMultipleField(_l("Treatments the center no longer offers"),
                                            choices=[], validate_choice=False,
                                            option_widget=CheckboxInput(),
                                            widget=ListWidget(prefix_label=False))
-    treatments_link = StringField("Where the treatments are stated (a link, optional)")
-    phone = StringField("Phone number")
-    phone_link = StringField("Where this phone number is stated (a link, optional)")
-    website = StringField("Website")
-    website_link = StringField("Where this website is stated (a link, optional)")
-    address = TextAreaField("Street address")
-    city = StringField("City")
-    postal_code = StringField("Postal code")
-    address_link = StringField("Where this address is stated (a link, optional)")
-    status = RadioField("Is the center open?", choices=[
-        SelectChoice("", "No change"),
-        SelectChoice("closed", "It has closed for good"),
-        SelectChoice("temporarily-closed", "It is temporarily closed"),
-        SelectChoice("active", "It is open (this page says otherwise)")],
+    treatments_link = StringField(_l("Where the treatments are stated (a link, optional)"))
+    phone = StringField(_l("Phone number"))
+    phone_link = StringField(_l("Where this phone number is stated (a link, optional)"))
+    website = StringField(_l("Website"))
+    website_link = StringField(_l("Where this website is stated (a link, optional)"))
+    address = TextAreaField(_l("Street address"))
+    city = StringField(_l("City"))
+    postal_code = StringField(_l("Postal code"))
+    address_link = StringField(_l("Where this address is stated (a link, optional)"))
+    status = RadioField(_l("Is the center open?"), choices=[
+        SelectChoice("", _l("No change")),
+        SelectChoice("closed", _l("It has closed for good")),
+        SelectChoice("temporarily-closed", _l("It is temporarily closed")),
+        SelectChoice("active", _l("It is open (this page says otherwise)"))],
         default="", validate_choice=False)
-    status_link = StringField("Where this is stated (a link, optional)")
-    comment = TextAreaField("Anything else the editors should know (optional)")
-    email = StringField("Your email, if an editor may ask you a question (optional)")
-    homepage = StringField("Leave this field empty")
+    status_link = StringField(_l("Where this is stated (a link, optional)"))
+    comment = TextAreaField(_l("Anything else the editors should know (optional)"))
+    email = StringField(_l("Your email, if an editor may ask you a question (optional)"))
+    homepage = StringField(_l("Leave this field empty"))

@@ -48,7 +48,28 @@ def link_reason(reason: str | None) -> str:
     unknown piece as written."""
     if not reason or (current_language() if request else "en") == "en":
         return reason or ""
-    return "; ".join(_translated(piece.strip(), _REASONS) for piece in reason.split("; "))
+    return "; ".join(_reported_by(piece.strip()) or _translated(piece.strip(), _REASONS)
+                     for piece in reason.split("; "))
+
+
+_REPORTED_BY = re.compile(r"Reported by (?P<who>.+?), reviewed on (?P<date>\S+?)(?P<stop>\.?)")
+
+
+def _reported_by(text: str) -> str | None:
+    """An accepted suggestion's provenance (:func:`directory.curation.suggest.
+    provenance_phrase`: "Reported by someone at the center, reviewed on 2026-12-14.") in
+    the page's language, or ``None`` for other text."""
+    from flask_babel import gettext
+
+    from directory.curation.suggest import ROLE_PHRASES
+
+    match = _REPORTED_BY.fullmatch(text)
+    if match is None:
+        return None
+    who = match["who"]
+    who = gettext(who) if who in ROLE_PHRASES.values() else who
+    return gettext("Reported by %(who)s, reviewed on %(date)s", who=who,
+                   date=match["date"]) + match["stop"]
 
 
 def _translated(text: str, patterns) -> str:
@@ -122,12 +143,20 @@ _EVIDENCE = (
 
 
 def evidence_text(text: str | None) -> str:
-    """A treatment claim's evidence (pieces joined by "; ") in the page's language: a
-    designation named in that language, the CMS files and measures described in it."""
-    if not text or (current_language() if request else "en") == "en":
+    """A treatment claim's evidence (pieces joined by "; ") in the page's language: an
+    inference rule's basis as the rule words it in that language (``i18n.<lang>.basis`` of
+    ``seeds/inferences.toml``), a designation named in that language, the CMS files and
+    measures described in it."""
+    lang = current_language() if request else "en"
+    if not text or lang == "en":
         return text or ""
+    from directory.inference import load_inferences
     from directory.vocabulary import load_vocabulary
     from directory.web.i18n import designation_name
+
+    basis = load_inferences().basis_in(text.strip(), lang)  # a rule's: its own words
+    if basis is not None:
+        return basis
 
     by_name = {d.name: d for d in load_vocabulary().designations}
     out = []

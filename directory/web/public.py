@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from directory.curation.suggest import ROLE_PHRASES, accepted_updates
+from directory.curation.suggest import accepted_updates
 from directory.extensions import db, export_limit
 from directory.guide import load_guide
 from directory.inference import load_inferences
@@ -27,9 +27,16 @@ from directory.web import compare as _compare
 from directory.web.display import center_provenance, search_url
 from directory.web.facts import center_facts
 from directory.web.i18n import country_label as country_name
-from directory.web.i18n import distance, guide_language, modality_name, number, radius_text
+from directory.web.i18n import (
+    current_language,
+    distance,
+    guide_language,
+    modality_name,
+    number,
+    radius_text,
+)
 from directory.web.params import parse_search
-from directory.web.suggest import reported_text
+from directory.web.suggest import reported_text, role_phrase
 
 bp = Blueprint("public", __name__)
 # /compare: side by side (directory.web.compare), an endpoint of this blueprint
@@ -161,14 +168,14 @@ def center(center_id: int):
                                                   cm.source))
     # Updates visitors reported and an editor accepted (issue 17), with their links.
     reported = accepted_updates(db.session, c)
-    names = {m.slug: m.name for m in load_vocabulary().modalities}
+    names = {m.slug: modality_name(m) for m in load_vocabulary().modalities}
     reported_texts = {i.id: reported_text(i, names, c.country)
                       for s in reported for i in s.items if i.outcome == "accepted"}
     return render_template("public/center.html", c=c, claims=claims, sources=sources,
                            prov=center_provenance(c, sources, db.session),
                            nearest=nearest_centers(db.session, c),
                            facts=center_facts(db.session, c.id, sources), reported=reported,
-                           reported_texts=reported_texts, reported_by=ROLE_PHRASES)
+                           reported_texts=reported_texts, reported_by=role_phrase)
 
 
 @bp.route("/guide/")
@@ -204,6 +211,7 @@ def about():
     claim_counts = dict(db.session.execute(sa.select(CenterModality.source, sa.func.count())
                                            .group_by(CenterModality.source)).all())
     return render_template("public/about.html", sources=sources, counts=counts,
-                           claim_counts=claim_counts, inference_rules=load_inferences().rules)
+                           claim_counts=claim_counts, inference_rules=[
+                               r.localized(current_language()) for r in load_inferences().rules])
 
 

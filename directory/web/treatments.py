@@ -15,6 +15,8 @@ from flask import Flask, url_for
 from directory.inference import InferenceRule, load_inferences
 from directory.questions import load_questions
 from directory.vocabulary import load_vocabulary
+from directory.web.i18n import current_language, modality_name
+from directory.web.i18n_data import evidence_text
 
 
 def _family(slug: str) -> set[str]:
@@ -50,8 +52,9 @@ class Inferred:
 
     @property
     def reason(self) -> str:
-        """The basis without its leading ``inferred:`` (shown after an "inferred" badge)."""
-        return self.basis.removeprefix("inferred:").strip()
+        """The basis in the page's language without its leading ``inferred:`` (shown after
+        an "inferred" badge)."""
+        return inferred_reason(self.basis)
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,7 @@ def treatment_line(claims: Iterable, slug: str,
             basis = cm.evidence or "inferred"
             inferred.setdefault(basis, Inferred(basis, rules.by_basis(cm.evidence), cm.source,
                                                 cm.verified_on))
-    spec = load_vocabulary().by_slug(slug)
-    return TreatmentLine(slug, spec.name if spec else slug, tuple(reported.values()),
+    return TreatmentLine(slug, modality_name(slug), tuple(reported.values()),
                          tuple(inferred.values()))
 
 
@@ -125,7 +127,7 @@ def summary(claims: Iterable, source_names: Mapping[str, str] | None = None
                               spec.slug, source_names)
         key = (tuple((r.source_name, r.verified_on) for r in line.reported),
                () if line.reported else tuple(i.basis for i in line.inferred))
-        groups.setdefault(key, ([], line))[0].append(spec.name)
+        groups.setdefault(key, ([], line))[0].append(modality_name(spec))
     return [SummaryGroup(tuple(names), line.reported, () if line.reported else line.inferred)
             for names, line in groups.values()]
 
@@ -135,6 +137,16 @@ def unreported(claims: Iterable) -> list[str]:
     covers (itself or a child): the treatments whose questions a center page shows."""
     have = {cm.modality.slug for cm in claims if cm.provenance == "reported"}
     return [m.slug for m in load_vocabulary().modalities if not (_family(m.slug) & have)]
+
+
+def inferred_reason(evidence: str | None) -> str:
+    """An inferred claim's evidence in the page's language without its leading
+    ``inferred:`` (``"deducido:"`` on a Spanish page): what follows an "inferred" badge."""
+    from flask_babel import gettext
+
+    text = evidence_text(evidence)
+    head, sep, tail = text.partition(":")
+    return tail.strip() if sep and head.strip() in ("inferred", gettext("inferred")) else text
 
 
 def rule_url(rule: InferenceRule | None) -> str:
@@ -154,8 +166,8 @@ def _format_label(name: str) -> str:
 
 def register(app: Flask) -> None:
     """Make the helpers and the questions table Jinja globals."""
-    app.jinja_env.filters["treatment_name"] = lambda slug: getattr(
-        load_vocabulary().by_slug(slug), "name", slug)
+    app.jinja_env.filters["treatment_name"] = modality_name
+    app.jinja_env.filters["inferred_reason"] = inferred_reason
     app.jinja_env.filters["format_label"] = _format_label
     app.jinja_env.globals.update(treatment_line=treatment_line, treatment_summary=summary,
                                  treatment_lines=treatment_lines,
@@ -164,4 +176,5 @@ def register(app: Flask) -> None:
                                      slug: s.name for slug, s in sources.items()},
                                  inference_rule=lambda evidence:
                                  load_inferences().by_basis(evidence),
-                                 load_questions=load_questions)
+                                 load_questions=lambda: load_questions(
+                                     lang=current_language()))
