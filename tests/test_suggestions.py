@@ -123,6 +123,7 @@ def test_a_suggestion_is_stored_and_nothing_is_public_until_accepted(client, cen
     ({"phone": "7135550199", "comment": "x" * 200_000}, "the most is 1,000"),
     ({"address": "x" * 501, "city": "Houston"}, "the most is 500"),
     ({"address": "12 Main St"}, "Give the city with the address"),
+    ({"city": "Houston", "postal_code": "ABCDE-XYZ"}, "This is not a US ZIP code"),
     ({"city": "H" * 121}, "the most is 120"),
     ({"offers": ["warp-drive"]}, "Choose treatments from the list"),
     ({"offers": ["sbrt"], "no_longer_offers": ["sbrt"]}, "cannot be both offered and no"),

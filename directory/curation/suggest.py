@@ -39,6 +39,7 @@ from directory.curation.records import dumps, resolve_center
 from directory.curation.resolve import SUGGESTION
 from directory.importer.fields import (
     MAX_LENGTHS,
+    US_ZIP,
     clean_text,
     normalise_email,
     normalise_phone,
@@ -171,6 +172,9 @@ def check_address(values: Mapping[str, str | None], country: str | None,
     if not city:
         raise SuggestionError(prefix + "city", N_("Give the city with the address."))
     postal_code, _ = normalise_postal_code(postal, country)
+    if postal_code and country == "US" and not US_ZIP.match(postal_code):
+        raise SuggestionError(prefix + "postal_code",
+                              N_("This is not a US ZIP code (five digits, such as 77030)."))
     return json.dumps({"address": street or None, "city": city,
                        "postal_code": postal_code}, sort_keys=True, ensure_ascii=False)
 

@@ -107,7 +107,7 @@ STATUSES = {"active": "active", "open": "active", "operational": "active",
             "temporarily-closed": "temporarily-closed"}
 # The database column sizes of the fields not checked elsewhere.
 MAX_LENGTHS = {"city": 120, "postal_code": 20, "website": 500, "email": 254, "organization": 300}
-_US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
+US_ZIP = re.compile(r"^\d{5}(-\d{4})?$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 # Words kept upper case when recasing UPPER CASE names from CMS.
 _KEEP_UPPER = {"VA", "UAB", "UCSF", "UCLA", "UC", "MD", "UT", "UNC", "USC", "LLC", "LP", "II",
@@ -324,7 +324,7 @@ def normalise_postal_code(value: str, country: str | None) -> tuple[str | None, 
             return padded, f"US ZIP code {value!r} lost its leading zero(s); read as {padded}"
         if re.fullmatch(r"\d{9}", value):
             value = f"{value[:5]}-{value[5:]}"
-        if not _US_ZIP.match(value):
+        if not US_ZIP.match(value):
             return value, f"{value!r} is not a valid US ZIP code"
     return value, None
 
@@ -438,7 +438,7 @@ def clean_fields(values: dict[str, str | None], country: str | None = None, *,
                                       f"long (max 120); left empty")
         elif name == "postal_code":
             result, note = normalise_postal_code(value, country)
-            if strict and country == "US" and result and not _US_ZIP.match(result):
+            if strict and country == "US" and result and not US_ZIP.match(result):
                 result = None  # a person typed it: refused, not kept with a warning
         elif name == "phone":
             result, note = normalise_phone(value, country)
