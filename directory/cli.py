@@ -164,6 +164,14 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
     database cannot be written (read-only, disk full, unreachable): then nothing is written.
     """
     mapping = parse_mapping(mapping_pairs)
+    # Checked before anything is written: a bad option after the commit would look like a
+    # failed import and invite a second one.
+    if errors_out is not None and not errors_out.resolve().parent.is_dir():
+        raise click.UsageError(f"--errors-out: the folder {str(errors_out.parent)!r} does "
+                               "not exist")
+    if as_of is not None and as_of.date() > dt.date.today():
+        raise click.UsageError(f"--as-of {as_of.date()} is in the future: a dataset date "
+                               "decides which source is the most recent")
     data = zip_folder(path) if path.is_dir() else path.read_bytes()
     rows_estimate = data.count(b"\n")
     bar = None

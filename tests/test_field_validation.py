@@ -24,6 +24,8 @@ REFUSED = [
     ("email", "not-an-email<>"), ("email", "a<script>@example.org"),
     ("email", "someone@example"), ("email", "x@example.org\"onmouseover=\"alert(1)"),
     ("phone", "call us"), ("country", "ZZ"),
+    ("website", "https://good.org@evil.example/"),          # goes to evil.example
+    ("website", 'https://a.example/"onmouseover="alert(1)'),
 ]
 # (field, typed, stored): accepted, and cleaned the same way by the importer and the editor.
 CLEANED = [("website", "example.org", "https://example.org"),

@@ -387,3 +387,15 @@ def test_preview_sheet_field(client, app):
     assert "<dt>Sheet</dt><dd>B</dd>" in page
     client.post(preview, data={"action": "options", "sheet": "A"})
     assert "<dt>Sheet</dt><dd>A</dd>" in client.get(preview).get_data(as_text=True)
+
+
+def test_cli_options_that_cannot_work_stop_before_anything_is_written(runner, tmp_path):
+    path = tmp_path / "list.csv"
+    path.write_text("name,city,country\nLakeside Hospital,Boston,US\n", encoding="utf-8")
+    missing = runner.invoke(args=["import-centers", str(path), "--errors-out",
+                                  str(tmp_path / "no" / "such" / "x.csv")])
+    future = runner.invoke(args=["import-centers", str(path), "--as-of", "2999-01-01"])
+    for result, said in ((missing, "does not exist"), (future, "in the future")):
+        assert result.exit_code == 2 and said in result.output, result.output
+        assert "Traceback" not in result.output
+    assert db.session.scalar(sa.select(sa.func.count(Center.id))) == 0

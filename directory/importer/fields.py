@@ -364,6 +364,7 @@ def normalise_website(value: str) -> tuple[str | None, str | None]:
             return None, f"website {value[:60]!r} is not an http(s) URL; left empty"
     if not _HTTP.match(value):
         value = "https://" + value
+    value = value.replace("\\", "/")  # "www.nghs.com\braselton": as browsers read it
     parts = urlsplit(value)
     try:
         parts.port  # noqa: B018 - raises ValueError for a port outside 0..65535
@@ -371,6 +372,10 @@ def normalise_website(value: str) -> tuple[str | None, str | None]:
         return None, f"website {value[:60]!r} has an invalid port; left empty"
     if not parts.netloc or " " in parts.netloc or "." not in parts.netloc:
         return None, f"website {value[:60]!r} is not a valid URL; left empty"
+    if "@" in parts.netloc or any(c in value for c in '"<>\\^`{|}'):
+        # "https://good.org@evil.example/" goes to evil.example; quotes and brackets are
+        # not part of a URL.
+        return None, f"website {value[:60]!r} is not a plain web address; left empty"
     return value, None
 
 
