@@ -89,23 +89,12 @@ def _is_valid(path: str | os.PathLike) -> bool:
     return bool(row) and row[0] == str(FORMAT_VERSION)
 
 
-def _country_translations() -> list:
+def _country_translations() -> tuple:
     """pycountry's ISO 3166-1 catalogs of the languages whose country names the importer
-    reads (:data:`directory.importer.fields.COUNTRY_NAME_LANGUAGES`): "near=Alemania"."""
-    import gettext
+    reads (:func:`directory.importer.fields.country_name_catalogs`): "near=Alemania"."""
+    from directory.importer.fields import country_name_catalogs
 
-    import pycountry
-
-    from directory.importer.fields import COUNTRY_NAME_LANGUAGES
-
-    out = []
-    for language in COUNTRY_NAME_LANGUAGES:
-        try:
-            out.append(gettext.translation("iso3166-1", pycountry.LOCALES_DIR,
-                                           languages=[language]))
-        except OSError:  # a pycountry without that catalog
-            continue
-    return out
+    return country_name_catalogs()
 
 
 def build_gazetteer(path: str | os.PathLike) -> dict:

@@ -213,19 +213,28 @@ COUNTRY_NAME_LANGUAGES = ("de", "fr", "es", "it", "pt", "pt_BR", "nl", "tr", "pl
 
 
 @lru_cache(maxsize=1)
+def country_name_catalogs() -> tuple:
+    """pycountry's ISO 3166-1 gettext catalogs of :data:`COUNTRY_NAME_LANGUAGES` (a language
+    whose catalog this pycountry lacks is left out); shared by the importer and the
+    gazetteer ("near=Alemania")."""
+    import gettext
+
+    out = []
+    for language in COUNTRY_NAME_LANGUAGES:
+        try:
+            out.append(gettext.translation("iso3166-1", pycountry.LOCALES_DIR,
+                                           languages=[language]))
+        except OSError:  # a pycountry without that catalog
+            continue
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
 def _country_names() -> dict[str, str]:
     """Folded country name (English, official, common, and in
     :data:`COUNTRY_NAME_LANGUAGES`) -> ISO 3166-1 alpha-2. Built once (~0.1 s)."""
-    import gettext
-
     index: dict[str, str] = {}
-    translations = []
-    for language in COUNTRY_NAME_LANGUAGES:
-        try:
-            translations.append(gettext.translation("iso3166-1", pycountry.LOCALES_DIR,
-                                                    languages=[language]))
-        except OSError:  # a pycountry without that catalog
-            continue
+    translations = country_name_catalogs()
     for country in pycountry.countries:
         names = [n for n in (country.name, getattr(country, "common_name", None),
                              getattr(country, "official_name", None)) if n]
