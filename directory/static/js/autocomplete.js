@@ -3,17 +3,8 @@
    text field, so the form submits whatever was typed when this script is missing. */
 (function () {
   'use strict';
-  // Strings in the page's language: <script type="application/json" id="i18n-strings">
-  // (templates/base.html); English if it is missing.
-  var T = (function () {
-    try { return JSON.parse(document.getElementById('i18n-strings').textContent) || {}; }
-    catch (e) { return {}; }
-  }());
-  function t(key, fallback, values) {
-    var text = T[key] || fallback;
-    Object.keys(values || {}).forEach(function (k) { text = text.split('{' + k + '}').join(values[k]); });
-    return text;
-  }
+  // Strings in the page's language (js/i18n.js); English if that script is missing.
+  var t = (window.DirectoryI18n || {}).t || function (key, fallback) { return fallback; };
   var MIN_CHARS = 2;
   var DELAY_MS = 150;
 
