@@ -37,7 +37,7 @@ CENTER_COLS = ("id", "source", "external_id", "natural_key", "name", "name_folde
                "alternate_names", "search_text", "kind", "address", "city", "city_folded",
                "region", "postal_code", "country", "latitude", "longitude",
                "geocode_precision", "phone", "website", "email", "status", "description",
-               "created_at", "updated_at", "modality_mask")
+               "created_at", "updated_at", "modality_mask", "reported_mask")
 CM_COLS = ("center_id", "modality_id", "provenance", "source", "verified_on", "evidence")
 CD_COLS = ("center_id", "designation_id", "source", "as_of")
 
@@ -101,7 +101,8 @@ def load(path: Path, source: str = "bench") -> int:
                 rec.postal_code, rec.country, rec.latitude, rec.longitude,
                 rec.geocode_precision, rec.phone, rec.website, rec.email, rec.status,
                 rec.description, stamp, stamp,
-                vocabulary.mask(m.slug for m in rec.modalities)))
+                vocabulary.mask(m.slug for m in rec.modalities),
+                vocabulary.mask(m.slug for m in rec.modalities if m.provenance == "reported")))
             for m in rec.modalities:
                 day = m.verified_on or dt.date.today()
                 cms.append((cid, mod_ids[m.slug], m.provenance, source,

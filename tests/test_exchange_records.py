@@ -90,7 +90,8 @@ def provenance(session) -> dict:
         Center.alternate_names, Center.kind, Center.address, Center.city, Center.region,
         Center.postal_code, Center.country, Center.latitude, Center.longitude,
         Center.geocode_precision, Center.phone, Center.website, Center.email, Center.status,
-        Center.description, Center.field_sources, Center.modality_mask, Center.designated,
+        Center.description, Center.field_sources, Center.modality_mask, Center.reported_mask,
+        Center.designated,
         Center.verified_at, Organization.name).outerjoin(Center.organization)
         .order_by(Center.id)).all()
     stamps = session.execute(sa.select(Center.id, Center.created_at, Center.updated_at)

@@ -48,7 +48,9 @@ Invariants, after every step:
    lists the others as skipped;
 6. an editor's value shows on the center it was set on (until cleared or merged over);
    an unmerge moves exactly the merged center's records back (or is refused when none is
-   left).
+   left);
+7. the center's ``modality_mask`` and ``reported_mask`` are the masks of its claims (all,
+   and those of provenance ``reported``), whatever wrote them (bulk import, ORM, merge).
 
 Known and not checked (reported): records without ids are named in ``field_sources`` by
 their source alone (two in one merged center are told apart by neither); a center held by
@@ -94,6 +96,7 @@ from directory.importer.fields import (
     resolve_region,
 )
 from directory.models import Center, CenterModality, ImportRun, SourceRecord
+from directory.vocabulary import load_vocabulary
 from tests.conftest import empty_database
 
 try:
@@ -615,6 +618,13 @@ class SourcesMachine(RuleBasedStateMachine):
         claims: dict[str, set] = defaultdict(set)
         for cm in center.modalities:
             claims[cm.source].add(cm.modality.slug)
+        vocabulary = load_vocabulary()  # the derived masks follow the claims, whatever wrote
+        masks = (vocabulary.mask(cm.modality.slug for cm in center.modalities),
+                 vocabulary.mask(cm.modality.slug for cm in center.modalities
+                                 if cm.provenance == "reported"))
+        if (center.modality_mask, center.reported_mask) != masks:
+            problems.append(f"7: {cid} has masks {(center.modality_mask, center.reported_mask)}"
+                            f", its claims give {masks}")
         for source in sorted(claims.keys() - by_source.keys()):
             problems.append(f"2: {cid} has claims of {source} {sorted(claims[source])} "
                             f"but no record of it")

@@ -304,7 +304,7 @@ class Writer:
 
         modality_ids = {slug: m.id for slug, m in self.modalities.items()}
         designation_ids = {slug: d.id for slug, d in self.designations.items()}
-        masks: dict[tuple, int] = {}
+        masks: dict[tuple, tuple[int, int]] = {}
         cities: dict[str | None, str] = {}
 
         def city_folded(city):
@@ -336,10 +336,14 @@ class Writer:
                 for r in batch:
                     # (not r.name_folded: that would keep one more string per record)
                     name_folded = r._folded if r._folded is not None else fold(r.name)
-                    slugs = tuple(m.slug for m in r.modalities if m.slug in modality_ids)
-                    mask = masks.get(slugs)
-                    if mask is None:
-                        mask = masks[slugs] = vocabulary.mask(slugs)
+                    slugs = tuple((m.slug, m.provenance == "reported")
+                                  for m in r.modalities if m.slug in modality_ids)
+                    found = masks.get(slugs)
+                    if found is None:
+                        found = masks[slugs] = (
+                            vocabulary.mask(s for s, _ in slugs),
+                            vocabulary.mask(s for s, reported in slugs if reported))
+                    mask, reported_mask = found
                     alternate = _alt_text(r.alternate_names)
                     rows.append((
                         r.name, r.kind, r.address, r.city, r.region, r.postal_code, r.country,
@@ -350,7 +354,7 @@ class Writer:
                         search_text_of(r.name, alternate, r.organization)
                         if alternate or r.organization or has_initials(name_folded)
                         else name_folded,
-                        mask, stamp, stamp))
+                        mask, reported_mask, stamp, stamp))
                 if sqlite:
                     ids = range(next_id, next_id + len(rows))
                     next_id += len(rows)
@@ -417,7 +421,7 @@ class Writer:
 # Column order of the tuples built by Writer._bulk_add.
 _CENTER_COLUMNS = (*CENTER_FIELDS, "source", "external_id", "natural_key", "name_folded",
                    "city_folded", "alternate_names", "organization_id", "search_text",
-                   "modality_mask", "created_at", "updated_at")
+                   "modality_mask", "reported_mask", "created_at", "updated_at")
 _CLAIM_COLUMNS = ("center_id", "modality_id", "provenance", "source", "evidence",
                   "verified_on")
 _DESIGNATION_COLUMNS = ("center_id", "designation_id", "source", "as_of")

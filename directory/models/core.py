@@ -123,12 +123,12 @@ class Center(Base):
         # Every search filters on kind (non-treating kinds are left out by default); the
         # best-match order of a radius search reads designated and source as well.
         sa.Index("ix_center_geo_cell_cover", "geo_cell", "latitude", "longitude", "status",
-                 "kind", "modality_mask", "designated", "country", "name_folded", "source",
-                 "id"),
+                 "kind", "modality_mask", "reported_mask", "designated", "country",
+                 "name_folded", "source", "id"),
         sa.Index("ix_center_country_name_cover", "country", "name_folded", "id", "status",
-                 "kind", "modality_mask"),
+                 "kind", "modality_mask", "reported_mask"),
         sa.Index("ix_center_name_cover", "name_folded", "id", "status", "kind",
-                 "modality_mask"),
+                 "modality_mask", "reported_mask"),
     )
 
     id: so.Mapped[int] = so.mapped_column(primary_key=True)
@@ -159,6 +159,11 @@ class Center(Base):
     # included, kept in step with ``modalities`` by a flush hook: lets search filter and
     # count modalities with ``modality_mask & bits`` instead of joins.
     modality_mask: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0,
+                                                     server_default="0")
+    # The same bits for the claims a source *reports* (provenance ``reported``), kept by
+    # the same hook: the best-match order of a treatment search puts reported before
+    # inferred with ``reported_mask & bit`` instead of a subquery per candidate row.
+    reported_mask: so.Mapped[int] = so.mapped_column(sa.BigInteger, default=0,
                                                      server_default="0")
     # True while the center holds a designation: kept by triggers on center_designation
     # (migration e5f2a9c1d3b4), never written by the app. Relevance ranks designated

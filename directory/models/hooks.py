@@ -43,7 +43,8 @@ def _keep_search_columns(session: so.Session, _context, _instances) -> None:
 
 @sa.event.listens_for(so.Session, "before_flush")
 def _keep_modality_masks(session: so.Session, _context, _instances) -> None:
-    """Recompute :attr:`Center.modality_mask` for every center whose claims may have
+    """Recompute :attr:`Center.modality_mask` and :attr:`Center.reported_mask` (the
+    claims of provenance ``reported`` alone) for every center whose claims may have
     changed in this flush (new or changed centers, and the centers of new, changed or
     deleted claims)."""
     centers = set()
@@ -58,16 +59,20 @@ def _keep_modality_masks(session: so.Session, _context, _instances) -> None:
     for center in centers:
         if center in session.deleted:
             continue
-        slugs = []
+        slugs, reported = [], []
         for claim in center.modalities:
             if claim in session.deleted:
                 continue
             modality = claim.modality or session.get(Modality, claim.modality_id)
             if modality is not None:
                 slugs.append(modality.slug)
-        mask = vocabulary.mask(slugs)
+                if claim.provenance == "reported":
+                    reported.append(modality.slug)
+        mask, reported_mask = vocabulary.mask(slugs), vocabulary.mask(reported)
         if center.modality_mask != mask:
             center.modality_mask = mask
+        if center.reported_mask != reported_mask:
+            center.reported_mask = reported_mask
 
 
 #: ``session.info`` key: record id -> its dataset date before its values last changed in

@@ -9,7 +9,7 @@ import re
 
 import sqlalchemy as sa
 
-from directory.models import Center, CenterModality, Modality
+from directory.models import Center
 
 #: Kinds a "best match" order puts last even when they report cancer treatment (the guide
 #: is for adults: a children's hospital is not a first call), and the general hospitals that
@@ -104,24 +104,16 @@ def care_tier_sql() -> tuple:
 def unreported_sql(slugs) -> sa.ColumnElement[int]:
     """How many of the modalities ``slugs`` (a treatment search's, AND) no source reports
     for the center: a claim with provenance ``reported`` of the modality or of one of its
-    children counts; an *inferred* claim (from a designation or an inference rule of
-    ``seeds/inferences.toml``) does not. The key after the group in the ``best`` order of a
-    treatment search: within a group, 0 (every treatment reported) comes before the centers
-    where some are only inferred."""
+    children counts (:attr:`Center.reported_mask`, which has the bits of the reported
+    claims and their ancestors); an *inferred* claim (from a designation or an inference
+    rule of ``seeds/inferences.toml``) does not. The key after the group in the ``best``
+    order of a treatment search: within a group, 0 (every treatment reported) comes before
+    the centers where some are only inferred."""
     from directory.vocabulary import load_vocabulary
 
     vocabulary = load_vocabulary()
-    terms = []
-    for slug in slugs:
-        family, todo = [], [slug]
-        while todo:  # the modality and its descendants
-            family.append(todo.pop())
-            todo += [m.slug for m in vocabulary.children(family[-1])]
-        reported = sa.exists(sa.select(1).select_from(CenterModality).where(
-            CenterModality.center_id == Center.id, CenterModality.provenance == "reported",
-            CenterModality.modality_id.in_(sa.select(Modality.id)
-                                           .where(Modality.slug.in_(family)))))
-        terms.append(sa.case((reported, 0), else_=1))
+    terms = [sa.case((Center.reported_mask.op("&")(vocabulary.bit(slug)) != 0, 0), else_=1)
+             for slug in slugs]
     return sum(terms[1:], terms[0]) if terms else sa.literal(0)
 
 

@@ -326,10 +326,10 @@ def ordered_ids(session: so.Session, query: SearchQuery
     if sort == "best":  # group, unverified, and in a treatment search how many unreported
         order_columns = (*care_tier_sql()[:2], *(
             (unreported_sql(query.modalities),) if query.modalities else ()))
-    rows = session.execute(sa.select(Center.id, Center.latitude, Center.longitude,
-                                     Center.name_folded, Center.modality_mask,
-                                     Center.country, *order_columns)
-                           .where(*conds, *geo)).all()
+    # Through Core, not the ORM: thousands of plain rows, no entities to load.
+    rows = session.connection().execute(sa.select(
+        Center.id, Center.latitude, Center.longitude, Center.name_folded,
+        Center.modality_mask, Center.country, *order_columns).where(*conds, *geo)).all()
     ids, lats, lons, names, masks, countries, *order = zip(*rows) if rows else ((),) * (
         6 + len(order_columns))
     km = geodesic_km_from(query.near.point(), lats, lons)
