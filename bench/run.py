@@ -362,7 +362,11 @@ def bench_http(db_url: str, rounds: int, ds_db: Path | None) -> dict:
                   "--setting", "num_sql_threads", "3"]
         ds_cm = server(ds_cmd, {}, f"http://127.0.0.1:{ds_port}/-/versions.json")
         ds_mix = datasette_mix(ds_db)
-    with server(gunicorn_cmd(port), app_env(db_url), probe) as (proc, cold), ds_cm as (ds, _):
+    # The web server alone: no background-job consumer (directory/gunicorn_conf.py starts
+    # one as a separate, non-forked process; the search mix never queues a job, and its
+    # ~120 MB are not the web workers' memory that the target reads).
+    web_env = {**app_env(db_url), "JOBS_CONSUMER": "external"}
+    with server(gunicorn_cmd(port), web_env, probe) as (proc, cold), ds_cm as (ds, _):
         out["cold_start_s"] = cold
         out["rss_after_start_mb"] = rss_tree_mb(proc.pid)[0]
         lat = {k: [] for k in MIX}
