@@ -173,6 +173,18 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
         raise click.UsageError(f"--as-of {as_of.date()} is in the future: a dataset date "
                                "decides which source is the most recent")
     data = zip_folder(path) if path.is_dir() else path.read_bytes()
+    if sheet is not None:
+        from directory.importer.sniff import identify
+
+        try:
+            kind = identify(data)
+        except FileError:
+            kind = None  # run_import names what the file is
+        if kind in ("text", "hsds"):
+            raise click.UsageError(f"--sheet {sheet!r}: {path.name} is "
+                                   + ("a CSV (text) file" if kind == "text" else
+                                      "an HSDS package") + ", not an Excel workbook; "
+                                   "leave --sheet out")
     rows_estimate = data.count(b"\n")
     bar = None
     if rows_estimate > 3000 and sys.stderr.isatty():
@@ -193,7 +205,8 @@ def import_centers_command(path: Path, format_: str, source: str | None, dry_run
                             sheet=sheet, keep_coordinates=keep_coordinates)
     except FileError as exc:
         db.session.rollback()
-        click.echo(f"{path}: {exc}", err=True)
+        what = " (a folder: its files were read as one HSDS package zip)" if path.is_dir() else ""
+        click.echo(f"{path}{what}: {exc}", err=True)
         sys.exit(2)
     except DBAPIError as exc:
         db.session.rollback()

@@ -255,6 +255,34 @@ def test_cli_imports_a_workbook_sheet(runner, tmp_path):
     assert db.session.scalar(sa.select(Center.city)) == "Lyon"
 
 
+def test_cli_refuses_a_sheet_for_a_csv_and_a_mapping_of_a_missing_column(runner, tmp_path):
+    """Options that would be ignored are refused before anything is written: ``--sheet``
+    on a CSV, and ``--mapping`` of a column the file does not have (a typo would leave
+    the column unread)."""
+    path = tmp_path / "list.csv"
+    path.write_text("Hospital,city,country\nClinique du Parc,Lyon,FR\n", encoding="utf-8")
+    result = runner.invoke(args=["import-centers", str(path), "--sheet", "B"])
+    assert result.exit_code == 2 and "is a CSV (text) file, not an Excel workbook" \
+        in result.output, result.output
+    result = runner.invoke(args=["import-centers", str(path), "--mapping", "Hosptal=name"])
+    assert result.exit_code == 2, result.output
+    assert "names 'Hosptal', which the file's header does not have; its columns: " \
+        "Hospital, city, country" in result.output
+    assert db.session.scalar(sa.select(sa.func.count(Center.id))) == 0
+    result = runner.invoke(args=["import-centers", str(path), "--mapping", "hospital=name"])
+    assert result.exit_code == 0, result.output  # matched as the header is (folded)
+    assert db.session.scalar(sa.select(Center.name)) == "Clinique du Parc"
+
+
+def test_cli_says_a_folder_is_a_folder(runner, tmp_path):
+    folder = tmp_path / "package"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("hello", encoding="utf-8")
+    result = runner.invoke(args=["import-centers", str(folder)])
+    assert result.exit_code == 2
+    assert "(a folder: its files were read as one HSDS package zip)" in result.output
+
+
 def ods_bytes() -> bytes:
     return zip_of({"mimetype": "application/vnd.oasis.opendocument.spreadsheet",
                    "content.xml": "<office:document-content/>"})

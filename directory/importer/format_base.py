@@ -103,9 +103,19 @@ class Format:
 
         :param overrides: ``{header as written or folded: field or "ignore"}`` from the admin.
         :returns: ``({column index: field}, [ignored header cells])``.
+        :raises FileError: when ``overrides`` names a column the header does not have (a
+            mistyped mapping would otherwise leave its column unread, silently).
         """
         specific = {fold(a): f for f, aliases in self.columns.items() for a in aliases}
         folded_overrides = {normalise_header(k): v for k, v in (overrides or {}).items()}
+        present = {normalise_header(cell) for cell in header}
+        unknown = [k for k in (overrides or {}) if normalise_header(k) not in present]
+        if unknown:
+            from directory.importer.decode import FileError
+
+            raise FileError("the column mapping names " + ", ".join(map(repr, unknown))
+                            + ", which the file's header does not have; its columns: "
+                            + ", ".join(h.strip() for h in header[:30] if h.strip()))
         mapping, ignored, taken = {}, [], set()
         for i, cell in enumerate(header):
             key = normalise_header(cell)
