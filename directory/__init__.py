@@ -27,6 +27,15 @@ class DirectoryFlask(LocalizedFlask):
     and whose absolute URLs start with ``PUBLIC_BASE_URL`` when it is set (never with
     whatever ``Host`` a request sent; the host is also checked against ``TRUSTED_HOSTS``)."""
 
+    def wsgi_app(self, environ, start_response):
+        """Flask's, with the ``Host`` header lower-cased first: host names are not case
+        sensitive (RFC 3986), but the ``TRUSTED_HOSTS`` check compares them as written
+        (``Host: LOCALHOST`` got the untrusted-host 400)."""
+        host = environ.get("HTTP_HOST")
+        if host and host != host.lower():
+            environ["HTTP_HOST"] = host.lower()
+        return super().wsgi_app(environ, start_response)
+
     def url_for(self, endpoint: str, /, *, _external: bool | None = None, **values) -> str:
         base = self.config.get("PUBLIC_BASE_URL")
         if base and _external:

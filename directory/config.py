@@ -109,7 +109,7 @@ def trusted_hosts(value: str | None, base_url: str | None) -> list[str] | None:
     from urllib.parse import urlsplit
 
     if value is not None and value.strip():
-        hosts = [h.strip() for h in value.split(",") if h.strip()]
+        hosts = [h.strip().lower() for h in value.split(",") if h.strip()]
         return None if "*" in hosts else hosts
     hosts = list(LOCAL_HOSTS)
     if base_url and urlsplit(base_url).hostname not in hosts:

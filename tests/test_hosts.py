@@ -49,11 +49,14 @@ def test_an_untrusted_host_is_a_400_on_every_route(app, client, centers):
     assert client.get("/api/v1/centers", headers={"Host": f"{EVIL}:80"}).status_code == 400
 
 
-@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:5000", "localhost:5103"])
+@pytest.mark.parametrize("host", ["localhost", "127.0.0.1:5000", "localhost:5103",
+                                  "LOCALHOST", "LocalHost:5103"])
 def test_local_hosts_are_answered_by_default(client, host):
+    """Host names are not case sensitive: ``Host: LOCALHOST`` is localhost (and its links
+    use the lower-case name)."""
     response = client.get("/api/v1/", headers={"Host": host})
     assert response.status_code == 200
-    assert response.get_json()["links"]["centers"].startswith(f"http://{host}/")
+    assert response.get_json()["links"]["centers"].startswith(f"http://{host.lower()}/")
 
 
 @pytest.fixture
@@ -101,6 +104,7 @@ def test_without_public_base_url_links_use_the_trusted_host(client, centers):
     (None, None, ["localhost", "127.0.0.1"]),
     ("", BASE, ["localhost", "127.0.0.1", "centers.example.org"]),
     ("a.example, .b.example", None, ["a.example", ".b.example"]),
+    ("Centers.Example.ORG", None, ["centers.example.org"]),
     ("*", None, None),
 ])
 def test_trusted_hosts_setting(value, base, expected):
