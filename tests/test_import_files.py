@@ -229,6 +229,35 @@ def test_xlsx_cells_as_typed():
                                    "2026-03-01 14:30:00", "TRUE", "6175550100"]
 
 
+def test_xlsx_formulas_without_saved_values_are_named(import_file):
+    """openpyxl and pandas write formulas without their values; read as saved they are
+    empty, which the import says (with how many cells) instead of dropping silently.
+    A workbook whose formulas have saved values (as Excel writes them) says nothing."""
+    rows = [["name", "city", "country", "phone"],
+            ["Harbor Oncology", "Boston", "US", '="617"&"5550100"'],
+            ["Clinique du Parc", "Lyon", "FR", "=A2"], ["Plain", "Paris", "FR", "+33 1"]]
+    data = workbook_bytes({"S": rows, "Other": [["x"], ["=1+1"]]})
+    result = import_file(data, filename="list.xlsx", dry_run=True)
+    notes = [i.message for i in result.warnings if "formula" in i.message]
+    assert len(notes) == 1 and "2 cell(s) of sheet 'S' hold a formula whose value was " \
+        "never saved" in notes[0], notes
+    assert result.added == 3
+    excel_like = workbook_bytes({"S": [["name", "city", "country"],
+                                       ["Harbor Oncology", "Boston", "US"]]})
+    result = import_file(excel_like, filename="list.xlsx", dry_run=True)
+    assert not [i for i in result.warnings if "formula" in i.message]
+
+
+def test_unsaved_formula_count_reads_the_sheet_xml():
+    from directory.importer.workbook import _UNSAVED_FORMULA
+
+    xml = (b'<c r="A1"><f>1+1</f><v>2</v></c><c r="A2"><f>1+1</f><v /></c>'
+           b'<c r="A3"><f>1+1</f></c><c r="A4"><f t="shared" si="0"/></c>'
+           b'<c r="A5"><f t="shared" si="0"/><v>3</v></c><c r="A6" t="str"><f>B1</f>'
+           b'<v></v></c><c r="A7"><v>5</v></c>')
+    assert len(_UNSAVED_FORMULA.findall(xml)) == 4
+
+
 def test_xlsx_sheet_choice_and_note(import_file):
     rows = [["name", "city", "country"], ["Harbor Oncology", "Boston", "US"]]
     other = [["name", "city", "country"], ["Clinique du Parc", "Lyon", "FR"]]

@@ -26,6 +26,9 @@ from directory.importer.sniff import check_zip
 #: Data rows read from one sheet at most (a workbook of more: export it as CSV or split it).
 MAX_ROWS = 200_000
 _ZEROS = re.compile(r"(0+)(?:\\?-(0+))?(?:;.*)?")
+#: A cell whose formula has no saved value in SpreadsheetML: ``<f>..</f>`` or a shared
+#: ``<f .../>``, then no ``<v>`` or an empty one, then the cell's end.
+_UNSAVED_FORMULA = re.compile(rb"(?:</f>|<f\b[^>]*/>)\s*(?:<v\s*/>|<v>\s*</v>)?\s*</c>")
 
 
 @dataclass
@@ -63,7 +66,15 @@ def read_workbook(data: bytes, sheet: str | None = None) -> Sheet:
                         f"{str(exc)[:200]}); open it in Excel, save it again as .xlsx, or "
                         f"export the sheet as CSV (UTF-8)") from exc
     try:
-        return _read(workbook, sheet)
+        found = _read(workbook, sheet)
+        unsaved = _unsaved_formulas(data, _sheet_path(workbook, found.name))
+        if unsaved:
+            found.note = "; ".join(filter(None, (found.note, (
+                f"{unsaved} cell(s) of sheet {found.name!r} hold a formula whose value was "
+                f"never saved (the workbook was written by a program, not saved by Excel): "
+                f"they read as empty; open the workbook in Excel or LibreOffice and save it "
+                f"to keep their values"))))
+        return found
     except FileError:
         raise
     except Exception as exc:
@@ -101,6 +112,30 @@ def _read(workbook, wanted: str | None) -> Sheet:
                           + ": choose the sheet to import another")
         return found
     raise FileError(f"the workbook has no sheet with data (sheets: {listed})")
+
+
+def _sheet_path(workbook, name: str) -> str | None:
+    """The zip member of sheet ``name`` (openpyxl's read-only worksheets know it)."""
+    ws = workbook[name]
+    return getattr(ws, "_worksheet_path", None)
+
+
+def _unsaved_formulas(data: bytes, member: str | None) -> int:
+    """How many cells of the sheet stored at ``member`` of XLSX ``data`` hold a formula
+    without a saved value (``data_only`` reading gives ``None`` for them: openpyxl and
+    pandas write formulas and no values; Excel saves both). Streams the sheet's XML."""
+    if not member:
+        return 0
+    count, tail = 0, b""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf, zf.open(member.lstrip("/")) as fh:
+        while chunk := fh.read(1 << 20):
+            block = tail + chunk
+            # the last 200 bytes may hold a match's start: counted with the next block
+            cut = max(0, len(block) - 200)
+            count += sum(1 for m in _UNSAVED_FORMULA.finditer(block) if m.start() < cut)
+            tail = block[cut:]
+        count += sum(1 for _ in _UNSAVED_FORMULA.finditer(tail))
+    return count
 
 
 def _named(sheets, wanted: str):
