@@ -48,8 +48,10 @@ class ImportResult:
 
     @property
     def errors(self) -> list[Issue]:
-        """Issues that rejected a row."""
-        return [i for i in self.issues if i.severity == "error"]
+        """Issues that rejected a row, in line order (validation and the later geocoding
+        checks add them in two passes)."""
+        return sorted((i for i in self.issues if i.severity == "error"),
+                      key=lambda i: i.line or 0)
 
     def rejected_csv(self) -> str:
         """The rejected rows as CSV: the file's own columns plus ``line`` and ``error``
@@ -65,8 +67,9 @@ class ImportResult:
 
     @property
     def warnings(self) -> list[Issue]:
-        """Issues that kept the row."""
-        return [i for i in self.issues if i.severity == "warning"]
+        """Issues that kept the row, in line order (as :attr:`errors`)."""
+        return sorted((i for i in self.issues if i.severity == "warning"),
+                      key=lambda i: i.line or 0)
 
 
 def record_run(session, result: ImportResult, user: str | None) -> int:
@@ -75,7 +78,8 @@ def record_run(session, result: ImportResult, user: str | None) -> int:
                     added=result.added, updated=result.updated, unchanged=result.unchanged,
                     rejected=result.rejected)
     run.issues = [ImportIssue(line=i.line, column=i.column, severity=i.severity,
-                              message=i.message[:2000]) for i in result.issues[:10000]]
+                              message=i.message[:2000])
+                  for i in sorted(result.issues, key=lambda i: i.line or 0)[:10000]]
     run.header = json.dumps(result.header)
     for issue in run.issues:
         if issue.severity == "error" and issue.line in result.rejected_rows:
