@@ -5,6 +5,7 @@ the printed shortlist carry the questions; the About page explains each rule."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -173,6 +174,10 @@ def test_printed_shortlist_one_sheet_per_center(client, houston):
     assert memorial.count('<span class="answer"') == 4 + 3  # general + immunotherapy
     assert "checkpoint inhibitors" in memorial and "6.9 km from" not in memorial
     assert "km from Houston" in memorial and "not medical advice" in memorial
+    today = dt.date.today()  # the printed date in the page's language, not ISO
+    assert f"Printed {today:%B} {today.day}, {today.year} from public sources" in memorial
+    spanish = client.get(f"/es/compare/print?ids={ids}").get_data(as_text=True)
+    assert f"{today.day} de " in spanish and today.isoformat() not in spanish
     assert "+1 281-555-0100" in sheets[1]
 
 

@@ -14,6 +14,7 @@ import datetime as dt
 import sqlalchemy as sa
 import sqlalchemy.orm as so
 from flask import current_app, render_template, request, url_for
+from flask_babel import format_date
 from flask_babel import gettext as _
 
 from directory.extensions import db
@@ -160,7 +161,7 @@ def _compare_page(template: str):
         back_args["unit"] = unit
     search_args = _search_args(request.args.get("back", ""))
     return render_template(template, centers=centers, rows=rows, treatments=treatments,
-                           today=dt.date.today().isoformat(),
+                           today=format_date(dt.date.today(), "long"),  # page's language
                            print_url=url_for("public.shortlist", ids=",".join(map(str, current)),
                                              **{k: v for k, v in keep.items() if v}),
                            compare_url=compare_url(current, **keep),
