@@ -156,3 +156,13 @@ def test_accepted_update_provenance_in_spanish(client, make_center):
     assert "Actualizaciones que nos han comunicado" in page
     assert "Teléfono: +1 713-555-0199" in page
     assert "Reported by" not in page and "someone at the center" not in page
+    # The directory's own source is named in Spanish (its row holds the English the app
+    # wrote), on the center page and on the About page with its publisher and note.
+    assert "Actualizaciones sugeridas (revisadas)" in page
+    assert "Suggested updates (reviewed)" not in page
+    about = text(client.get("/es/about"))
+    assert "Actualizaciones sugeridas (revisadas)" in about
+    assert "Visitantes de este directorio: personal de los centros" in about
+    assert "un editor de este directorio revisó y aceptó cada uno" in about
+    english = text(client.get("/about"))
+    assert "Suggested updates (reviewed)" in english and "Visitantes" not in english

@@ -351,8 +351,10 @@ class CenterProvenance:
 
     def source_name(self, slug: str) -> str:
         """The source's display name (:attr:`DataSource.name`), else its slug."""
+        from directory.web.i18n_data import own_source_text
+
         found = self._sources.get(slug)
-        return found[0] if found and found[0] else slug
+        return own_source_text(slug, "name", found[0]) if found and found[0] else slug
 
     def _origin(self, source: str, external_id: str | None, date: str | None,
                 date_text: str | None = None) -> Origin:
@@ -433,6 +435,8 @@ def center_provenances(session: so.Session, centers: Sequence[Center],
             .where(DataSource.slug.in_(sorted(wanted))))} if wanted else {}
     else:
         known = {slug: (s.name, s.as_of) for slug, s in sources.items()}
+    from directory.web.i18n_data import own_source_text
+
     out = {}
     for center in centers:
         mine = by_center[center.id]
@@ -443,7 +447,9 @@ def center_provenances(session: so.Session, centers: Sequence[Center],
             values = json.loads(primary.values or "{}") if primary is not None else None
         except ValueError:
             values = None
-        links = [RecordLink(r.id, r.source, (known.get(r.source) or (r.source,))[0] or r.source,
+        links = [RecordLink(r.id, r.source, own_source_text(
+                                r.source, "name", (known.get(r.source) or (r.source,))[0])
+                            or r.source,
                             r.external_id, r.dataset_date, r.link_rule or "first",
                             r.link_score, r.link_reason,
                             primary=primary is not None and r.id == primary.id) for r in mine]
@@ -475,8 +481,15 @@ def register(app: Flask) -> None:
     app.context_processor(inject_helpers)
     app.context_processor(inject_map_helpers)
     from directory.web.i18n import register_filters
-    from directory.web.i18n_data import description_text, evidence_text
+    from directory.web.i18n_data import (
+        description_text,
+        evidence_text,
+        source_note_text,
+        source_publisher,
+        source_title,
+    )
 
     register_filters(app)
-    app.add_template_filter(description_text, "description_text")
-    app.add_template_filter(evidence_text, "evidence_text")
+    for func in (description_text, evidence_text, source_title, source_publisher,
+                 source_note_text):
+        app.add_template_filter(func, func.__name__)
