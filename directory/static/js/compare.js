@@ -96,7 +96,7 @@
     }
     var hints = document.querySelectorAll('[data-print-hint]');
     for (var h = 0; h < hints.length && buttons.length; h++) {
-      hints[h].textContent = 'or use your browser\u2019s Print command.';
+      hints[h].textContent = t('printHint', 'or use your browser\u2019s Print command.');
     }
   }
 
