@@ -5,6 +5,7 @@ consumer; a job whose consumer stopped is run again and writes once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import os
 import re
@@ -296,3 +297,35 @@ def test_an_unreachable_queue_is_a_message_not_a_500(app, database_url, geocoder
     with down.app_context():
         assert db.session.scalar(sa.select(ImportJob.status)) == "failed"
         assert _count(Center) == 0
+
+
+def test_a_job_whose_queue_message_was_lost_is_queued_again(queued_app):
+    """A queue that lost its messages (Redis restarted without persistence, the queue file
+    deleted): a job left ``queued`` is queued again when its page is looked at after
+    LOST_AFTER s, and a job delivered twice runs once."""
+    queued, consumer = queued_app
+    client = queued.test_client()
+    huey = queued.extensions["jobs"].huey
+    with queued.app_context():
+        _login(client)
+        token = re.search(r"/admin/jobs/([\w-]+)$",
+                          _upload(client).headers["Location"]).group(1)
+        job = db.session.scalar(sa.select(ImportJob))
+        assert [t.args for t in huey.pending()] == [(job.id,)]
+        huey.flush()  # the message is gone
+        assert client.get(f"/admin/jobs/{token}.json").get_json()["status"] == "queued"
+        assert huey.pending() == []  # not yet: a message may be on its way to a consumer
+        job.created_at = job.created_at - dt.timedelta(seconds=120)
+        db.session.commit()
+        client.get(f"/admin/jobs/{token}")  # looked at: queued again, once
+        client.get(f"/admin/jobs/{token}.json")
+        assert [t.args for t in huey.pending()] == [(job.id,)]
+        queued.extensions["jobs"].tasks["import"](job.id)  # and delivered twice
+    consumer.start()
+    state = _wait(client, token)
+    assert state["status"] == "done"
+    time.sleep(1.0)  # the second delivery has run by now: it found the job claimed
+    with queued.app_context():
+        assert huey.pending() == []
+        assert db.session.get(ImportJob, job.id).status == "done"
+        assert _count(PendingImport) == 1  # a preview: the upload waits for its confirm

@@ -29,6 +29,7 @@ from directory.models import Center, ImportJob, PendingImport, utcnow
 log = logging.getLogger(__name__)
 BEAT = 2.0  # seconds between heartbeats of a running job
 STALE = 60.0  # a running job without a heartbeat for this long was interrupted
+LOST_AFTER = 30.0  # a job queued this long whose message is not in the queue was lost (s)
 KEEP = 200  # rows of each list kept in a preview (the rest are counted)
 #: Stages of a job, in order, with the share of the whole job's time each takes (measured
 #: on 200,000 rows on SQLite: checking the rows is most of a preview; a confirm also writes).
@@ -143,15 +144,20 @@ def _finish(job_id: int, status: str, message: str | None = None) -> None:
 def _run(app: Flask, job_id: int) -> None:
     from directory.web.params import get_import_geocoder
 
+    # Claimed in one statement: a job delivered twice (queued again by requeue_if_lost
+    # while a consumer had just taken it, or by two consumers) runs once.
+    claimed = db.session.execute(sa.update(ImportJob).where(
+        ImportJob.id == job_id, ImportJob.status == "queued").values(
+        status="running", started_at=utcnow())).rowcount
+    db.session.commit()
+    if not claimed:
+        return  # delivered twice, running elsewhere, finished or discarded
     job = db.session.get(ImportJob, job_id)
-    if job is None or job.status in ("done", "failed"):
-        return  # delivered twice, or discarded
     pending = db.session.get(PendingImport, job.pending_id) if job.pending_id else None
     if pending is None:
         _finish(job_id, "failed", "This upload is no longer waiting (it was confirmed, "
                                   "cancelled or has expired). Upload the file again.")
         return
-    job.status, job.started_at = "running", utcnow()
     job.rows = line_count(pending.data)
     db.session.commit()
     preview = job.kind == "preview"
@@ -330,6 +336,30 @@ def requeue_interrupted(app: Flask) -> int:
                 count += 1
         db.session.remove()
         return count
+
+
+def requeue_if_lost(jobs, job: ImportJob) -> bool:
+    """Queue ``job`` again when it has waited :data:`LOST_AFTER` s and its message is no
+    longer in the queue (a Redis restarted without persistence, a queue file deleted):
+    without this it would wait forever. Returns whether it was queued again. A consumer
+    that took the message a moment ago finds the job claimed (see :func:`_run`), so a
+    second delivery runs nothing. ``jobs``: the app's :class:`~directory.jobs.Jobs`."""
+    created = job.created_at
+    if job.status != "queued" or created is None:
+        return False
+    if created.tzinfo is None:
+        created = created.replace(tzinfo=dt.UTC)
+    if (dt.datetime.now(dt.UTC) - created).total_seconds() < LOST_AFTER:
+        return False
+    try:
+        waiting = {task.args[0] for task in jobs.huey.pending() if task.args}
+    except Exception:  # noqa: BLE001 - the queue cannot be read: leave the job be
+        return False
+    if job.id in waiting:
+        return False
+    log.warning("import job %s was queued but its message is gone; queued again", job.id)
+    jobs.tasks["import"](job.id)
+    return True
 
 
 def enqueue_job(kind: str, pending: PendingImport, user: str) -> ImportJob:

@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, u
 from flask_login import current_user
 
 from directory.extensions import db
-from directory.jobs.imports import read_progress
+from directory.jobs.imports import read_progress, requeue_if_lost
 from directory.models import ImportJob, PendingImport
 from directory.web.auth import role_required
 from directory.web.forms import ConfirmForm
@@ -41,7 +41,9 @@ def _next_url(job: ImportJob) -> str | None:
 def _state(job: ImportJob) -> dict:
     from flask import current_app
 
-    state = read_progress(current_app.extensions["jobs"].huey, job)
+    jobs = current_app.extensions["jobs"]
+    requeue_if_lost(jobs, job)  # a queued job whose message was lost would wait forever
+    state = read_progress(jobs.huey, job)
     state["next"] = _next_url(job)
     return state
 
