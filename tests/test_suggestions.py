@@ -498,3 +498,27 @@ def test_every_error_is_reported_at_once(client, center):
     for message in ("Say who you are", "This is not a phone number we can read",
                     "This is not an email address"):
         assert message in html
+
+
+def test_senders_emails_are_erased_90_days_after_the_decision(client, center, editor):
+    """A sender's email is kept for the editors' questions only: opening the review queue
+    erases it from suggestions decided or withdrawn more than 90 days ago; open ones and
+    recent decisions keep it."""
+    old = _suggestion(client, center, website="https://a.example.org", email="a@example.org")
+    recent = _suggestion(client, center, website="https://b.example.org",
+                         email="b@example.org")
+    waiting = _suggestion(client, center, website="https://c.example.org",
+                          email="c@example.org")
+    for s in (old, recent):
+        client.post(f"/admin/suggestions/{s.id}/reject", data={"reason": "Not its site."})
+    now = dt.datetime.now(dt.UTC)
+    db.session.get(Suggestion, old.id).decided_at = now - dt.timedelta(days=91)
+    db.session.get(Suggestion, recent.id).decided_at = now - dt.timedelta(days=89)
+    db.session.get(Suggestion, waiting.id).created_at = now - dt.timedelta(days=400)
+    db.session.commit()
+    assert client.get("/admin/suggestions/").status_code == 200
+    db.session.expire_all()
+    emails = {s.id: s.email for s in stored()}
+    assert emails == {old.id: None, recent.id: "b@example.org", waiting.id: "c@example.org"}
+    assert "erased 90 days after" in client.get(f"/centers/{center.id}/suggest").get_data(
+        as_text=True)

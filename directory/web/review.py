@@ -7,6 +7,7 @@ token and each view commits once at the end.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import sqlalchemy as sa
@@ -37,6 +38,9 @@ from directory.web.suggest import KIND_NAMES, item_text
 
 bp = Blueprint("review", __name__, url_prefix="/admin/suggestions")
 MAX_REASON = 1000
+#: How long a visitor's email is kept once their suggestion is decided or withdrawn: it is
+#: only for the editors' questions about it (the suggest form says so).
+EMAIL_RETENTION = dt.timedelta(days=90)
 
 
 def status_counts() -> dict[str, int]:
@@ -57,6 +61,8 @@ def queue():
     if status not in (*SUGGESTION_STATUSES, "all"):
         abort(400, description="status must be one of: " + ", ".join(
             (*SUGGESTION_STATUSES, "all")) + ".")
+    if forget_emails(db.session):
+        db.session.commit()
     q = (request.args.get("q") or "").strip()[:200]
     stmt = sa.select(Suggestion)
     if status != "all":
@@ -72,6 +78,15 @@ def queue():
     rows = db.session.scalars(stmt.order_by(order, Suggestion.id).limit(200)).all()
     return render_template("admin/suggestions.html", rows=rows, status=status, q=q,
                            counts=status_counts(), roles=ROLE_PHRASES, kinds=KIND_NAMES)
+
+
+def forget_emails(session, now: dt.datetime | None = None) -> int:
+    """Erase the senders' emails of the suggestions decided or withdrawn more than
+    :data:`EMAIL_RETENTION` ago (run when the review queue is opened); returns how many."""
+    cutoff = (now or dt.datetime.now(dt.UTC)) - EMAIL_RETENTION
+    return session.execute(sa.update(Suggestion).where(
+        Suggestion.status != "open", Suggestion.email.is_not(None),
+        Suggestion.decided_at < cutoff).values(email=None)).rowcount
 
 
 def _suggestion(suggestion_id: int) -> Suggestion:
