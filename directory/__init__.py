@@ -91,6 +91,7 @@ def create_app(config: dict | None = None) -> Flask:
         app.config.from_mapping(config)
     check_hosts(app)
     check_secret_key(app)
+    check_proxies(app)
     register_extensions(app)
     register_jobs(app)
     from directory.web import i18n
@@ -105,6 +106,22 @@ def create_app(config: dict | None = None) -> Flask:
 
 class ConfigurationError(RuntimeError):
     """The app cannot start with this configuration; the message says what to set."""
+
+
+def check_proxies(app: Flask) -> None:
+    """``PROXY_COUNT`` checked (:func:`directory.config.proxy_count`); with 1 or more, the
+    client's address (rate limits) and scheme come from ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` as that many proxies set them (Werkzeug's ``ProxyFix``)."""
+    from directory.config import proxy_count
+
+    try:
+        hops = app.config["PROXY_COUNT"] = proxy_count(app.config.get("PROXY_COUNT"))
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def check_hosts(app: Flask) -> None:

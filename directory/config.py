@@ -31,6 +31,10 @@ Environment variables read here and nowhere else:
   ``.example.org`` also allows its subdomains); any other ``Host`` header gets a 400.
   Default: ``localhost``, ``127.0.0.1`` and the host of ``PUBLIC_BASE_URL``;
   ``*`` answers every host (only behind a proxy that checks the host itself).
+- ``PROXY_COUNT``: how many reverse proxies (load balancer, TLS terminator) stand in front
+  of the app and append to ``X-Forwarded-For`` / set ``X-Forwarded-Proto`` (default 0:
+  the headers are ignored, as a client could forge them). With 1 or more the client's
+  address (rate limits) and scheme come from those headers (Werkzeug's ``ProxyFix``).
 - ``LANGUAGES``: the public pages' languages, comma-separated, the default (unprefixed URLs)
   first (default ``en,es``); each needs ``translations/<lang>`` and may have
   ``seeds/guide/<lang>`` (see :mod:`directory.web.i18n`).
@@ -117,6 +121,17 @@ def trusted_hosts(value: str | None, base_url: str | None) -> list[str] | None:
     return hosts
 
 
+def proxy_count(value: str | int | None) -> int:
+    """``PROXY_COUNT`` checked: a whole number from 0 to 10 (0 when unset).
+
+    :raises ValueError: anything else."""
+    text = str(value if value is not None else "0").strip() or "0"
+    if not text.isdigit() or int(text) > 10:
+        raise ValueError(f"PROXY_COUNT must be a whole number of proxies from 0 to 10, "
+                         f"not {value!r}")
+    return int(text)
+
+
 def default_config(instance_path: str) -> dict:
     """Build the configuration mapping from defaults and the process environment."""
     Path(instance_path).mkdir(parents=True, exist_ok=True)
@@ -158,6 +173,7 @@ def default_config(instance_path: str) -> dict:
         "JOBS_WORKERS": int(os.environ.get("JOBS_WORKERS") or 1),
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PROXY_COUNT": os.environ.get("PROXY_COUNT"),  # checked by create_app
         "LANGUAGES": tuple(code.strip() for code in os.environ.get("LANGUAGES", "en,es")
                            .split(",") if code.strip()),
     }

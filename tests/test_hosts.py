@@ -117,3 +117,34 @@ def test_a_bad_public_base_url_stops_the_app(bad):
     with pytest.raises(ConfigurationError, match="PUBLIC_BASE_URL"):
         create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "k",
                     "PUBLIC_BASE_URL": bad})
+
+
+def _remaining(client, forwarded: str) -> int:
+    response = client.get("/api/v1/", headers={"X-Forwarded-For": forwarded},
+                          environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    assert response.status_code == 200
+    return int(response.headers["X-RateLimit-Remaining"])
+
+
+def test_behind_a_proxy_each_client_has_its_own_rate_limit(database_url):
+    """``PROXY_COUNT=1`` (a load balancer in front): the client address of the rate limits
+    is the one the proxy put in X-Forwarded-For, so two visitors behind one balancer do not
+    share a limit; by default the header is ignored (a client could forge it)."""
+    from directory.extensions import limiter
+
+    for hops, shared in ((0, True), (1, False)):
+        app = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": database_url,
+                          "SECRET_KEY": "test", "RATELIMIT_ENABLED": True,
+                          "PROXY_COUNT": hops})
+        limiter.reset()
+        client = app.test_client()
+        first = _remaining(client, "203.0.113.5")
+        second = _remaining(client, "198.51.100.7")
+        assert (second == first - 1) is shared, (hops, first, second)
+
+
+@pytest.mark.parametrize("bad", ["-1", "two", "11"])
+def test_a_bad_proxy_count_stops_the_app(bad):
+    with pytest.raises(ConfigurationError, match="PROXY_COUNT must be a whole number"):
+        create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "k",
+                    "PROXY_COUNT": bad})
