@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from directory.catalog import sync_vocabulary
 from directory.curation.link import reuse_prepared
+from directory.gc_pause import gc_paused
 from directory.importer import ImportResult, run_import
 from directory.models import (
     Center,
@@ -52,7 +53,9 @@ def seed(session, geocoder, seeds_dir: Path = SEEDS_DIR, echo=print) -> list[Imp
     plan = load_seed_plan(seeds_dir)
     sync_sources(session, plan)
     results = []
-    with reuse_prepared():  # the centers one file adds are linking candidates of the next
+    # reuse_prepared: the centers one file adds are linking candidates of the next ones;
+    # gc_paused: one collection at the end instead of ~1/3 of the time (+~80 MB at the peak)
+    with reuse_prepared(), gc_paused():
         for entry in plan:
             path = seeds_dir / "data" / entry["file"]
             started = time.perf_counter()
