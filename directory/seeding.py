@@ -54,7 +54,8 @@ def seed(session, geocoder, seeds_dir: Path = SEEDS_DIR, echo=print) -> list[Imp
     sync_sources(session, plan)
     results = []
     # reuse_prepared: the centers one file adds are linking candidates of the next ones;
-    # gc_paused: one collection at the end instead of ~1/3 of the time (+~80 MB at the peak)
+    # gc_paused: one collection at the end instead of ~1/3 of the time. Both together: peak
+    # RSS 730 MB instead of 609 MB for the nine starter files
     with reuse_prepared(), gc_paused():
         for entry in plan:
             path = seeds_dir / "data" / entry["file"]
