@@ -72,7 +72,7 @@ def seed_command(if_empty: bool) -> None:
     started = time.perf_counter()
     if not os.path.exists(current_app.config["GAZETTEER_PATH"]):
         click.echo("Building the offline place index (GeoNames cities, US ZIP codes) under "
-                   "instance/: a one-off, about 20 s...")
+                   "instance/: a one-off, about 10 s...")
     try:
         results = seed(db.session, get_geocoder(), echo=click.echo)
         db.session.commit()

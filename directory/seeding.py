@@ -12,6 +12,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from directory.catalog import sync_vocabulary
+from directory.curation.link import reuse_prepared
+from directory.gc_pause import gc_paused
 from directory.importer import ImportResult, run_import
 from directory.models import (
     Center,
@@ -51,16 +53,22 @@ def seed(session, geocoder, seeds_dir: Path = SEEDS_DIR, echo=print) -> list[Imp
     plan = load_seed_plan(seeds_dir)
     sync_sources(session, plan)
     results = []
-    for entry in plan:
-        path = seeds_dir / "data" / entry["file"]
-        started = time.perf_counter()
-        date = entry.get("date")
-        as_of = dt.date.fromisoformat(date) if date else dataset_date(entry.get("as_of"))
-        result = run_import(session, path.read_bytes(), filename=path.name,
-                            format=entry["format"], source=entry["slug"], geocoder=geocoder,
-                            as_of=as_of, target_source=entry.get("target"), user="seed")
-        echo(f"{path.name}: {summary_line(result)} in {time.perf_counter() - started:.1f} s")
-        results.append(result)
+    # reuse_prepared: the centers one file adds are linking candidates of the next ones;
+    # gc_paused: one collection at the end instead of ~1/3 of the time. Both together: peak
+    # RSS 730 MB instead of 609 MB for the nine starter files
+    with reuse_prepared(), gc_paused():
+        for entry in plan:
+            path = seeds_dir / "data" / entry["file"]
+            started = time.perf_counter()
+            date = entry.get("date")
+            as_of = dt.date.fromisoformat(date) if date else dataset_date(entry.get("as_of"))
+            result = run_import(session, path.read_bytes(), filename=path.name,
+                                format=entry["format"], source=entry["slug"],
+                                geocoder=geocoder, as_of=as_of,
+                                target_source=entry.get("target"), user="seed")
+            echo(f"{path.name}: {summary_line(result)} in "
+                 f"{time.perf_counter() - started:.1f} s")
+            results.append(result)
     return results
 
 

@@ -40,9 +40,11 @@ Rules, in the order they are applied:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from directory.curation.link_score import (
@@ -55,8 +57,8 @@ from directory.curation.link_score import (
     score_pair,
 )
 
-__all__ = ["Link", "LinkRecord", "LinkResult", "link_records", "LINK_THRESHOLD",
-           "REVIEW_THRESHOLD"]
+__all__ = ["Link", "LinkRecord", "LinkResult", "link_records", "reuse_prepared",
+           "LINK_THRESHOLD", "REVIEW_THRESHOLD"]
 
 LOCATED_RULES = frozenset({"address+name", "point+name"})
 MAX_BLOCK = 60  # name-token blocks larger than this are not expanded into pairs
@@ -279,7 +281,7 @@ def link_records(records: Iterable[LinkRecord], *, existing: Iterable[tuple[str,
         for j in members[1:]:
             accept(members[0], j, f"key:{kind}", 1.0, f"same {kind} {value}", False)
 
-    prepared = [prepare(i, r) for i, r in enumerate(recs)]
+    prepared = _prepare_all(recs)
     scored: list[tuple[float, int, int, str, str]] = []
     for i, j in candidate_pairs(prepared):
         if (i, j) in forb_pairs:
@@ -316,3 +318,41 @@ def link_records(records: Iterable[LinkRecord], *, existing: Iterable[tuple[str,
                   if clusters.find(i) != clusters.find(j)]
     return LinkResult(clusters=sorted(sorted(g) for g in groups.values()),
                       links=sorted(links, key=lambda lk: (lk.a, lk.b)), review=out_review)
+
+
+#: Records folded by earlier calls, by their values (see :func:`reuse_prepared`).
+_PREPARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("prepared",
+                                                                        default=None)
+
+
+@contextlib.contextmanager
+def reuse_prepared() -> Iterator[None]:
+    """Inside the block, :func:`link_records` folds each distinct record once (name,
+    alternate names, address, city, region, postal code, country, point, precision; whatever
+    its key, source and ids) and reuses the result in later calls: a run of imports (``flask
+    seed``) links the centers stored by one import again in the next ones. The folded records
+    are kept until the block ends (about 1 KB each)."""
+    token = _PREPARED.set({})
+    try:
+        yield
+    finally:
+        _PREPARED.reset(token)
+
+
+def _prepare_all(recs: list[LinkRecord]) -> list[Prepared]:
+    """``prepare(i, recs[i])`` for each record, reusing the folding of :func:`reuse_prepared`."""
+    cache = _PREPARED.get()
+    if cache is None:
+        return [prepare(i, r) for i, r in enumerate(recs)]
+    out = []
+    for i, r in enumerate(recs):
+        values = (r.name, r.alternate_names, r.address, r.city, r.region, r.postal_code,
+                  r.country, r.latitude, r.longitude, r.precision)
+        p = cache.get(values)
+        if p is None:
+            p = cache[values] = prepare(i, r)
+        else:  # the same folding, under this call's index, key and source
+            p = Prepared(i, r.key, r.source, p.names, p.house, p.street, p.city, p.region,
+                         p.postal, p.country, p.lat, p.lon, p.precise, p.block_tokens)
+        out.append(p)
+    return out

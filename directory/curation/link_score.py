@@ -112,8 +112,10 @@ def fold_tokens(text: str | None, join_letters: bool = True) -> list[str]:
     (``m d`` -> ``md``)."""
     if not text:
         return []
-    text = unicodedata.normalize("NFKD", text.lower().translate(_TRANS))
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower().translate(_TRANS)
+    if not text.isascii():  # (NFKD changes nothing in ASCII, which has no combining marks)
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
     if not join_letters:
         return [t for t in _WORD.split(text) if t]
     out: list[str] = []

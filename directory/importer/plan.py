@@ -27,6 +27,8 @@ from directory.models import (
     SourceRecord,
 )
 
+CHUNK = 900  # values per IN list
+
 CENTER_FIELDS = ("name", "kind", "address", "city", "region", "postal_code", "country",
                  "latitude", "longitude", "geocode_precision", "phone", "website", "email",
                  "status", "description")
@@ -52,13 +54,15 @@ class Plan:
     review: list[tuple[CenterRecord, int, Link]] = field(default_factory=list)
 
 
-def _centers_where(session: so.Session, condition) -> list[Center]:
-    """The centers matching ``condition`` with their claims, designations and
-    organization (ORM objects, for writing)."""
-    return list(session.scalars(
-        sa.select(Center).where(condition)
-        .options(so.selectinload(Center.modalities), so.selectinload(Center.designations),
-                 so.selectinload(Center.records), so.joinedload(Center.organization))))
+def _centers_where(session: so.Session, condition, records: bool = True) -> list[Center]:
+    """The centers matching ``condition`` with their claims, designations, organization
+    and (unless not ``records``: a claims import does not read them) source records (ORM
+    objects, for writing)."""
+    options = [so.selectinload(Center.modalities), so.selectinload(Center.designations),
+               so.joinedload(Center.organization)]
+    if records:
+        options.append(so.selectinload(Center.records))
+    return list(session.scalars(sa.select(Center).where(condition).options(*options)))
 
 
 def _alt_text(names: tuple[str, ...] | list[str]) -> str | None:
@@ -264,8 +268,11 @@ def plan_claims(session: so.Session, claims: list[ClaimRow], claim_source: str,
     keys = dict(session.execute(sa.select(SourceRecord.center_id, SourceRecord.external_id)
                                 .where(SourceRecord.source == target_source,
                                        SourceRecord.external_id.is_not(None))).all())
-    centers = {keys[c.id]: c for c in _centers_where(session, Center.id.in_(
-        sa.select(SourceRecord.center_id).where(SourceRecord.source == target_source)))}
+    # Only the centers the file names (by the key each center is known by here).
+    named = sorted(cid for cid, key in keys.items() if key in grouped)
+    centers = {keys[c.id]: c for i in range(0, len(named), CHUNK)
+               for c in _centers_where(session, Center.id.in_(named[i:i + CHUNK]),
+                                       records=False)}
     for key, rows in grouped.items():
         center = centers.get(key)
         if center is None:
