@@ -126,8 +126,10 @@ def test_center_page_asks_about_treatments_no_source_reports(client, houston):
     assert re.search(r"Stereotactic body radiation therapy \(SBRT/SABR\) "
                      r"<span class=\"not-reported\">", questions)
     assert "not medical advice" in questions
-    # the treatments table links the basis to its rule
+    # the treatments table links the basis to its rule, and says "inferred" once (badge)
     assert 'href="/about#rule-cms-op35-chemotherapy"' in html
+    assert re.search(r'inferred</span> ' + re.escape(OP35_BASIS), html)
+    assert "inferred: " + OP35_BASIS not in html
 
 
 def test_compare_states_a_basis_once_whatever_the_sources(client, houston, import_file):
