@@ -208,3 +208,23 @@ def test_provenance_of_a_page_is_two_statements(app, two_records):
     ("fall 2024", "fall 2024"), (None, ""), ("", "")])
 def test_date_label(value, shown):
     assert date_label(value) == shown
+
+
+def test_a_status_no_source_states_is_not_shown_as_a_fact(client, make_center):
+    """A source that lists hospitals without a status column (Eurostat, NHS) leaves the
+    center "active" by default: the page says no source states it, not "Open" over a
+    note that contradicts it; a status a source states is shown with that source."""
+    quiet = make_center("Klinik Ohne Status", 48.14, 11.58, city="München", country="DE")
+    closed = make_center("Closed General", 29.7, -95.4, city="Houston", status="closed")
+    from directory.extensions import db
+
+    db.session.commit()
+    page = client.get(f"/centers/{quiet.id}").get_data(as_text=True)
+    status = page.split("<dt>Status</dt>")[1].split("</dd>")[0]
+    assert "Not stated by our sources: they list it, and none says it has closed" in status
+    assert "Open" not in status
+    page = client.get(f"/centers/{closed.id}").get_data(as_text=True)
+    status = page.split("<dt>Status</dt>")[1].split("</dd>")[0]
+    assert "Closed" in status and "Source: " in status
+    spanish = client.get(f"/es/centers/{quiet.id}").get_data(as_text=True)
+    assert "Nuestras fuentes no lo indican: lo incluyen" in spanish
