@@ -126,7 +126,7 @@ def proxy_count(value: str | int | None) -> int:
 
     :raises ValueError: anything else."""
     text = str(value if value is not None else "0").strip() or "0"
-    if not text.isdigit() or int(text) > 10:
+    if not (text.isascii() and text.isdigit()) or int(text) > 10:
         raise ValueError(f"PROXY_COUNT must be a whole number of proxies from 0 to 10, "
                          f"not {value!r}")
     return int(text)

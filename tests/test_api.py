@@ -438,3 +438,13 @@ def test_items_say_where_each_field_came_from(client, boston):
     detail = get_json(client, f"/api/v1/centers/{item['id']}")
     assert set(detail["field_sources"]) == set(RECORD_FIELDS)
     assert detail["records"] == item["records"]
+
+
+@pytest.mark.parametrize("url", ["/compare?ids=%C2%B2", "/es/compare/print?ids=1,%C2%B2",
+                                 "/api/v1/centers?per_page=%C2%B2",
+                                 "/api/v1/places?q=Bos&limit=%C2%B2",
+                                 "/centers?page=%C2%B2", "/api/v1/centers?radius=%C2%B2"])
+def test_a_superscript_digit_is_a_400_not_a_500(client, url):
+    """``"²".isdigit()`` is true but ``int("²")`` fails (breaker finding): every number
+    parameter is checked as ASCII digits."""
+    assert client.get(url).status_code == 400, url

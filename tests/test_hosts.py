@@ -143,7 +143,7 @@ def test_behind_a_proxy_each_client_has_its_own_rate_limit(database_url):
         assert (second == first - 1) is shared, (hops, first, second)
 
 
-@pytest.mark.parametrize("bad", ["-1", "two", "11"])
+@pytest.mark.parametrize("bad", ["-1", "two", "11", "\u00b2", "\u0661"])
 def test_a_bad_proxy_count_stops_the_app(bad):
     with pytest.raises(ConfigurationError, match="PROXY_COUNT must be a whole number"):
         create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "k",

@@ -142,6 +142,15 @@ def test_houston_immunotherapy_lists_chemotherapy_hospitals_as_inferred(client):
     assert "this hospital reports outpatient chemotherapy; confirm with the center" in html
 
 
+@pytest.mark.parametrize("q", ["MD Anderson", "M.D. Anderson", "M. D. Anderson",
+                               "md anderson cancer center"])
+def test_md_anderson_however_written_is_first_for_its_name(client, q):
+    """Relevance counts the query with its initials joined: "M.D. Anderson" put the San
+    Antonio center whose name also holds "MD Anderson" first (newcomer finding)."""
+    body = client.get("/api/v1/centers", query_string={"q": q}).get_json()
+    assert body["items"][0]["name"] == "University of Texas MD Anderson Cancer Center", q
+
+
 def test_boston_10_miles_lists_dana_farber(client):
     html = client.get("/centers?near=Boston&radius=10&unit=mi&per_page=100").get_data(
         as_text=True)

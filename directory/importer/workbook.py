@@ -144,7 +144,7 @@ def _named(sheets, wanted: str):
         for ws in sheets:
             if test(ws):
                 return ws
-    if wanted.isdigit() and 1 <= int(wanted) <= len(sheets):
+    if wanted.isascii() and wanted.isdigit() and 1 <= int(wanted) <= len(sheets):
         return sheets[int(wanted) - 1]
     return None
 

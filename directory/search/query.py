@@ -187,15 +187,28 @@ def _relevance(folded_q: str) -> list:
     centers (someone typing "anderson" in a cancer finder means MD Anderson), then names
     starting with the words, then names containing them at a word start, the earlier in
     the name the better ("University of Texas MD Anderson Cancer Center" before "Mays
-    Cancer Center at UT Health San Antonio MD Anderson Cancer Center")."""
-    escaped = like_escape(folded_q)
+    Cancer Center at UT Health San Antonio MD Anderson Cancer Center"). The query counts
+    with its initials joined and as typed ("M.D. Anderson" is "md anderson" and "m d
+    anderson"), as the names may be written either way."""
+    variants = _query_forms(folded_q)
+    escaped = [like_escape(v) for v in variants]
+    position = _strpos(sa.literal(" ") + Center.name_folded, " " + variants[0])
+    for variant in variants[1:]:  # the first form found, else 0 (as strpos)
+        other = _strpos(sa.literal(" ") + Center.name_folded, " " + variant)
+        position = sa.case((position > 0, position), else_=other)
     return [
-        sa.case((Center.name_folded == folded_q, 0), else_=1),
+        sa.case((Center.name_folded.in_(variants), 0), else_=1),
         sa.case((Center.designated, 0), else_=1),
-        sa.case((Center.name_folded.like(f"{escaped}%", escape="\\"), 0),
-                (Center.name_folded.like(f"% {escaped}%", escape="\\"), 1), else_=2),
-        _strpos(sa.literal(" ") + Center.name_folded, " " + folded_q),
+        sa.case((sa.or_(*(Center.name_folded.like(f"{e}%", escape="\\") for e in escaped)), 0),
+                (sa.or_(*(Center.name_folded.like(f"% {e}%", escape="\\") for e in escaped)),
+                 1), else_=2),
+        position,
     ]
+
+
+def _query_forms(folded_q: str) -> list[str]:
+    """A folded query with its initials joined, then as typed when that differs."""
+    return list(dict.fromkeys((join_initials(folded_q), folded_q)))
 
 
 def _relevance_page(session: so.Session, conds: list, folded_q: str, offset: int,
@@ -213,10 +226,9 @@ def _relevance_page(session: so.Session, conds: list, folded_q: str, offset: int
     end = offset + limit
     if end <= HEAD_MAX and session.get_bind().dialect.name in HEAD_FIRST_DIALECTS:
         keys = [key.label(f"k{i}") for i, key in enumerate(order)]
+        exact = Center.name_folded.in_(_query_forms(folded_q))
         parts = [sa.select(*keys).where(*conds, where).order_by(*order).limit(end)
-                 .subquery() for where in (Center.name_folded == folded_q,
-                                          sa.and_(Center.designated,
-                                                  Center.name_folded != folded_q))]
+                 .subquery() for where in (exact, sa.and_(Center.designated, ~exact))]
         head = sa.union_all(*(sa.select(*part.c) for part in parts)).subquery()
         ids = list(session.scalars(sa.select(head.c[f"k{len(order) - 1}"])
                                   .order_by(*head.c).limit(end)))

@@ -285,7 +285,7 @@ def _search_args() -> tuple[MultiDict, list[str], str]:
     warnings = []
     maximum = current_app.config["SEARCH_PER_PAGE_MAX"]
     raw = args.get("per_page", "").strip()
-    if raw.isdigit() and int(raw) > maximum:
+    if raw.isascii() and raw.isdigit() and int(raw) > maximum:
         args.setlist("per_page", [str(maximum)])
         warnings.append(f"per_page {raw[:12]} is above the maximum; capped at {maximum}")
     fmt = args.pop("format", "json")
@@ -454,7 +454,8 @@ def places():
     if "\x00" in q:
         raise ParamError("q", "q contains a NUL character")
     raw_limit = request.args.get("limit", str(PLACES_LIMIT)).strip()
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= PLACES_LIMIT:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) \
+            or not 1 <= int(raw_limit) <= PLACES_LIMIT:
         raise ParamError("limit", f"limit must be a whole number from 1 to {PLACES_LIMIT}")
     found = get_geocoder().suggest(q, limit=int(raw_limit))
     return json_response({"query": q, "items": [place_item(p) for p in found]})

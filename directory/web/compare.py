@@ -38,7 +38,7 @@ def parse_ids(args) -> list[int]:
             part = part.strip()
             if not part:
                 continue
-            if not part.isdigit() or len(part) > 12 or int(part) < 1:
+            if not (part.isascii() and part.isdigit()) or len(part) > 12 or int(part) < 1:
                 raise ParamError("ids", _("ids must be center numbers separated by commas, "
                                           "not %(value)s", value=repr(part[:30])))
             if int(part) not in ids:
