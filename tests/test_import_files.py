@@ -303,6 +303,18 @@ def test_cli_refuses_a_sheet_for_a_csv_and_a_mapping_of_a_missing_column(runner,
     assert db.session.scalar(sa.select(Center.name)) == "Clinique du Parc"
 
 
+def test_an_explicit_mapping_wins_over_a_header_that_names_the_same_field(runner, tmp_path):
+    """``--mapping "Hospital=name"`` beside a column headed ``name``: the admin's column is
+    the name (the other is ignored, with a warning), not silently the other way round."""
+    path = tmp_path / "list.csv"
+    path.write_text("name,Hospital,city,country\nCode 17,Clinique du Parc,Lyon,FR\n",
+                    encoding="utf-8")
+    result = runner.invoke(args=["import-centers", str(path), "--mapping", "Hospital=name"])
+    assert result.exit_code == 0, result.output
+    assert "ignored column(s): name" in result.output
+    assert db.session.scalar(sa.select(Center.name)) == "Clinique du Parc"
+
+
 def test_cli_says_a_folder_is_a_folder(runner, tmp_path):
     folder = tmp_path / "package"
     folder.mkdir()

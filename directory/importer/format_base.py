@@ -117,9 +117,16 @@ class Format:
                             + ", which the file's header does not have; its columns: "
                             + ", ".join(h.strip() for h in header[:30] if h.strip()))
         mapping, ignored, taken = {}, [], set()
+        # A field the admin mapped a column to is that column's: another column whose
+        # header would name it too ("address=name" beside a "name" column) is ignored.
+        chosen = {v for v in folded_overrides.values() if v and v != "ignore"}
         for i, cell in enumerate(header):
             key = normalise_header(cell)
-            target = folded_overrides.get(key) or specific.get(key) or _ALIAS_INDEX.get(key)
+            target = folded_overrides.get(key) or None  # "" (automatic) is no override
+            if target is None:
+                target = specific.get(key) or _ALIAS_INDEX.get(key)
+                if target in chosen:
+                    target = None
             if target and target != "ignore" and target not in taken:
                 mapping[i] = target
                 taken.add(target)
