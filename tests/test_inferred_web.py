@@ -201,3 +201,13 @@ def test_about_explains_every_rule(client):
     never = html.split("Never inferred:")[1].split("</p>")[0]
     for name in ("Surgery", "Proton therapy", "Brachytherapy", "SBRT"):
         assert name in never
+
+
+def test_compare_takes_a_treatment_by_name_as_a_search_does(client, houston):
+    ids = houston["op35"]
+    by_name = client.get(f"/compare?ids={ids}&modality=Immunotherapy")
+    assert by_name.status_code == 200
+    assert 'value="immunotherapy" selected' in by_name.get_data(as_text=True)
+    spanish = client.get(f"/es/compare?ids={ids}&modality=nada")
+    assert spanish.status_code == 400
+    assert "tratamiento desconocido: &#39;nada&#39;" in spanish.get_data(as_text=True)

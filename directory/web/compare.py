@@ -76,13 +76,16 @@ def search_treatments(args) -> list[str]:
     parameters, else those of ``back`` (whose unknown slugs are left out), in vocabulary
     order.
 
-    :raises ParamError: for a ``modality`` parameter that is not a vocabulary slug.
+    :raises ParamError: for a ``modality`` parameter that names no treatment (a slug, a
+        name or a synonym, as in a search).
     """
     vocabulary = load_vocabulary()
-    own = [m for m in args.getlist("modality") if m]
-    for slug in own:
-        if vocabulary.by_slug(slug) is None:
-            raise ParamError("modality", f"unknown treatment {slug[:40]!r}")
+    own = []
+    for term in (m for m in args.getlist("modality") if m.strip()):
+        slug = vocabulary.resolve(term)
+        if slug is None:
+            raise ParamError("modality", _("unknown modality %(value)s", value=repr(term[:60])))
+        own.append(slug)
     wanted = set(own) or set(_search_args(args.get("back", "")).get("modality", ()))
     return [m.slug for m in vocabulary.modalities if m.slug in wanted]
 
