@@ -166,3 +166,13 @@ def test_accepted_update_provenance_in_spanish(client, make_center):
     assert "un editor de este directorio revisó y aceptó cada uno" in about
     english = text(client.get("/about"))
     assert "Suggested updates (reviewed)" in english and "Visitantes" not in english
+
+
+def test_spanish_about_page_credits_sources_in_spanish(client):
+    from directory.models import DataSource
+
+    db.session.add(DataSource(slug="wd-test", name="Wikidata hospitals (worldwide)",
+                              attribution="Source: Wikidata (CC0)."))
+    db.session.commit()
+    assert "Fuente: Wikidata (CC0)." in text(client.get("/es/about"))
+    assert "Source: Wikidata (CC0)." in text(client.get("/about"))

@@ -484,6 +484,7 @@ def register(app: Flask) -> None:
     from directory.web.i18n_data import (
         description_text,
         evidence_text,
+        source_attribution,
         source_note_text,
         source_publisher,
         source_title,
@@ -491,5 +492,5 @@ def register(app: Flask) -> None:
 
     register_filters(app)
     for func in (description_text, evidence_text, source_title, source_publisher,
-                 source_note_text):
+                 source_note_text, source_attribution):
         app.add_template_filter(func, func.__name__)

@@ -219,3 +219,16 @@ def source_note_text(source) -> str:
 def source_publisher(source) -> str:
     """A :class:`~directory.models.DataSource`'s publisher in the page's language."""
     return own_source_text(source.slug, "publisher", source.publisher)
+
+
+def source_attribution(source) -> str:
+    """A :class:`~directory.models.DataSource`'s attribution line with its leading
+    ``Source:`` in the page's language (the credit after it is the publisher's wording,
+    kept as written)."""
+    text = source.attribution or ""
+    head, sep, tail = text.partition("Source: ")
+    if head or not sep or (current_language() if request else "en") == "en":
+        return text
+    from flask_babel import gettext
+
+    return gettext("Source: %(source)s", source=tail)
