@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import dataclasses
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -352,7 +353,6 @@ def _prepare_all(recs: list[LinkRecord]) -> list[Prepared]:
         if p is None:
             p = cache[values] = prepare(i, r)
         else:  # the same folding, under this call's index, key and source
-            p = Prepared(i, r.key, r.source, p.names, p.house, p.street, p.city, p.region,
-                         p.postal, p.country, p.lat, p.lon, p.precise, p.block_tokens)
+            p = dataclasses.replace(p, index=i, key=r.key, source=r.source)
         out.append(p)
     return out

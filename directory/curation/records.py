@@ -15,6 +15,7 @@ import sqlalchemy.orm as so
 
 from directory.curation.resolve import (
     EDITOR,
+    OWN_SOURCE_ROWS,
     OWN_SOURCES,
     RECORD_FIELDS,
     RecordValues,
@@ -121,9 +122,7 @@ def editor_record(session: so.Session, center: Center) -> SourceRecord:
     if existing:
         return existing[-1]
     if session.get(DataSource, EDITOR) is None:
-        session.add(DataSource(slug=EDITOR, name="Editors of this directory",
-                               note="Values set by hand by the directory's editors; they "
-                                    "win over every import until an editor clears them."))
+        session.add(DataSource(slug=EDITOR, **OWN_SOURCE_ROWS[EDITOR]))
     # A records restore can give a new center the id of one merged away before it, whose
     # editor record (key center-<id>) lives on in the center it was merged into.
     taken = set(session.scalars(sa.select(SourceRecord.external_id).where(

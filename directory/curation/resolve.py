@@ -35,11 +35,28 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from directory.text import fold
+from directory.text import N_, fold
 
 EDITOR = "editor"
 #: Values a visitor reported and an editor accepted (:mod:`directory.curation.suggest`).
 SUGGESTION = "suggestion"
+#: The ``data_source`` row of each of the directory's own sources, as first written (in
+#: English; marked for the catalog, so pages show it in their language:
+#: :func:`directory.web.i18n_data.own_source_text`).
+OWN_SOURCE_ROWS: dict[str, dict[str, str]] = {
+    EDITOR: {
+        "name": N_("Editors of this directory"),
+        "note": N_("Values set by hand by the directory's editors; they win over every "
+                   "import until an editor clears them."),
+    },
+    SUGGESTION: {
+        "name": N_("Suggested updates (reviewed)"),
+        "publisher": N_("Visitors of this directory: centers' staff, patients and families"),
+        "note": N_("Updates that people sent through a center's \"Suggest an update\" form; "
+                   "each was checked and accepted by an editor of this directory, who may "
+                   "have corrected it."),
+    },
+}
 #: Sources of values the directory's own people gave (not lists): they never make a center
 #: on their own, so a center held by them alone keeps its other fields as they are.
 OWN_SOURCES = (EDITOR, SUGGESTION)

@@ -36,7 +36,7 @@ import sqlalchemy.orm as so
 
 from directory.curation.audit import apply_field, record_changes, snapshot
 from directory.curation.records import dumps, resolve_center
-from directory.curation.resolve import SUGGESTION
+from directory.curation.resolve import OWN_SOURCE_ROWS, SUGGESTION
 from directory.importer.fields import (
     MAX_LENGTHS,
     US_ZIP,
@@ -277,12 +277,7 @@ def provenance_phrase(suggestion: Suggestion) -> str:
 
 def _ensure_source(session: so.Session) -> None:
     if session.get(DataSource, SUGGESTION) is None:
-        session.add(DataSource(
-            slug=SUGGESTION, name="Suggested updates (reviewed)",
-            publisher="Visitors of this directory: centers' staff, patients and families",
-            note="Updates that people sent through a center's \"Suggest an update\" form; "
-                 "each was checked and accepted by an editor of this directory, who may have "
-                 "corrected it."))
+        session.add(DataSource(slug=SUGGESTION, **OWN_SOURCE_ROWS[SUGGESTION]))
         session.flush()
 
 

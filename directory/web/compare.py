@@ -22,7 +22,7 @@ from directory.geo import GeocodingError, InvalidQuery, geodesic_km
 from directory.models import Center, CenterModality, DataSource
 from directory.vocabulary import load_vocabulary
 from directory.web.display import APPROXIMATE, MAX_COMPARE
-from directory.web.params import SINGLE_VALUED, ParamError, get_geocoder
+from directory.web.params import SINGLE_VALUED, ParamError, get_geocoder, modality_slugs
 
 MAX_IDS = 20  # more than this in a URL is not a shortlist: 400
 
@@ -80,12 +80,7 @@ def search_treatments(args) -> list[str]:
         name or a synonym, as in a search).
     """
     vocabulary = load_vocabulary()
-    own = []
-    for term in (m for m in args.getlist("modality") if m.strip()):
-        slug = vocabulary.resolve(term)
-        if slug is None:
-            raise ParamError("modality", _("unknown modality %(value)s", value=repr(term[:60])))
-        own.append(slug)
+    own = modality_slugs(args.getlist("modality"), vocabulary)
     wanted = set(own) or set(_search_args(args.get("back", "")).get("modality", ()))
     return [m.slug for m in vocabulary.modalities if m.slug in wanted]
 

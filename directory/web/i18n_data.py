@@ -11,6 +11,7 @@ import re
 
 from flask import request
 
+from directory.curation.resolve import OWN_SOURCE_ROWS
 from directory.text import N_
 from directory.web.i18n import current_language, number
 
@@ -169,30 +170,11 @@ def evidence_text(text: str | None) -> str:
     return "; ".join(out)
 
 
-#: What the directory writes into ``data_source`` for its own sources, in English
-#: (directory.curation.records for editors, directory.curation.suggest for reviewed
-#: suggestions): (field, the text as stored) -> its catalog message.
-_OWN_SOURCES = {
-    "editor": {
-        "name": N_("Editors of this directory"),
-        "note": N_("Values set by hand by the directory's editors; they win over every "
-                   "import until an editor clears them."),
-    },
-    "suggestion": {
-        "name": N_("Suggested updates (reviewed)"),
-        "publisher": N_("Visitors of this directory: centers' staff, patients and families"),
-        "note": N_("Updates that people sent through a center's \"Suggest an update\" form; "
-                   "each was checked and accepted by an editor of this directory, who may "
-                   "have corrected it."),
-    },
-}
-
-
 def own_source_text(slug: str, field: str, stored: str | None) -> str:
     """``field`` (``name``, ``publisher`` or ``note``) of data source ``slug`` in the page's
     language when it is one of the directory's own sources and still holds the text the
     app wrote; anything else (a dataset's published name) as stored."""
-    message = _OWN_SOURCES.get(slug, {}).get(field)
+    message = OWN_SOURCE_ROWS.get(slug, {}).get(field)
     if message is None or stored != message or (current_language() if request else
                                                  "en") == "en":
         return stored or ""

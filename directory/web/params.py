@@ -79,6 +79,23 @@ def get_import_geocoder():
                                  offline)
 
 
+def modality_slugs(terms, vocabulary) -> list[str]:
+    """The vocabulary slugs of ``modality`` parameters (slugs, names or synonyms, in either
+    language), in order, without repeats; empty values ("Any treatment") are skipped.
+
+    :raises ParamError: for a term that names no treatment."""
+    slugs: list[str] = []
+    for term in terms:
+        if not term.strip():
+            continue
+        slug = vocabulary.resolve(term)
+        if slug is None:
+            raise ParamError("modality", _("unknown modality %(value)s", value=repr(term[:60])))
+        if slug not in slugs:
+            slugs.append(slug)
+    return slugs
+
+
 def parse_search(args: MultiDict) -> ParsedSearch:
     """Validate search parameters and resolve ``near``.
 
@@ -121,15 +138,7 @@ def parse_search(args: MultiDict) -> ParsedSearch:
                                        max=config["SEARCH_PER_PAGE_MAX"]))
     page = form.page.data or 1
     unit = form.unit.data or "km"
-    modalities = []
-    for term in form.modality.data or []:
-        if not term.strip():
-            continue  # "Any treatment" in the form sends an empty value
-        slug = vocabulary.resolve(term)
-        if slug is None:
-            raise ParamError("modality", _("unknown modality %(value)s", value=repr(term[:60])))
-        if slug not in modalities:
-            modalities.append(slug)
+    modalities = modality_slugs(form.modality.data or [], vocabulary)
     form.modality.data = modalities
     designation = form.designation.data or None
     if designation and vocabulary.designation(designation) is None:
