@@ -198,10 +198,16 @@ def _run(app: Flask, job_id: int) -> None:
             job.message = (f"Imported: added {result.added}, updated {result.updated}, "
                            f"unchanged {result.unchanged}, rejected {result.rejected}.")
             db.session.delete(pending)
+        progress.__exit__(None, None, None)  # heartbeat stopped, progress let go before
+        _forget_progress(huey, job.token)    # "done" is visible (a poll then finds none)
         job.status, job.finished_at = "done", utcnow()
         db.session.commit()
+    _forget_progress(huey, job.token)
+
+
+def _forget_progress(huey, token: str) -> None:
     try:
-        huey.delete(progress_key(job.token))
+        huey.delete(progress_key(token))
     except Exception:  # noqa: BLE001 - a stale progress entry is harmless
         pass
 
